@@ -1,0 +1,145 @@
+"""CSRN: the Coordinated Service Referral Network of a human-trafficking task force."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, render_template, request
+from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from csrn.config import INSTANCE, ROOT, Config, load_config
+from csrn.database import configure_engine, engine_options
+from csrn.extensions import csrf, db, htmx, limiter, login_manager, migrate
+
+log = logging.getLogger(__name__)
+
+
+def create_app(config: Config | dict | None = None) -> Flask:
+    """Build the app: configuration, extensions, blueprints, CLI and error pages."""
+    base = config if isinstance(config, Config) else load_config(
+        (config or {}).get("CSRN_ENV") if isinstance(config, dict) else None
+    )
+    app = Flask(
+        __name__,
+        instance_path=str(INSTANCE),
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    app.config.from_object(base)
+    if isinstance(config, dict):
+        app.config.update(config)
+    options = engine_options(app.config["SQLALCHEMY_DATABASE_URI"])
+    options.update(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///") and "instance" in app.config[
+        "SQLALCHEMY_DATABASE_URI"
+    ]:
+        INSTANCE.mkdir(exist_ok=True)
+
+    hops = app.config.get("CSRN_PROXY_HOPS", 0)
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0, x_port=0)
+
+    _init_extensions(app)
+    _register_blueprints(app)
+    _register_error_pages(app)
+    _register_template_helpers(app)
+
+    from csrn.cli import register_cli
+
+    register_cli(app)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    from csrn import models  # noqa: F401  (every table known to the metadata)
+    from csrn.security import set_security_headers
+
+    db.init_app(app)
+    with app.app_context():
+        configure_engine(db.engine)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True,
+                     compare_type=True)
+    csrf.init_app(app)
+    htmx.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please log in to continue."
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "basic"
+
+    from csrn.auth.operations import load_user_from_session_id, unauthorized_response
+
+    login_manager.user_loader(load_user_from_session_id)
+    login_manager.unauthorized_handler(unauthorized_response)
+    app.after_request(set_security_headers)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from csrn import agencies, audit, auth, dashboard, health, notify, settings
+
+    for module in (auth, agencies, audit, dashboard, health, notify, settings):
+        app.register_blueprint(module.bp)
+
+
+ERROR_TITLES = {
+    400: "Bad request",
+    403: "Not allowed",
+    404: "Page not found",
+    405: "Not allowed",
+    413: "Too large",
+    429: "Too many requests",
+    500: "Something went wrong",
+    503: "Service unavailable",
+}
+
+
+def render_error(status: int, message: str | None = None):
+    """Render an error page (or its fragment for htmx) with the app's layout."""
+    template = "errors/_error.html" if getattr(request, "htmx", False) else "errors/error.html"
+    title = ERROR_TITLES.get(status, "Error")
+    return render_template(template, status=status, title=title, message=message), status
+
+
+def _register_error_pages(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(error):
+        return render_error(
+            400,
+            "Your form could not be checked (its security token was missing or expired). "
+            "Go back, reload the page and try again.",
+        )
+
+    @app.errorhandler(HTTPException)
+    def http_error(error):
+        if error.code is None or error.code < 400:
+            return error
+        return render_error(error.code)
+
+    @app.errorhandler(DBAPIError)
+    def database_error(error):
+        log.error("database unavailable: %s", error.__class__.__name__, exc_info=error)
+        try:
+            db.session.rollback()
+        except DBAPIError:  # the connection itself is gone
+            pass
+        return render_error(503, "The database is not reachable right now. Try again in a minute.")
+
+    @app.errorhandler(Exception)
+    def unexpected_error(error):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        try:
+            db.session.rollback()
+        except Exception:  # noqa: BLE001 - the page must still render
+            log.warning("rollback after an unhandled error failed too")
+        return render_error(500)
+
+
+def _register_template_helpers(app: Flask) -> None:
+    from csrn.templating import register
+
+    register(app)

@@ -1,0 +1,23 @@
+"""The audit log page for administrators."""
+
+from flask import render_template, request
+from sqlalchemy import select
+
+from csrn.audit import bp
+from csrn.audit.models import AuditEvent
+from csrn.auth.models import ADMIN
+from csrn.extensions import db
+from csrn.security import roles_required
+
+
+@bp.get("/")
+@roles_required(ADMIN)
+def index():
+    """List audit events, newest first."""
+    page = db.paginate(
+        select(AuditEvent).order_by(AuditEvent.id.desc()),
+        page=request.args.get("page", 1, type=int),
+        per_page=50,
+        error_out=False,
+    )
+    return render_template("audit/index.html", page=page)

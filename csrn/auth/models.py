@@ -1,0 +1,96 @@
+"""Users and their roles."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import ForeignKey, Integer, String, select
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from csrn.extensions import db
+from csrn.types import UTCDateTime, state_check
+
+STAFF = "staff"
+CASE_MANAGER = "case_manager"
+AGENCY_ADMIN = "agency_admin"
+CHAIR = "chair"
+ADMIN = "admin"
+VOLUNTEER = "volunteer"
+ROLES = (STAFF, CASE_MANAGER, AGENCY_ADMIN, CHAIR, ADMIN, VOLUNTEER)
+ROLE_LABELS = {
+    STAFF: "Staff",
+    CASE_MANAGER: "Case manager",
+    AGENCY_ADMIN: "Agency admin",
+    CHAIR: "Committee chair",
+    ADMIN: "Administrator",
+    VOLUNTEER: "Volunteer",
+}
+
+
+class UserRole(db.Model):
+    """One role a user holds; roles are cumulative."""
+
+    __tablename__ = "user_role"
+    __table_args__ = (state_check("role", ROLES),)
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(20), primary_key=True)
+
+
+class User(UserMixin, db.Model):
+    """A person who logs in; belongs to one agency (administrators may belong to none)."""
+
+    __tablename__ = "app_user"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id"), index=True)
+    active: Mapped[bool] = mapped_column(default=True)
+    session_version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    agency = relationship("Agency", lazy="joined")
+    role_rows: Mapped[list[UserRole]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by=UserRole.role
+    )
+
+    @property
+    def roles(self) -> set[str]:
+        """The set of role names this user holds."""
+        return {row.role for row in self.role_rows}
+
+    def has_role(self, *roles: str) -> bool:
+        """Whether the user holds any of the given roles."""
+        return bool(self.roles.intersection(roles))
+
+    def set_roles(self, roles) -> None:
+        """Replace the user's roles with the given ones."""
+        wanted = set(roles)
+        unknown = wanted.difference(ROLES)
+        if unknown:
+            raise ValueError(f"unknown roles: {sorted(unknown)}")
+        self.role_rows = [row for row in self.role_rows if row.role in wanted] + [
+            UserRole(role=role) for role in sorted(wanted - self.roles)
+        ]
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login asks this
+        return self.active
+
+    def get_id(self) -> str:
+        """Identify the user together with the session version, so a bump ends every session."""
+        return f"{self.id}:{self.session_version}"
+
+    @property
+    def role_labels(self) -> list[str]:
+        """Human names of the user's roles, in the canonical order."""
+        return [ROLE_LABELS[role] for role in ROLES if role in self.roles]
+
+    @staticmethod
+    def by_email(email: str):
+        """A query for the user with this e-mail, compared case-insensitively."""
+        return select(User).where(User.email == email.strip().lower())

@@ -1,0 +1,116 @@
+"""The `flask --app app csrn ...` commands: admin creation, demo data and the scheduled jobs."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask, current_app
+from sqlalchemy import func, select
+
+from csrn.auth.models import ADMIN, User
+from csrn.clock import parse_now
+from csrn.extensions import db
+
+csrn_cli = click.Group("csrn", help="CSRN administration and scheduled jobs.")
+
+# Later modules append (name, function(now) -> str) to these: tick every minute, daily once a day.
+TICK_JOBS: list = []
+DAILY_JOBS: list = []
+
+
+def _now_option(func_):
+    return click.option("--now", "now_text", default=None,
+                        help="Run as if it were this ISO time (with offset).")(func_)
+
+
+@csrn_cli.command("create-admin")
+@click.option("--email", required=True)
+@click.option("--name", default="Administrator")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def create_admin(email: str, name: str, password_stdin: bool) -> None:
+    """Create an administrator account (the only way the first account comes to be)."""
+    from csrn.auth import operations as auth_ops
+    from csrn.auth.passwords import password_problem
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    problem = password_problem(password)
+    if problem:
+        raise click.ClickException(problem)
+    if db.session.scalar(User.by_email(email)) is not None:
+        raise click.ClickException(f"A user with the e-mail {email} already exists.")
+    now = parse_now(None)
+    user = auth_ops.create_user(None, email, name, [ADMIN], None, now, password=password)
+    db.session.commit()
+    click.echo(f"Administrator {user.email} created.")
+
+
+@csrn_cli.command("seed-demo")
+@click.option("--password", default=None, help="One password for every demo login (else random).")
+@click.option("--force", is_flag=True, help="Load the demo even though the database holds data.")
+@click.option("--if-empty", is_flag=True, help="Do nothing, quietly, when the database holds data.")
+def seed_demo(password: str | None, force: bool, if_empty: bool) -> None:
+    """Load the fictional demo task force and save its logins to instance/demo-logins.txt."""
+    from csrn.demo import DemoRefused, database_has_data, seed, write_logins
+
+    if current_app.config["CSRN_ENV"] == "production":
+        raise click.ClickException("seed-demo refuses to run in production.")
+    if if_empty and database_has_data():
+        click.echo("The database already holds data; demo not loaded.")
+        return
+    try:
+        logins = seed(password=password, force=force, now=parse_now(None))
+    except DemoRefused as exc:
+        raise click.ClickException(str(exc)) from exc
+    path = write_logins(logins)
+    click.echo(f"Demo task force loaded; logins saved to {path}.")
+
+
+@csrn_cli.command("tick")
+@_now_option
+def tick(now_text: str | None) -> None:
+    """The every-minute job: escalations and the outbox."""
+    from csrn.notify.operations import send_pending
+
+    now = parse_now(now_text)
+    for name, job in TICK_JOBS:
+        click.echo(f"{name}: {job(now)}")
+    counts = send_pending(now)
+    click.echo(f"outbox: {counts['sent']} sent, {counts['deferred']} deferred, {counts['failed']} failed")
+
+
+@csrn_cli.command("daily")
+@_now_option
+def daily(now_text: str | None) -> None:
+    """The daily job: reminders, expiries, reviews due and the retention purge."""
+    now = parse_now(now_text)
+    for name, job in DAILY_JOBS:
+        click.echo(f"{name}: {job(now)}")
+    click.echo(f"daily: {len(DAILY_JOBS)} job(s) run at {now.isoformat()}")
+
+
+@csrn_cli.command("verify-audit")
+def verify_audit() -> None:
+    """Check the audit log's hash chain; exit 1 at the first broken event."""
+    from csrn.audit.operations import verify_chain
+
+    intact, broken = verify_chain()
+    total = db.session.scalar(select(func.count()).select_from(_audit_model()))
+    if not intact:
+        click.echo(f"Audit chain BROKEN at event {broken} ({total} events).")
+        sys.exit(1)
+    click.echo(f"Audit chain intact ({total} events).")
+
+
+def _audit_model():
+    from csrn.audit.models import AuditEvent
+
+    return AuditEvent
+
+
+def register_cli(app: Flask) -> None:
+    """Attach the `csrn` command group to the app."""
+    app.cli.add_command(csrn_cli)

@@ -1,0 +1,152 @@
+"""Configuration read from the environment: one class per CSRN_ENV."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE = ROOT / "instance"
+
+# Not secrets: fixed keys so development and test need no set-up. Production refuses them.
+DEVELOPMENT_SECRET_KEY = "csrn-development-secret-key-not-for-production-use"  # noqa: S105 - refused in production
+DEVELOPMENT_ENCRYPTION_KEY = "Y3Nybi1kZXZlbG9wbWVudC1rZXktbm90LWZvci1wcm8="
+
+PRODUCTION_REQUIRED = ("SECRET_KEY", "CSRN_ENCRYPTION_KEY", "CSRN_BASE_URL", "TRUSTED_HOSTS")
+
+
+class ConfigurationError(RuntimeError):
+    """The environment does not allow the app to start safely."""
+
+
+def _flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _list(name: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
+
+
+def normalise_database_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL URLs given in the usual short forms."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+class Config:
+    """Settings shared by every environment, read from the environment at app creation."""
+
+    CSRN_ENV = "development"
+
+    def __init__(self) -> None:
+        env = os.environ
+        self.SECRET_KEY = env.get("SECRET_KEY") or DEVELOPMENT_SECRET_KEY
+        self.SECRET_KEY_FALLBACKS = _list("SECRET_KEY_FALLBACKS")
+        self.CSRN_ENCRYPTION_KEY = env.get("CSRN_ENCRYPTION_KEY") or DEVELOPMENT_ENCRYPTION_KEY
+        self.CSRN_BASE_URL = (env.get("CSRN_BASE_URL") or "http://127.0.0.1:5000").rstrip("/")
+        self.TRUSTED_HOSTS = _list("TRUSTED_HOSTS") or ["127.0.0.1", "localhost"]
+        self.CSRN_PROXY_HOPS = int(env.get("CSRN_PROXY_HOPS", "0") or 0)
+        self.SQLALCHEMY_DATABASE_URI = normalise_database_url(
+            env.get("DATABASE_URL") or f"sqlite:///{INSTANCE / 'csrn.sqlite3'}"
+        )
+        self.RATELIMIT_STORAGE_URI = env.get("RATELIMIT_STORAGE_URI", "memory://")
+        self.CSRN_REQUIRE_2FA = _flag("CSRN_REQUIRE_2FA", self.CSRN_ENV == "production")
+        self.MAIL_SERVER = env.get("MAIL_SERVER", "")
+        self.MAIL_PORT = int(env.get("MAIL_PORT", "25") or 25)
+        self.MAIL_USERNAME = env.get("MAIL_USERNAME", "")
+        self.MAIL_PASSWORD = env.get("MAIL_PASSWORD", "")
+        self.MAIL_USE_TLS = _flag("MAIL_USE_TLS", False)
+        self.MAIL_DEFAULT_SENDER = env.get("MAIL_DEFAULT_SENDER", "csrn@localhost")
+
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False
+    SESSION_COOKIE_NAME = "csrn_session"
+    REMEMBER_COOKIE_DURATION = 0
+    MAX_CONTENT_LENGTH = 10 * 1024 * 1024
+    MAX_FORM_MEMORY_SIZE = 1024 * 1024
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session, which times out itself
+    WTF_CSRF_HEADERS = ["X-CSRFToken"]
+    RATELIMIT_HEADERS_ENABLED = False
+    RATELIMIT_STRATEGY = "fixed-window"
+    HSTS = False
+    # argon2-cffi defaults (RFC 9106 low-memory profile)
+    ARGON2_TIME_COST = 3
+    ARGON2_MEMORY_COST = 65536
+    ARGON2_PARALLELISM = 4
+    PER_PAGE = 25
+
+    def validate(self) -> None:
+        """Refuse settings that are unsafe for this environment."""
+
+
+class DevelopmentConfig(Config):
+    """Plain http on 127.0.0.1, ordinary cookies, fixed development keys."""
+
+    CSRN_ENV = "development"
+
+
+class TestConfig(Config):
+    """Cheap password hashing, no mail, a database given by the test suite."""
+
+    CSRN_ENV = "test"
+    TESTING = True
+    ARGON2_TIME_COST = 1
+    ARGON2_MEMORY_COST = 64
+    ARGON2_PARALLELISM = 1
+    RATELIMIT_ENABLED = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.TRUSTED_HOSTS = ["127.0.0.1", "localhost"]
+        self.CSRN_BASE_URL = "http://localhost"
+        self.SQLALCHEMY_DATABASE_URI = normalise_database_url(
+            os.environ.get("TEST_DATABASE_URL") or "sqlite:///:memory:"
+        )
+        self.RATELIMIT_STORAGE_URI = "memory://"
+        self.MAIL_SERVER = ""
+
+
+class ProductionConfig(Config):
+    """Secure cookies, HSTS, required two-factor; refuses to start without its secrets."""
+
+    CSRN_ENV = "production"
+    SESSION_COOKIE_SECURE = True
+    HSTS = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.CSRN_REQUIRE_2FA = True
+
+    def validate(self) -> None:
+        """Refuse a missing, short or default secret, and missing deployment settings."""
+        missing = [name for name in PRODUCTION_REQUIRED if not os.environ.get(name)]
+        if missing:
+            raise ConfigurationError(
+                "Production needs these environment variables: " + ", ".join(missing)
+            )
+        if len(self.SECRET_KEY) < 32 or self.SECRET_KEY == DEVELOPMENT_SECRET_KEY:
+            raise ConfigurationError("SECRET_KEY must be at least 32 characters and not the default.")
+        if DEVELOPMENT_ENCRYPTION_KEY in self.CSRN_ENCRYPTION_KEY.split(","):
+            raise ConfigurationError("CSRN_ENCRYPTION_KEY must not be the development key.")
+        if not self.CSRN_BASE_URL.startswith("https://"):
+            raise ConfigurationError("CSRN_BASE_URL must be an https:// address in production.")
+
+
+CONFIGS = {"development": DevelopmentConfig, "test": TestConfig, "production": ProductionConfig}
+
+
+def load_config(env: str | None = None) -> Config:
+    """Build and validate the configuration for CSRN_ENV (or the given environment)."""
+    name = (env or os.environ.get("CSRN_ENV") or "development").strip().lower()
+    if name not in CONFIGS:
+        raise ConfigurationError(f"CSRN_ENV must be one of {', '.join(CONFIGS)}, not {name!r}.")
+    config = CONFIGS[name]()
+    config.validate()
+    return config

@@ -1,0 +1,40 @@
+"""The dashboard at `/`: one panel per concern, chosen by the user's roles."""
+
+from flask import render_template
+from flask_login import current_user, login_required
+from sqlalchemy import func, select
+
+from csrn.agencies.models import MEMBERSHIP_STATUSES, Agency
+from csrn.auth.models import ADMIN, CHAIR
+from csrn.dashboard import bp
+from csrn.extensions import db
+from csrn.notify.models import OutboxMessage
+
+
+def _membership_counts() -> list[tuple[str, str, int]]:
+    rows = dict(
+        db.session.execute(
+            select(Agency.membership_status, func.count()).group_by(Agency.membership_status)
+        ).all()
+    )
+    return [(key, label, rows.get(key, 0)) for key, label in MEMBERSHIP_STATUSES.items()]
+
+
+def _outbox_counts() -> dict[str, int]:
+    return dict(
+        db.session.execute(
+            select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+        ).all()
+    )
+
+
+@bp.get("/")
+@login_required
+def index():
+    """Show the panels the user's roles call for."""
+    panels = {"agency": current_user.agency}
+    if current_user.has_role(CHAIR):
+        panels["membership"] = _membership_counts()
+    if current_user.has_role(ADMIN):
+        panels["outbox"] = _outbox_counts()
+    return render_template("dashboard/index.html", panels=panels)

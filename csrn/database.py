@@ -1,0 +1,49 @@
+"""Engine settings per database: SQLite pragmas and IMMEDIATE writes; PostgreSQL timeouts."""
+
+from __future__ import annotations
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine, make_url
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+PG_STATEMENT_TIMEOUT_MS = 30_000
+PG_LOCK_TIMEOUT_MS = 10_000
+
+
+def engine_options(uri: str) -> dict:
+    """SQLAlchemy engine options for the database the URI names."""
+    url = make_url(uri)
+    if url.get_backend_name() == "postgresql":
+        return {
+            "pool_pre_ping": True,
+            "connect_args": {
+                "connect_timeout": 5,
+                "options": f"-c statement_timeout={PG_STATEMENT_TIMEOUT_MS}"
+                f" -c lock_timeout={PG_LOCK_TIMEOUT_MS}",
+            },
+        }
+    if url.get_backend_name() == "sqlite":
+        return {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}}
+    return {}
+
+
+def configure_engine(engine: Engine) -> None:
+    """Apply SQLite's pragmas and begin every transaction IMMEDIATE (SQLAlchemy's recipe)."""
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, connection_record):
+        # Let SQLAlchemy, not the driver, emit BEGIN, so it can be IMMEDIATE.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        if engine.url.database and engine.url.database != ":memory:":
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -1,0 +1,69 @@
+"""Form helpers every module uses: NUL refusal, safe URLs, 422 on invalid submissions."""
+
+from __future__ import annotations
+
+from flask import render_template
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, IntegerField
+from wtforms.validators import ValidationError
+
+
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+class BaseForm(FlaskForm):
+    """A CSRF-protected form that trims text and refuses NUL characters in any field."""
+
+    class Meta:
+        def bind_field(self, form, unbound_field, options):
+            filters = list(unbound_field.kwargs.get("filters", ()))
+            if unbound_field.field_class.__name__ in {"StringField", "TextAreaField", "EmailField",
+                                                       "URLField", "TelField", "SearchField"}:
+                filters.append(_strip)
+            return unbound_field.bind(form=form, filters=filters, **options)
+
+    def validate(self, extra_validators=None) -> bool:
+        """Run the field validators, then refuse NUL characters anywhere (PostgreSQL cannot store them)."""
+        valid = super().validate(extra_validators)
+        for field in self:
+            data = field.data
+            values = data if isinstance(data, list) else [data]
+            if any(isinstance(value, str) and "\x00" in value for value in values):
+                if "contains a NUL character" not in " ".join(field.errors):
+                    field.errors = [*field.errors, "This answer contains a NUL character; remove it."]
+                valid = False
+        return valid
+
+
+class VersionedForm(BaseForm):
+    """A form for a record two people may edit: carries the version it was loaded with."""
+
+    version = IntegerField(widget=HiddenField.widget)
+
+
+class EmptyForm(BaseForm):
+    """Just the CSRF token, for POST-only buttons."""
+
+
+class HttpUrl:
+    """Accept only http:// and https:// addresses (never javascript:, data: or relative)."""
+
+    def __init__(self, message: str | None = None):
+        self.message = message or "Enter a web address starting with https:// or http://"
+
+    def __call__(self, form, field):
+        value = (field.data or "").strip()
+        if not value:
+            return
+        lowered = value.lower()
+        if not (lowered.startswith("https://") or lowered.startswith("http://")) or len(value) < 10:
+            raise ValidationError(self.message)
+        if any(ch.isspace() for ch in value) or "." not in value.split("//", 1)[1].split("/")[0]:
+            raise ValidationError(self.message)
+
+
+def render_form(template: str, form, **context):
+    """Render a form page, answering 422 when the submission was invalid (htmx swaps 422)."""
+    status = 422 if form.errors else 200
+    return render_template(template, form=form, **context), status

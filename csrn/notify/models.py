@@ -1,0 +1,32 @@
+"""The e-mail outbox: mail is written in the business transaction and sent after commit."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from csrn.extensions import db
+from csrn.types import EncryptedText, UTCDateTime, state_check
+
+OUTBOX_STATES = ("pending", "sent", "failed")
+
+
+class OutboxMessage(db.Model):
+    """One e-mail waiting to be sent, sent, or given up on."""
+
+    __tablename__ = "outbox_message"
+    __table_args__ = (state_check("status", OUTBOX_STATES),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    to_addr: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(200))
+    # Bodies may carry live links (invitations, resets): encrypted, and never shown in the app.
+    body: Mapped[str] = mapped_column(EncryptedText)
+    status: Mapped[str] = mapped_column(String(10), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str] = mapped_column(Text, default="")

@@ -1,0 +1,23 @@
+"""The outbox page: recipients and subjects only, never bodies with live links."""
+
+from flask import render_template, request
+from sqlalchemy import select
+
+from csrn.auth.models import ADMIN
+from csrn.extensions import db
+from csrn.notify import bp
+from csrn.notify.models import OutboxMessage
+from csrn.security import roles_required
+
+
+@bp.get("/")
+@roles_required(ADMIN)
+def index():
+    """List outgoing mail by recipient, subject and state."""
+    page = db.paginate(
+        select(OutboxMessage).order_by(OutboxMessage.id.desc()),
+        page=request.args.get("page", 1, type=int),
+        per_page=50,
+        error_out=False,
+    )
+    return render_template("notify/outbox.html", page=page)

@@ -1,0 +1,49 @@
+"""Read and change the run-time settings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from csrn.audit import operations as audit
+from csrn.concurrency import check_version
+from csrn.extensions import db
+from csrn.settings.models import TaskForceSettings
+
+
+def get_settings() -> TaskForceSettings:
+    """Return the settings row, or unsaved defaults when none has been written yet."""
+    return db.session.get(TaskForceSettings, 1) or TaskForceSettings(
+        id=1,
+        name="Anti-Trafficking Task Force",
+        timezone="UTC",
+        counties_json="[]",
+        fallback_phone="",
+        emergency_minutes=30,
+        urgent_hours=4,
+        routine_business_hours=48,
+        retention_days=1095,
+        version=0,
+    )
+
+
+def task_force_zone() -> ZoneInfo:
+    """The task force's time zone."""
+    return ZoneInfo(get_settings().timezone)
+
+
+def update_settings(actor, values: dict, seen_version: int | None, now: datetime) -> TaskForceSettings:
+    """Save the settings; refuse if someone else saved since the form was loaded."""
+    settings = db.session.get(TaskForceSettings, 1)
+    if settings is None:
+        settings = TaskForceSettings(id=1)
+        db.session.add(settings)
+    else:
+        check_version(settings, seen_version)
+    changed = [key for key, value in values.items() if getattr(settings, key, None) != value]
+    for key, value in values.items():
+        setattr(settings, key, value)
+    settings.updated_at = now
+    audit.record(actor, "settings.update", settings, fields=changed, now=now)
+    db.session.commit()
+    return settings

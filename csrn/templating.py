@@ -1,0 +1,60 @@
+"""Template filters and globals: local times, role names and the navigation."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from flask import Flask, url_for
+from flask_login import current_user
+from sqlalchemy.exc import DBAPIError
+
+from csrn.auth.models import ADMIN, AGENCY_ADMIN, CHAIR
+
+
+def navigation() -> list[tuple[str, str, str]]:
+    """The navigation entries (endpoint, label, url) the current user's roles allow."""
+    if not current_user.is_authenticated:
+        return []
+    items = [("dashboard.index", "Home"), ("agencies.index", "Agencies")]
+    if current_user.has_role(AGENCY_ADMIN) and current_user.agency_id:
+        items.append(("agencies.show", "My agency"))
+    if current_user.has_role(ADMIN):
+        items += [("settings.edit", "Settings"), ("notify.index", "Outbox"), ("audit.index", "Audit log")]
+    if current_user.has_role(CHAIR):
+        items.append(("agencies.create", "New agency"))
+    result = []
+    for endpoint, label in items:
+        args = {"agency_id": current_user.agency_id} if endpoint == "agencies.show" else {}
+        result.append((endpoint, label, url_for(endpoint, **args)))
+    return result
+
+
+def register(app: Flask) -> None:
+    """Add the filters and globals every template may use."""
+    from csrn.settings.operations import get_settings, task_force_zone  # noqa: I001
+
+    @app.template_filter("localtime")
+    def localtime(value: datetime | None, fmt: str = "%-d %b %Y, %H:%M") -> str:
+        if value is None:
+            return ""
+        return value.astimezone(task_force_zone()).strftime(fmt)
+
+    @app.template_filter("longdate")
+    def longdate(value: date | None) -> str:
+        return value.strftime("%-d %B %Y") if value else ""
+
+    @app.template_filter("safe_url")
+    def safe_url(value: str | None) -> str:
+        """Only http(s) links ever reach an href, whatever is in the database."""
+        value = (value or "").strip()
+        return value if value.lower().startswith(("https://", "http://")) else ""
+
+    def task_force_name() -> str:
+        try:
+            return get_settings().name
+        except DBAPIError:  # error pages render even when the database is down
+            return "CSRN"
+
+    @app.context_processor
+    def inject():
+        return {"navigation": navigation, "task_force_name": task_force_name}

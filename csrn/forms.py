@@ -67,3 +67,14 @@ def render_form(template: str, form, **context):
     """Render a form page, answering 422 when the submission was invalid (htmx swaps 422)."""
     status = 422 if form.errors else 200
     return render_template(template, form=form, **context), status
+
+
+def redirect_after_post(location: str):
+    """Redirect after a successful POST: HX-Redirect for htmx (a full page load), 303 otherwise."""
+    from flask import current_app, redirect, request
+
+    if getattr(request, "htmx", False):
+        response = current_app.response_class("", status=204)
+        response.headers["HX-Redirect"] = location
+        return response
+    return redirect(location, code=303)

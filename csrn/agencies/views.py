@@ -1,6 +1,6 @@
 """Agency list, profile, create and edit."""
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -12,7 +12,7 @@ from csrn.auth.models import CHAIR
 from csrn.clock import utcnow
 from csrn.concurrency import StaleEdit
 from csrn.extensions import db
-from csrn.forms import render_form
+from csrn.forms import redirect_after_post, render_form
 from csrn.security import roles_required
 from csrn.settings.operations import get_settings
 
@@ -67,7 +67,7 @@ def create():
         values = {name: getattr(form, name).data for name in CHAIR_FIELDS}
         agency = ops.create_agency(current_user, values, utcnow())
         flash(f"Agency “{agency.name}” created.", "success")
-        return redirect(url_for("agencies.show", agency_id=agency.id))
+        return redirect_after_post(url_for("agencies.show", agency_id=agency.id))
     return render_form("agencies/form.html", form, agency=None)
 
 
@@ -89,5 +89,5 @@ def edit(agency_id: int):
             form.form_errors.append(StaleEdit.message)
             return render_form("agencies/form.html", form, agency=agency, stale=True)
         flash("Agency saved.", "success")
-        return redirect(url_for("agencies.show", agency_id=agency.id))
+        return redirect_after_post(url_for("agencies.show", agency_id=agency.id))
     return render_form("agencies/form.html", form, agency=agency)

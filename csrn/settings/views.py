@@ -1,12 +1,12 @@
 """The admin settings page."""
 
-from flask import flash, redirect, request, url_for
+from flask import flash, request, url_for
 from flask_login import current_user
 
 from csrn.auth.models import ADMIN
 from csrn.clock import utcnow
 from csrn.concurrency import StaleEdit
-from csrn.forms import render_form
+from csrn.forms import redirect_after_post, render_form
 from csrn.security import roles_required
 from csrn.settings import bp
 from csrn.settings.forms import SettingsForm
@@ -34,5 +34,5 @@ def edit():
             form.version.errors = [str(exc)]
             return render_form("settings/edit.html", form)
         flash("Settings saved.", "success")
-        return redirect(url_for("settings.edit"))
+        return redirect_after_post(url_for("settings.edit"))
     return render_form("settings/edit.html", form)

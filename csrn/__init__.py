@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, render_template, request
+from flask import Flask, current_app, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from csrn.config import INSTANCE, ROOT, Config, load_config
@@ -100,6 +100,10 @@ ERROR_TITLES = {
 
 def render_error(status: int, message: str | None = None):
     """Render an error page (or its fragment for htmx) with the app's layout."""
+    if isinstance(request.routing_exception, SecurityError):
+        # An untrusted Host header (SECURITY V7): no URL can be built, so no layout; plain text.
+        body = f"{status} {ERROR_TITLES.get(status, 'Error')}\n"
+        return current_app.response_class(body, status=status, mimetype="text/plain")
     template = "errors/_error.html" if getattr(request, "htmx", False) else "errors/error.html"
     title = ERROR_TITLES.get(status, "Error")
     return render_template(template, status=status, title=title, message=message), status
@@ -108,6 +112,7 @@ def render_error(status: int, message: str | None = None):
 def _register_error_pages(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(error):
+        log.info("CSRF refused: %s", error.description)
         return render_error(
             400,
             "Your form could not be checked (its security token was missing or expired). "
@@ -118,6 +123,8 @@ def _register_error_pages(app: Flask) -> None:
     def http_error(error):
         if error.code is None or error.code < 400:
             return error
+        if isinstance(error, SecurityError):  # untrusted Host: no URL can be built for the layout
+            return app.response_class("400 Bad request\n", status=400, mimetype="text/plain")
         return render_error(error.code)
 
     @app.errorhandler(DBAPIError)

@@ -133,7 +133,7 @@ class ProductionConfig(Config):
             )
         if len(self.SECRET_KEY) < 32 or self.SECRET_KEY == DEVELOPMENT_SECRET_KEY:
             raise ConfigurationError("SECRET_KEY must be at least 32 characters and not the default.")
-        if DEVELOPMENT_ENCRYPTION_KEY in self.CSRN_ENCRYPTION_KEY.split(","):
+        if DEVELOPMENT_ENCRYPTION_KEY in [key.strip() for key in self.CSRN_ENCRYPTION_KEY.split(",")]:
             raise ConfigurationError("CSRN_ENCRYPTION_KEY must not be the development key.")
         if not self.CSRN_BASE_URL.startswith("https://"):
             raise ConfigurationError("CSRN_BASE_URL must be an https:// address in production.")

@@ -69,18 +69,21 @@ def _rollback(request, app):
     if request.node.get_closest_marker("concurrency") or request.node.get_closest_marker("e2e"):
         yield
         return
+    # No app context stays pushed during the test: each request pushes its own, as in production
+    # (a shared one would share `g` and the ORM session across requests).
     with app.app_context():
         connection = db.engine.connect()
         transaction = connection.begin()
         db.session.remove()
         db.session.configure(bind=connection, join_transaction_mode="create_savepoint")
-        try:
-            yield
-        finally:
+    try:
+        yield
+    finally:
+        with app.app_context():
             db.session.remove()
             db.session.configure(bind=None, join_transaction_mode="conservative_savepoint")
-            transaction.rollback()
-            connection.close()
+        transaction.rollback()
+        connection.close()
 
 
 @pytest.fixture

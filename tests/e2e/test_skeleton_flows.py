@@ -6,7 +6,7 @@ from tests.e2e.conftest import login, screenshot
 
 
 def test_chair_edits_an_agency_and_sees_inline_errors(page):
-    """A 422 from an htmx form swaps in the errors with the answers kept; a valid save lands on the profile."""
+    """A 422 from an htmx form swaps in errors with the answers kept; a valid save lands on the profile."""
     login(page, "chair@demo.example")
     page.click("text=Agencies")
     page.fill("#q", "Lakeshore")

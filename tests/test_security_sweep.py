@@ -1,0 +1,967 @@
+"""Sweeps over every URL rule of the app: the SECURITY.md requirements that hold for all routes at once.
+
+AC1 object scope, AC2 login everywhere, AC5 no writes on GET, H1 CSRF, H2/HD1/H4/P9 headers and
+page hygiene, H3/V1 the payload corpus, H5 spoofed htmx headers, V7 the Host allow-list.
+
+The sweeps are driven by `app.url_map`. A new route is swept without anyone touching this file,
+unless it takes arguments: then ID_FILLERS must say what to put in the URL (a function of the World,
+the set of objects the sweep points at) and SCOPES must say whether the object is shared or
+agency-scoped. Both tables fail loudly when a rule is missing from them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from html.parser import HTMLParser
+from urllib.parse import parse_qsl, quote, urlsplit
+
+import pytest
+from flask import Flask
+from sqlalchemy import inspect, select, table, text
+from werkzeug.routing import Rule
+
+from csrn.agencies.models import Agency
+from csrn.extensions import db
+from csrn.security import PUBLIC_ENDPOINTS
+from tests.conftest import NOW, csrf_from
+from tests.corpus import (
+    DANGEROUS_URLS,
+    NUL_FREE_PAYLOADS,
+    NUL_PAYLOAD,
+    PAYLOADS,
+    fit,
+    payload_id,
+    storable,
+)
+
+ROLES = ("staff", "case_manager", "agency_admin", "chair", "admin")
+LOW_ROLES = ("staff", "case_manager", "agency_admin", "chair")  # everyone but the administrator
+WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+HX = {"HX-Request": "true"}
+
+# SECURITY HD1, word for word.
+HD1_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; object-src 'none'; base-uri 'none'; "
+    "frame-ancestors 'none'; form-action 'self'"
+)
+# The one directive the app adds to HD1: Pico CSS draws its select arrows and check marks as
+# `url("data:image/svg+xml,...")` backgrounds, which `default-src 'self'` would block. Images cannot
+# run script, so this widens nothing that matters; any other difference from HD1 fails the test.
+CSP_ADDITIONS = {"img-src": "'self' data:"}
+HTMX_CONFIG = {
+    "selfRequestsOnly": True,
+    "allowEval": False,
+    "allowScriptTags": False,
+    "historyCacheSize": 0,
+    "includeIndicatorStyles": False,
+}
+
+
+# ----- the sweep machinery: rules, the World their ids point into, and the id fillers -----------
+
+class World:
+    """The objects a sweep's URLs point at, all owned by one agency: the owner."""
+
+    def __init__(self, app, create_agency, create_user):
+        self.app = app
+        self.create_agency = create_agency
+        self.create_user = create_user
+        self.owner_agency_id = create_agency(
+            name="Owner Agency",
+            description="Shelter and case management.",
+            phone="555 0100",
+            website="https://owner.example.org/",
+            internal_notes="Renewal talk in March.",
+        )
+        self._values: dict = {}
+
+    def value(self, key, make: Callable[[World], object]):
+        """Make a URL value once per World, so every rule naming it points at the same object."""
+        if key not in self._values:
+            self._values[key] = make(self)
+        return self._values[key]
+
+
+# What to put in a URL argument: keyed by argument name, or by (endpoint, argument) when one rule
+# needs something special. Each function gets the World and returns the id of an object owned by
+# world.owner_agency_id. Later modules add their ids here (referral_id, offer_id, consent_id, ...).
+ID_FILLERS: dict[str | tuple[str, str], Callable[[World], object]] = {
+    "agency_id": lambda world: world.owner_agency_id,
+    ("static", "filename"): lambda world: "css/csrn.css",
+}
+
+SHARED = "shared"  # visible to every logged-in user (agency profiles, services, published protocols)
+AGENCY_SCOPED = "agency-scoped"  # 404 to anyone outside the owning agency (SECURITY AC1)
+# Every endpoint with an id in its URL, except the public ones, says which it is.
+SCOPES: dict[str, str] = {
+    "agencies.show": SHARED,
+    "agencies.edit": AGENCY_SCOPED,
+}
+
+# What a GET may change (SECURITY AC5): table -> None (any change) or the set of columns it may touch.
+GET_MAY_CHANGE: dict[str, set[str] | None] = {"audit_event": None}
+
+
+class MissingFiller(AssertionError):
+    """A rule takes an argument that ID_FILLERS does not know how to fill."""
+
+
+def sweep_rules(app: Flask) -> list[Rule]:
+    """Every URL rule of the app, in a stable order."""
+    return sorted(app.url_map.iter_rules(), key=lambda rule: (rule.rule, rule.endpoint))
+
+
+def methods_of(rule: Rule) -> list[str]:
+    """The methods of a rule that the sweeps exercise (HEAD and OPTIONS come with GET)."""
+    return [method for method in ("GET", *WRITE_METHODS) if method in rule.methods]
+
+
+def is_public(rule: Rule) -> bool:
+    """Whether the rule is on the allow-list of endpoints reachable without logging in."""
+    return rule.endpoint in PUBLIC_ENDPOINTS
+
+
+def fill_args(rule: Rule, world: World) -> dict:
+    """Values for every argument of the rule, from ID_FILLERS; a clear failure when one is unknown."""
+    values = {}
+    for arg in sorted(rule.arguments):
+        for key in ((rule.endpoint, arg), arg):
+            if key in ID_FILLERS:
+                values[arg] = world.value(key, ID_FILLERS[key])
+                break
+        else:
+            raise MissingFiller(
+                f"{rule.rule} (endpoint {rule.endpoint}) takes <{arg}>, and ID_FILLERS in "
+                f"tests/test_security_sweep.py does not say what to put there. Add "
+                f"ID_FILLERS[{arg!r}] (or ID_FILLERS[({rule.endpoint!r}, {arg!r})]): a function of the "
+                f"World returning the id of an object owned by world.owner_agency_id."
+            )
+    return values
+
+
+def rule_url(rule: Rule, world: World) -> str:
+    """The path of the rule with its arguments filled."""
+    built = rule.build(fill_args(rule, world), append_unknown=False)
+    assert built is not None, f"{rule.rule}: the values from ID_FILLERS do not fit its converters"
+    return built[1]
+
+
+def get_urls(app: Flask, world: World) -> list[tuple[Rule, str]]:
+    """(rule, filled path) for every rule that answers GET."""
+    return [(rule, rule_url(rule, world)) for rule in sweep_rules(app) if "GET" in rule.methods]
+
+
+def anonymous_sweep_problems(app: Flask, world: World, login_path: str, public=PUBLIC_ENDPOINTS):
+    """Request every non-public rule anonymously, by every method; list what did not go to the login."""
+    problems = []
+    client = app.test_client()
+    token = None
+    for rule in sweep_rules(app):
+        if rule.endpoint in public:
+            continue
+        url = rule_url(rule, world)
+        if "GET" not in rule.methods:
+            response = client.get(url)
+            if response.status_code != 405:
+                problems.append(f"GET {url} ({rule.endpoint}, no GET): {response.status_code}, not 405")
+        for method in methods_of(rule):
+            kwargs = {}
+            if method != "GET":
+                if token is None:  # a valid token, so the CSRF check cannot be what stops the request
+                    token = csrf_from(client.get(login_path).get_data(as_text=True))
+                kwargs = {"data": {"csrf_token": token}, "headers": {"X-CSRFToken": token}}
+            response = client.open(url, method=method, **kwargs)
+            where = urlsplit(response.headers.get("Location", "")).path
+            if response.status_code not in (302, 303) or where != login_path:
+                problems.append(
+                    f"{method} {url} ({rule.endpoint}) answered {response.status_code} "
+                    f"(Location {response.headers.get('Location')!r}), not a redirect to {login_path}"
+                )
+            hx_kwargs = dict(kwargs, headers={**kwargs.get("headers", {}), **HX})
+            response = client.open(url, method=method, **hx_kwargs)
+            hx_where = urlsplit(response.headers.get("HX-Redirect", "")).path
+            if response.status_code != 401 or hx_where != login_path or response.get_data():
+                problems.append(
+                    f"{method} {url} ({rule.endpoint}) with HX-Request answered {response.status_code} "
+                    f"(HX-Redirect {response.headers.get('HX-Redirect')!r}, {len(response.get_data())} "
+                    f"bytes), not an empty 401 with HX-Redirect to {login_path}"
+                )
+    return problems
+
+
+def database_state(app: Flask) -> dict[str, tuple[int, list[str]]]:
+    """Row count and contents of every table in the database, minus what GET_MAY_CHANGE allows."""
+    state = {}
+    with app.app_context():
+        connection = db.session.connection()
+        for name in sorted(inspect(connection).get_table_names()):
+            allowed = GET_MAY_CHANGE.get(name, set())
+            if allowed is None:
+                continue
+            result = connection.execute(select(text("*")).select_from(table(name)))
+            keys = [key for key in result.keys() if key not in allowed]
+            rows = sorted(repr([row._mapping[key] for key in keys]) for row in result)
+            state[name] = (len(rows), rows)
+        db.session.remove()
+    return state
+
+
+def state_changes(before: dict, after: dict) -> list[str]:
+    """What differs between two database states, table by table."""
+    changes = []
+    for name in sorted(set(before) | set(after)):
+        count_before, rows_before = before.get(name, (0, []))
+        count_after, rows_after = after.get(name, (0, []))
+        if count_before != count_after:
+            changes.append(f"{name}: {count_before} rows before, {count_after} after")
+        elif rows_before != rows_after:
+            changes.append(f"{name}: row contents changed")
+    return changes
+
+
+# ----- reading pages ------------------------------------------------------------------------------
+
+URL_ATTRIBUTES = {
+    "href", "src", "action", "formaction", "poster", "data", "srcset", "cite", "background",
+    "xlink:href", "ping", "manifest", "hx-get", "hx-post", "hx-put", "hx-patch", "hx-delete",
+    "data-hx-get", "data-hx-post", "data-hx-put", "data-hx-patch", "data-hx-delete",
+}
+
+
+class Page(HTMLParser):
+    """A parsed page: its elements with their attributes, inline script text and headings."""
+
+    def __init__(self, html: str):
+        super().__init__(convert_charrefs=True)
+        self.elements: list[tuple[str, dict[str, str | None], bool]] = []  # tag, attributes, in <head>
+        self.inline_scripts: list[str] = []
+        self.h1: list[str] = []
+        self._in_head = False
+        self._in_script = False
+        self._h1_depth = 0
+        self.feed(html)
+        self.close()
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "head":
+            self._in_head = True
+        elif tag == "body":
+            self._in_head = False
+        self.elements.append((tag, dict(attrs), self._in_head))
+        if tag == "script":
+            self._in_script = True
+            self.inline_scripts.append("")
+        elif tag == "h1":
+            self._h1_depth += 1
+            self.h1.append("")
+
+    def handle_startendtag(self, tag, attrs):
+        self.elements.append((tag, dict(attrs), self._in_head))
+
+    def handle_endtag(self, tag):
+        if tag == "head":
+            self._in_head = False
+        elif tag == "script":
+            self._in_script = False
+        elif tag == "h1" and self._h1_depth:
+            self._h1_depth -= 1
+
+    def handle_data(self, data):
+        if self._in_script:
+            self.inline_scripts[-1] += data
+        if self._h1_depth:
+            self.h1[-1] += data
+
+    def skeleton(self) -> list[tuple[str, tuple[str, ...]]]:
+        """Each element's tag and attribute names: what a payload must never add to."""
+        return [(tag, tuple(sorted(attrs))) for tag, attrs, _ in self.elements]
+
+
+def is_local(url: str) -> bool:
+    """A path on this site (`/...`, `?...` or `#...`), never another host, scheme or a bare relative."""
+    if url.startswith(("#", "?")):
+        return True
+    if not url.startswith("/") or url.startswith("//") or "\\" in url:
+        return False
+    parts = urlsplit(url)
+    return not parts.scheme and not parts.netloc
+
+
+def page_problems(html: str, external_links: set[str], full_page: bool) -> list[str]:
+    """What is wrong with a page under H2, H3, P9 and the no-inline-script rule (an empty list if nothing)."""
+    page = Page(html)
+    problems = []
+    for tag, attrs, _ in page.elements:
+        for name, value in attrs.items():
+            value = (value or "").strip()
+            if name.startswith(("on", "hx-on", "data-hx-on")):
+                problems.append(f"<{tag}> has an inline handler attribute {name}={value!r}")
+            if name == "style":
+                problems.append(f"<{tag}> has a style attribute {value!r}")
+            if name in ("hx-vars",) or (name in ("hx-vals", "data-hx-vals") and "js:" in value.lower()):
+                problems.append(f"<{tag}> evaluates script through {name}={value!r}")
+            if name not in URL_ATTRIBUTES:
+                continue
+            lowered = "".join(value.split()).lower()
+            if lowered.startswith(("javascript:", "data:", "vbscript:")):
+                problems.append(f"<{tag} {name}={value!r}>: a script URL")
+            elif tag == "a" and name == "href" and not is_local(value):
+                if lowered.startswith(("tel:", "mailto:")):
+                    continue
+                rel = set((attrs.get("rel") or "").split())
+                if value not in external_links:
+                    problems.append(f"<a href={value!r}> leads off the site and is no agency's website")
+                elif not {"noopener", "noreferrer"} <= rel:
+                    problems.append(f"<a href={value!r}> leads off the site without rel=noopener noreferrer")
+            elif value and not is_local(value):
+                problems.append(f"<{tag} {name}={value!r}> is not a path on this site")
+        if tag == "style":
+            problems.append("an inline <style> element")
+        if tag == "script" and not attrs.get("src"):
+            problems.append("a <script> without src")
+        if tag == "base":
+            problems.append("a <base> element")
+    problems += [f"inline script text {text_!r}" for text_ in page.inline_scripts if text_.strip()]
+    configs = [
+        attrs for tag, attrs, _ in page.elements if tag == "meta" and attrs.get("name") == "htmx-config"
+    ]
+    if full_page:
+        if len(configs) != 1:
+            problems.append(f"{len(configs)} <meta name=htmx-config> elements, not one")
+        else:
+            in_head = [head for tag, attrs, head in page.elements if attrs is configs[0]][0]
+            if not in_head:
+                problems.append("<meta name=htmx-config> is not in <head>")
+            try:
+                config = json.loads(configs[0].get("content") or "")
+            except ValueError:
+                problems.append(f"htmx-config is not JSON: {configs[0].get('content')!r}")
+            else:
+                for key, wanted in HTMX_CONFIG.items():
+                    found = config.get(key, "missing")
+                    if found != wanted or type(found) is not type(wanted):
+                        problems.append(f"htmx-config {key} is {found!r}, not {wanted!r}")
+        scripts = [attrs["src"] for tag, attrs, _ in page.elements if tag == "script" and attrs.get("src")]
+        if not any(urlsplit(src).path.startswith("/static/js/htmx-2.") for src in scripts):
+            problems.append(f"htmx is not loaded from /static/js/htmx-2.x (scripts: {scripts})")
+    elif configs:
+        problems.append("a fragment carries a <meta name=htmx-config>")
+    return problems
+
+
+def csp_directives(value: str) -> dict[str, str]:
+    """A CSP header as {directive: sources}."""
+    directives = {}
+    for part in value.split(";"):
+        name, _, sources = part.strip().partition(" ")
+        if name:
+            directives[name] = " ".join(sources.split())
+    return directives
+
+
+def header_problems(response, what: str) -> list[str]:
+    """HD1 on every response; H4 no-store and Vary: HX-Request on every HTML response."""
+    problems = []
+    csp = response.headers.get("Content-Security-Policy", "")
+    wanted = {**csp_directives(HD1_CSP), **CSP_ADDITIONS}
+    if csp_directives(csp) != wanted:
+        problems.append(f"{what}: CSP {csp!r} differs from HD1 (plus {CSP_ADDITIONS})")
+    if response.headers.get("X-Content-Type-Options") != "nosniff":
+        problems.append(f"{what}: X-Content-Type-Options {response.headers.get('X-Content-Type-Options')!r}")
+    if response.headers.get("Referrer-Policy") != "same-origin":
+        problems.append(f"{what}: Referrer-Policy {response.headers.get('Referrer-Policy')!r}")
+    if response.mimetype == "text/html":
+        if not response.cache_control.no_store:
+            problems.append(f"{what}: Cache-Control {response.headers.get('Cache-Control')!r}, not no-store")
+        if "hx-request" not in {value.lower() for value in response.vary}:
+            problems.append(f"{what}: Vary {response.headers.get('Vary')!r} lacks HX-Request")
+    return problems
+
+
+def agency_websites(app: Flask) -> set[str]:
+    """The agency website links a page may carry: the only external links allowed."""
+    with app.app_context():
+        websites = set(db.session.scalars(select(Agency.website)))
+        db.session.remove()
+    return {site.strip() for site in websites if site.strip().lower().startswith(("https://", "http://"))}
+
+
+def crawl(client, start: list[tuple[str, dict]], external_links: set[str], limit: int = 80):
+    """Visit the start URLs and every local link found, checking each response; return (problems, seen)."""
+    queue = list(start)
+    seen: dict[tuple[str, str], int] = {}
+    problems: list[str] = []
+    while queue and len(seen) < limit:
+        url, headers = queue.pop(0)
+        key = (url, json.dumps(headers, sort_keys=True))
+        if key in seen:
+            continue
+        response = client.get(url, headers=headers)
+        seen[key] = response.status_code
+        what = f"GET {url}{' (htmx)' if headers else ''} -> {response.status_code}"
+        if response.status_code >= 500:
+            problems.append(f"{what}: server error")
+        problems += header_problems(response, what)
+        if response.status_code in (301, 302, 303, 307, 308):
+            location = response.headers["Location"]
+            if not is_local(location):
+                problems.append(f"{what}: redirects off the site to {location!r}")
+            else:
+                queue.append((location, {}))
+            continue
+        if response.mimetype != "text/html" or not response.get_data():
+            continue
+        html = response.get_data(as_text=True)
+        full_page = "<html" in html[:200].lower()
+        if not headers and not full_page:
+            problems.append(f"{what}: a page request answered a fragment")
+        problems += [f"{what}: {problem}" for problem in page_problems(html, external_links, full_page)]
+        for tag, attrs, _ in Page(html).elements:
+            href = (attrs.get("href") or "").strip()
+            if tag == "a" and is_local(href) and not href.startswith(("#", "?")):
+                path = href.split("#", 1)[0]
+                if not path.startswith("/static/"):
+                    queue.append((path, {}))
+    return problems, seen
+
+
+def report(problems: list[str]) -> str:
+    """Problems as a readable assertion message."""
+    return "\n  " + "\n  ".join(problems)
+
+
+# ----- fixtures -----------------------------------------------------------------------------------
+
+@pytest.fixture
+def world(app, create_agency, create_user):
+    """A World of objects owned by one agency, for the sweeps' URLs to point at."""
+    return World(app, create_agency, create_user)
+
+
+@pytest.fixture
+def login_path(app):
+    """Where anonymous visitors are sent."""
+    with app.test_request_context():
+        from flask import url_for
+
+        return url_for("auth.login")
+
+
+# ----- AC2: login everywhere except the allow-list ------------------------------------------------
+
+def test_every_endpoint_but_the_allow_list_sends_anonymous_visitors_to_login(app, world, login_path):
+    """AC2: anonymous GET/POST on every non-public rule redirects to the login (htmx: 401 + HX-Redirect)."""
+    problems = anonymous_sweep_problems(app, world, login_path)
+    assert not problems, "endpoints reachable without login (add login_required):" + report(problems)
+
+
+def test_the_allow_list_names_real_endpoints_that_answer_anonymously(app, world, login_path):
+    """AC2: each public endpoint exists and answers an anonymous GET (the sweep skipped the right ones)."""
+    endpoints = {rule.endpoint for rule in sweep_rules(app)}
+    assert PUBLIC_ENDPOINTS <= endpoints, f"stale allow-list entries: {PUBLIC_ENDPOINTS - endpoints}"
+    client = app.test_client()
+    for rule in sweep_rules(app):
+        if is_public(rule) and "GET" in rule.methods:
+            response = client.get(rule_url(rule, world))
+            assert response.status_code == 200, f"public {rule.endpoint} answered {response.status_code}"
+
+
+def test_the_sweep_catches_an_unprotected_endpoint_and_an_unknown_id(world):
+    """The sweep itself: an endpoint without login is reported; an id no filler knows fails clearly."""
+    toy = Flask(__name__)
+    toy.add_url_rule("/leak", "leak", lambda: "client list")
+    toy.add_url_rule("/widgets/<int:widget_id>", "widget", lambda widget_id: "widget")
+    problems = anonymous_sweep_problems(toy, world, "/login", public={"static", "widget"})
+    assert any("GET /leak (leak) answered 200" in problem for problem in problems), problems
+    toy_rules = {rule.endpoint: rule for rule in toy.url_map.iter_rules()}
+    with pytest.raises(MissingFiller, match=r"takes <widget_id>.*ID_FILLERS\['widget_id'\]"):
+        rule_url(toy_rules["widget"], world)
+
+
+# ----- AC1: object scope --------------------------------------------------------------------------
+
+def test_every_id_bearing_endpoint_is_classified_shared_or_agency_scoped(app):
+    """AC1: SCOPES covers every endpoint whose URL carries an id, and nothing else."""
+    id_bearing = {rule.endpoint for rule in sweep_rules(app) if rule.arguments and not is_public(rule)}
+    unclassified = sorted(id_bearing - SCOPES.keys())
+    assert not unclassified, (
+        f"id-bearing endpoints missing from SCOPES in tests/test_security_sweep.py: {unclassified}; "
+        f"say whether each is {SHARED!r} or {AGENCY_SCOPED!r}"
+    )
+    stale = sorted(SCOPES.keys() - id_bearing)
+    assert not stale, f"SCOPES names endpoints that take no id or do not exist: {stale}"
+    assert set(SCOPES.values()) <= {SHARED, AGENCY_SCOPED}
+
+
+@pytest.mark.parametrize(
+    "roles",
+    [("staff",), ("case_manager",), ("agency_admin",), ("staff", "case_manager", "agency_admin")],
+    ids=lambda roles: "+".join(roles),
+)
+def test_an_uninvolved_agency_gets_404_on_every_agency_scoped_id(app, world, login_as, roles):
+    """AC1: another agency's user gets 404 on every method of every agency-scoped id rule; shared ids show."""
+    outsider = login_as(roles=roles)  # of an agency of its own, not the owner
+    insider = login_as(roles=("staff", "case_manager", "agency_admin"), agency_id=world.owner_agency_id)
+    token = csrf_from(outsider.get("/").get_data(as_text=True))
+    before = database_state(app)
+    problems = []
+    checked = 0
+    for rule in sweep_rules(app):
+        if not rule.arguments or is_public(rule):
+            continue
+        url = rule_url(rule, world)
+        if SCOPES[rule.endpoint] == SHARED:
+            if "GET" in rule.methods and (status := outsider.get(url).status_code) != 200:
+                problems.append(f"shared GET {url} answered {status} to another agency, not 200")
+            continue
+        if "GET" in rule.methods and (status := insider.get(url).status_code) != 200:
+            problems.append(f"GET {url} answered {status} to its own agency: the filler's object is wrong")
+        for method in methods_of(rule):
+            for headers in ({}, HX):
+                kwargs = {} if method == "GET" else {"data": {"csrf_token": token}}
+                headers = headers if method == "GET" else {**headers, "X-CSRFToken": token}
+                response = outsider.client.open(url, method=method, headers=headers, **kwargs)
+                checked += 1
+                if response.status_code != 404:
+                    problems.append(
+                        f"{method} {url}{' (htmx)' if headers.get('HX-Request') else ''} answered "
+                        f"{response.status_code} to another agency's {'+'.join(roles)}, not 404"
+                    )
+    assert checked, "no agency-scoped rule was swept"
+    assert not problems, report(problems)
+    assert not state_changes(before, database_state(app)), "another agency's requests changed data"
+
+
+# ----- AC5: no state change on GET ----------------------------------------------------------------
+
+@pytest.mark.parametrize("role", ROLES)
+def test_no_get_changes_data(app, world, login_as, role):
+    """AC5: every GET rule, page and fragment, leaves every table but the audit log as it was."""
+    user = login_as(roles=(role,), agency_id=world.owner_agency_id)
+    urls = get_urls(app, world)
+    before = database_state(app)
+    for _, url in urls:
+        for headers in ({}, HX):
+            assert user.get(url, headers=headers).status_code < 500, url
+    changes = state_changes(before, database_state(app))
+    assert not changes, f"GET requests as {role} changed data:" + report(changes)
+
+
+def test_the_state_check_sees_a_changed_row(app, world):
+    """The AC5 check itself: an edit that keeps every count is still seen."""
+    before = database_state(app)
+    with app.app_context():
+        db.session.get(Agency, world.owner_agency_id).phone = "555 0199"
+        db.session.commit()
+    assert state_changes(before, database_state(app)) == ["agency: row contents changed"]
+
+
+# ----- H1: CSRF on every write --------------------------------------------------------------------
+
+@pytest.mark.parametrize("who", ["anonymous", "admin+chair"])
+def test_every_write_without_a_valid_csrf_token_answers_400(app, world, login_as, who):
+    """H1: every POST/PUT/PATCH/DELETE rule refuses a missing or forged token with 400, htmx included."""
+    client = app.test_client() if who == "anonymous" else login_as(roles=("admin", "chair")).client
+    client.get("/login")  # an anonymous session with a token of its own, so a forged one is compared
+    before = database_state(app)
+    problems = []
+    checked = 0
+    for rule in sweep_rules(app):
+        url = rule_url(rule, world)
+        for method in methods_of(rule):
+            if method == "GET":
+                continue
+            for headers in ({}, HX, {**HX, "X-CSRFToken": "forged"}):
+                for data in ({}, {"csrf_token": "forged"}):
+                    response = client.open(url, method=method, headers=headers, data=data)
+                    checked += 1
+                    body = response.get_data(as_text=True)
+                    if response.status_code != 400 or "security token" not in body:
+                        problems.append(
+                            f"{method} {url} headers={headers} data={data} answered "
+                            f"{response.status_code}, not the 400 CSRF refusal"
+                        )
+    assert checked >= 5 * 6, "fewer write rules than the skeleton has"
+    assert not problems, report(problems)
+    assert not state_changes(before, database_state(app)), "a refused write changed data"
+
+
+# ----- H2, HD1, H4, P9: headers and page hygiene on every page, as every role ----------------------
+
+def crawl_start(app: Flask, world: World) -> list[tuple[str, dict]]:
+    """Every GET rule, the list as an htmx fragment, and error pages in both forms."""
+    start = [(url, {}) for _, url in get_urls(app, world)]
+    start += [
+        ("/agencies/", HX),
+        ("/agencies/?q=a&status=member&type=legal", HX),
+        ("/no-such-page", {}),
+        ("/no-such-page", HX),
+        ("/agencies/999999999", {}),
+        ("/agencies/999999999", HX),
+        ("/admin/settings/", {}),  # 403 to everyone but admin
+        ("/admin/settings/", HX),
+        ("/logout", {}),  # 405
+    ]
+    return start
+
+
+@pytest.mark.parametrize("role", ["anonymous", *ROLES])
+def test_every_page_carries_the_headers_and_htmx_config_and_only_local_urls(app, world, login_as, role):
+    """H2/HD1/H4/P9: every page crawled as each role: headers, htmx meta, no inline code, local URLs."""
+    client = app.test_client() if role == "anonymous" else login_as(
+        roles=(role,), agency_id=world.owner_agency_id
+    ).client
+    problems, seen = crawl(client, crawl_start(app, world), agency_websites(app))
+    assert not problems, f"as {role}:" + report(problems)
+    statuses = set(seen.values())
+    assert 404 in statuses and 405 in statuses, f"error pages were not crawled: {seen}"
+    if role not in ("anonymous", "admin"):
+        assert 403 in statuses, f"no 403 page was crawled as {role}: {seen}"
+    if role != "anonymous":
+        assert seen[("/agencies/", json.dumps(HX))] == 200, "the htmx fragment was not crawled"
+        assert any(url.startswith(f"/agencies/{world.owner_agency_id}") for url, _ in seen), seen
+
+
+def test_error_responses_carry_the_headers(app, login_as, world):
+    """HD1: 400, 403, 404 and 405 responses, page and fragment, carry every header; pages the meta."""
+    staff = login_as(roles=("staff",))
+    websites = agency_websites(app)
+    requests = [
+        ("GET", "/admin/outbox/", 403),
+        ("GET", "/nowhere", 404),
+        ("GET", "/logout", 405),
+        ("POST", "/logout", 400),
+        ("POST", f"/agencies/{world.owner_agency_id}/edit", 400),
+    ]
+    for method, url, status in requests:
+        for headers in ({}, HX):
+            response = staff.client.open(url, method=method, headers=headers)
+            what = f"{method} {url} {headers}"
+            assert response.status_code == status, what
+            assert not header_problems(response, what), header_problems(response, what)
+            html = response.get_data(as_text=True)
+            assert ("<html" in html) is not bool(headers), f"{what}: page/fragment mix-up"
+            assert not page_problems(html, websites, full_page=not headers), page_problems(
+                html, websites, full_page=not headers
+            )
+
+
+def test_the_page_check_catches_what_it_names():
+    """The page check itself: each forbidden construct is reported."""
+    base = (
+        "<!doctype html><html><head><meta name=\"htmx-config\" content='{\"selfRequestsOnly\":true,"
+        "\"allowEval\":false,\"allowScriptTags\":false,\"historyCacheSize\":0,"
+        "\"includeIndicatorStyles\":false}'><script src=\"/static/js/htmx-2.0.11.min.js\"></script>"
+        "</head><body>{}</body></html>"
+    )
+    assert page_problems(base.replace("{}", "<a href='/x'>x</a>"), set(), True) == []
+    bad = {
+        "<script>alert(1)</script>": "without src",
+        "<p style='color:red'>x</p>": "style attribute",
+        "<img src=x onerror=alert(1)>": "inline handler",
+        "<button hx-on:click='alert(1)'>x</button>": "inline handler",
+        "<a href='javascript:alert(1)'>x</a>": "script URL",
+        "<a href=' JaVaScRiPt:alert(1)'>x</a>": "script URL",
+        "<a href='https://evil.example/'>x</a>": "no agency's website",
+        "<script src='https://cdn.example/x.js'></script>": "not a path on this site",
+        "<link rel=stylesheet href='//cdn.example/x.css'>": "not a path on this site",
+        "<div hx-get='https://evil.example/'></div>": "not a path on this site",
+        "<img src='x'>": "not a path on this site",
+        "<meta name='htmx-config' content='{\"allowEval\":true}'>": "2 <meta",
+    }
+    for snippet, expected in bad.items():
+        found = page_problems(base.replace("{}", snippet), set(), True)
+        assert any(expected in problem for problem in found), (snippet, found)
+    loose = base.replace('"allowEval":false', '"allowEval":true').replace("{}", "")
+    assert any("allowEval" in problem for problem in page_problems(loose, set(), True))
+    external = "<a href='https://owner.example.org/'>site</a>"
+    found = page_problems(base.replace("{}", external), {"https://owner.example.org/"}, True)
+    assert len(found) == 1 and "rel=noopener" in found[0], found
+
+
+# ----- H5: spoofed htmx headers choose a template, never a permission ------------------------------
+
+SPOOFS = [
+    {"HX-Request": "true", "HX-Current-URL": "http://localhost/admin/settings/", "HX-Target": "body"},
+    {"HX-Request": "true", "HX-Boosted": "true", "HX-Trigger": "main", "HX-Target": "main"},
+    {"HX-Current-URL": "http://localhost/admin/outbox/", "HX-Target": "body"},
+    {"HX-Request": "false", "HX-Current-URL": "http://localhost/", "HX-Target": "agency-list"},
+]
+
+
+def test_spoofed_htmx_headers_give_anonymous_visitors_nothing(app, world, login_path):
+    """H5: anonymous with HX-* headers: 401 + HX-Redirect to the login (htmx) or a redirect, never content."""
+    client = app.test_client()
+    problems = []
+    for rule, url in get_urls(app, world):
+        if is_public(rule):
+            continue
+        for headers in SPOOFS:
+            response = client.get(url, headers=headers)
+            if headers.get("HX-Request") == "true":
+                ok = (response.status_code == 401 and not response.get_data()
+                      and urlsplit(response.headers.get("HX-Redirect", "")).path == login_path)
+            else:
+                ok = (response.status_code == 302
+                      and urlsplit(response.headers.get("Location", "")).path == login_path)
+            if not ok:
+                problems.append(f"GET {url} {headers}: {response.status_code} {response.get_data()[:80]!r}")
+    assert not problems, report(problems)
+
+
+@pytest.mark.parametrize("role", LOW_ROLES)
+def test_spoofed_htmx_headers_change_no_permission(app, world, login_as, role):
+    """H5: as each role, every GET rule answers the same status with and without spoofed HX-* headers."""
+    user = login_as(roles=(role,))  # of another agency than the World's owner
+    token = csrf_from(user.get("/").get_data(as_text=True))
+    problems = []
+    for _, url in get_urls(app, world):
+        baseline = user.get(url).status_code
+        for headers in SPOOFS:
+            status = user.get(url, headers=headers).status_code
+            if status != baseline:
+                problems.append(f"GET {url}: {baseline} plainly, {status} with {headers}")
+    for url in ("/admin/settings/", "/admin/outbox/", "/admin/audit/"):
+        for headers in ({}, *SPOOFS):
+            response = user.get(url, headers=headers)
+            if response.status_code != 403:
+                problems.append(f"GET {url} as {role} {headers}: {response.status_code}, not 403")
+            if headers.get("HX-Request") == "true" and "<html" in response.get_data(as_text=True):
+                problems.append(f"GET {url} {headers}: a full page for an htmx request")
+    for headers in ({}, *SPOOFS):
+        response = user.client.post(
+            "/admin/settings/", data={"csrf_token": token, "name": "Spoofed"}, headers=headers
+        )
+        if response.status_code != 403:
+            problems.append(f"POST /admin/settings/ as {role} {headers}: {response.status_code}, not 403")
+        if role != "chair":
+            response = user.client.post("/agencies/new", data={"csrf_token": token}, headers=headers)
+            if response.status_code != 403:
+                problems.append(f"POST /agencies/new as {role} {headers}: {response.status_code}, not 403")
+        if role != "chair":
+            response = user.client.post(
+                f"/agencies/{world.owner_agency_id}/edit", data={"csrf_token": token}, headers=headers
+            )
+            if response.status_code != 404:
+                problems.append(f"POST another agency's edit as {role} {headers}: {response.status_code}")
+    assert not problems, report(problems)
+
+
+# ----- H3/V1: the payload corpus renders inert everywhere -----------------------------------------
+
+TEXT_FIELDS = ("name", "description", "county", "phone", "website", "internal_notes")
+CONTROL = "Plain control text"
+
+
+def insert_agency(app, value: str) -> tuple[int, dict[str, str]]:
+    """Insert an agency with `value` in every text field, bypassing the forms; return its id and values."""
+    with app.app_context():
+        dialect = db.session.get_bind().dialect.name
+        values = {}
+        for field in TEXT_FIELDS:
+            length = getattr(Agency.__table__.c[field].type, "length", None)
+            values[field] = fit(storable(value, dialect), length)
+        agency = Agency(
+            agency_type="victim_service_provider", membership_status="member",
+            created_at=NOW, updated_at=NOW, **values,
+        )
+        db.session.add(agency)
+        db.session.commit()
+        agency_id = agency.id
+        db.session.remove()
+    return agency_id, values
+
+
+PAYLOAD_ATTRIBUTES = {("hx-get", "/admin"), ("hx-post", "/referrals/1/accept"), ("data-hx-post", "/x")}
+
+
+def inertness_problems(html: str, stored: dict[str, str], websites: set[str], full_page: bool) -> list[str]:
+    """Where a payload page shows a stored value as markup rather than text."""
+    problems = page_problems(html, websites, full_page)
+    for field, value in stored.items():
+        if any(ch in value for ch in "<>\"'") and value in html:
+            problems.append(f"the {field} appears unescaped")
+    page = Page(html)
+    for tag, attrs, _ in page.elements:
+        for name, attr in attrs.items():
+            if (name, attr) in PAYLOAD_ATTRIBUTES:
+                problems.append(f"<{tag} {name}={attr!r}> came from a payload")
+            if name == "hx-trigger" and attr == "load":
+                problems.append(f"<{tag} hx-trigger='load'> came from a payload")
+        if tag in ("svg", "iframe", "object", "embed"):
+            problems.append(f"a <{tag}> element (from a payload?)")
+    if "{{" in stored["name"] and stored["name"] not in html:
+        problems.append("a template payload did not render literally")
+    return problems
+
+
+@pytest.fixture
+def corpus_viewers(login_as):
+    """Return a function: viewers of an agency (chair elsewhere, its agency admin, its staff)."""
+
+    def viewers(agency_id: int):
+        return {
+            "chair": login_as(roles=("chair",)),
+            "agency_admin": login_as(roles=("agency_admin",), agency_id=agency_id),
+            "staff": login_as(roles=("staff",), agency_id=agency_id),
+        }
+
+    return viewers
+
+
+@pytest.mark.parametrize("payload", PAYLOADS, ids=payload_id)
+def test_a_hostile_agency_renders_inert_for_every_viewer(app, corpus_viewers, payload):
+    """H3/V1: a payload in every text field of an agency: no 500, nothing executable, for any viewer."""
+    hostile_id, stored = insert_agency(app, payload)
+    control_id, _ = insert_agency(app, CONTROL)
+    websites = agency_websites(app)
+    query = quote(stored["name"], safe="")
+    hostile = corpus_viewers(hostile_id)
+    control = corpus_viewers(control_id)
+    problems = []
+    for viewer, browser in hostile.items():
+        pages = [
+            ("/", {}), ("/agencies/", {}), ("/agencies/", HX),
+            (f"/agencies/?q={query}", {}), (f"/agencies/?q={query}", HX),
+            (f"/agencies/{hostile_id}", {}), (f"/agencies/{hostile_id}/edit", {}),
+        ]
+        for url, headers in pages:
+            response = browser.get(url, headers=headers)
+            what = f"{viewer} GET {url[:60]!r}{' (htmx)' if headers else ''} -> {response.status_code}"
+            if response.status_code >= 500 or response.status_code not in (200, 404):
+                problems.append(f"{what}: unexpected status")
+                continue
+            html = response.get_data(as_text=True)
+            problems += [f"{what}: {p}" for p in inertness_problems(html, stored, websites, not headers)]
+            problems += header_problems(response, what)
+        # The payload adds no element and no attribute: the same pages for a plain agency look alike.
+        for hostile_url, control_url in (
+            ("/", "/"),
+            (f"/agencies/{hostile_id}", f"/agencies/{control_id}"),
+            (f"/agencies/{hostile_id}/edit", f"/agencies/{control_id}/edit"),
+        ):
+            mine = browser.get(hostile_url)
+            theirs = control[viewer].get(control_url)
+            if mine.status_code == theirs.status_code == 200:
+                mine_skeleton = Page(mine.get_data(as_text=True)).skeleton()
+                if mine_skeleton != Page(theirs.get_data(as_text=True)).skeleton():
+                    problems.append(f"{viewer} {hostile_url}: the payload changed the page's elements")
+            elif mine.status_code != theirs.status_code:
+                problems.append(f"{viewer} {hostile_url}: {mine.status_code}, plainly {theirs.status_code}")
+    show = hostile["chair"].get(f"/agencies/{hostile_id}").get_data(as_text=True)
+    assert Page(show).h1 == [stored["name"]], "the name is not shown literally as the heading"
+    if stored["name"] == "{{7*7}}":
+        assert "49" not in Page(show).h1[0]
+    if stored["name"] == "{{config}}":
+        assert app.config["SECRET_KEY"] not in show and "&lt;Config" not in show
+    assert not problems, report(problems)
+
+
+def agency_form(**overrides) -> dict[str, str]:
+    """A valid chair's agency form, with some fields replaced."""
+    form = {
+        "name": "Harbor Legal Aid",
+        "description": "Immigration and labour law.",
+        "agency_type": "legal",
+        "county": "",
+        "phone": "555 0142",
+        "website": "https://harbor.example.org",
+        "membership_status": "applicant",
+        "mou_signed_on": "",
+        "mou_renewal_on": "",
+        "internal_notes": "",
+        "version": "",
+    }
+    form.update(overrides)
+    return form
+
+
+@pytest.mark.parametrize("payload", NUL_FREE_PAYLOADS, ids=payload_id)
+def test_a_payload_posted_through_the_agency_form_never_breaks_it(app, login_as, payload):
+    """V3/H3: each payload in each text field of the chair's create form: 422 or a redirect, never a 500."""
+    chair = login_as(roles=("chair",))
+    token = csrf_from(chair.get("/agencies/new").get_data(as_text=True))
+    websites = {"https://harbor.example.org"}
+    problems = []
+    for field in TEXT_FIELDS:
+        for headers in ({}, HX):
+            data = agency_form(**{field: payload}, csrf_token=token)
+            response = chair.client.post("/agencies/new", data=data, headers=headers)
+            what = f"{field}={payload_id(payload)!r}{' (htmx)' if headers else ''} -> {response.status_code}"
+            if headers:
+                ok = response.status_code == 422 or (
+                    response.status_code == 204 and is_local(response.headers.get("HX-Redirect", "x"))
+                )
+            else:
+                ok = response.status_code == 422 or (
+                    response.status_code in (302, 303) and is_local(response.headers.get("Location", "x"))
+                )
+            if not ok:
+                problems.append(f"{what}: not 422 or a redirect")
+                continue
+            if response.status_code == 422:
+                html = response.get_data(as_text=True)
+                stored = {name: value for name, value in data.items() if name in TEXT_FIELDS}
+                problems += [f"{what}: {p}" for p in inertness_problems(html, stored, websites, not headers)]
+            elif not headers:
+                page = chair.get(response.headers["Location"])
+                html = page.get_data(as_text=True)
+                if page.status_code != 200:
+                    problems.append(f"{what}: the new agency's page answered {page.status_code}")
+                problems += [f"{what} then GET: {p}" for p in page_problems(html, websites, True)]
+                if any(ch in payload for ch in "<>\"'") and payload in html:
+                    problems.append(f"{what}: the saved {field} appears unescaped")
+    assert not problems, report(problems)
+
+
+@pytest.mark.parametrize("url", DANGEROUS_URLS)
+def test_the_website_field_refuses_script_and_data_urls(login_as, url):
+    """V1: javascript:, JaVaScRiPt: and data: websites are refused with 422 and a message."""
+    chair = login_as(roles=("chair",))
+    token = csrf_from(chair.get("/agencies/new").get_data(as_text=True))
+    response = chair.client.post("/agencies/new", data=agency_form(website=url, csrf_token=token))
+    assert response.status_code == 422
+    assert "Enter a web address starting with https://" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("field", TEXT_FIELDS)
+def test_a_nul_character_is_refused_with_a_message(login_as, field):
+    """V3: NUL in any text field of the agency form: 422 and a message saying so, on either database."""
+    chair = login_as(roles=("chair",))
+    token = csrf_from(chair.get("/agencies/new").get_data(as_text=True))
+    response = chair.client.post("/agencies/new", data=agency_form(**{field: NUL_PAYLOAD}, csrf_token=token))
+    assert response.status_code == 422
+    assert "contains a NUL character" in response.get_data(as_text=True)
+
+
+# ----- V7: the Host allow-list --------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("method", "url", "headers"),
+    [
+        ("GET", "/login", {}),
+        ("GET", "/", {}),
+        ("GET", "/agencies/", HX),
+        ("GET", "/no-such-page", {}),
+        ("POST", "/login", {}),
+        ("POST", "/logout", HX),
+    ],
+)
+def test_an_untrusted_host_answers_400(app, method, url, headers):
+    """V7: `Host: evil.example` answers 400 (never a page with links built from that host)."""
+    client = app.test_client()
+    response = client.open(url, method=method, headers={**headers, "Host": "evil.example"})
+    assert response.status_code == 400
+    assert b"evil.example" not in response.get_data()
+    assert not header_problems(response, f"{method} {url}")
+    assert client.get("/login", headers={"Host": "127.0.0.1"}).status_code == 200
+
+
+def test_a_forwarded_host_does_not_leak_into_links(app):
+    """V7: X-Forwarded-Host is not trusted: redirects and pages keep to this site's paths."""
+    client = app.test_client()
+    response = client.get("/agencies/", headers={"X-Forwarded-Host": "evil.example"})
+    assert response.status_code == 302
+    assert "evil.example" not in response.headers["Location"]
+    assert parse_qsl(urlsplit(response.headers["Location"]).query) == [("next", "/agencies/")]

@@ -3,7 +3,7 @@
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from wtforms import IntegerField, StringField, TelField, TextAreaField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from csrn.forms import VersionedForm
 
@@ -28,18 +28,18 @@ class SettingsForm(VersionedForm):
         validators=[Optional(), Length(max=40)],
     )
     emergency_minutes = IntegerField(
-        "Emergency offer deadline (minutes)", validators=[DataRequired(), NumberRange(1, 1440)]
+        "Emergency offer deadline (minutes)", validators=[InputRequired(), NumberRange(1, 1440)]
     )
     urgent_hours = IntegerField(
-        "Urgent offer deadline (hours)", validators=[DataRequired(), NumberRange(1, 168)]
+        "Urgent offer deadline (hours)", validators=[InputRequired(), NumberRange(1, 168)]
     )
     routine_business_hours = IntegerField(
-        "Routine offer deadline (business hours)", validators=[DataRequired(), NumberRange(1, 400)]
+        "Routine offer deadline (business hours)", validators=[InputRequired(), NumberRange(1, 400)]
     )
     retention_days = IntegerField(
         "Retention of identifying information (days)",
         description="Identifying fields are purged this many days after a referral closes.",
-        validators=[DataRequired(), NumberRange(30, 3650)],
+        validators=[InputRequired(), NumberRange(30, 3650)],
     )
 
     def validate_timezone(self, field):

@@ -1,0 +1,98 @@
+"""Login and logout (the skeleton's part of accounts)."""
+
+import pytest
+from sqlalchemy import select
+
+from csrn.audit.models import AuditEvent
+from csrn.extensions import db
+from tests.conftest import PASSWORD, Browser
+
+
+def test_login_then_logout_with_post(client, create_user, app):
+    """A user logs in at /login and out with a POST; the login is audited."""
+    user = create_user(roles=("staff",))
+    b = Browser(client)
+    response = b.login(user.email)
+    assert response.headers["Location"] == "/"
+    assert client.get("/").status_code == 200
+    assert client.get("/logout").status_code == 405  # never a GET
+    response = b.logout()
+    assert response.status_code == 302 and response.headers["Location"] == "/login"
+    assert '"cookies"' in response.headers["Clear-Site-Data"]
+    assert client.get("/").status_code == 302
+    with app.app_context():
+        actions = db.session.scalars(select(AuditEvent.action).where(AuditEvent.actor_id == user.id)).all()
+        assert "auth.login" in actions and "auth.logout" in actions
+
+
+def test_cookie_replayed_after_logout_is_anonymous(app, create_user):
+    """Logout ends the session on the server: an old cookie copied before logout no longer works (S2)."""
+    user = create_user(roles=("staff",))
+    first = app.test_client()
+    Browser(first).login(user.email)
+    cookie = first.get_cookie("csrn_session").value
+    Browser(first).logout()
+    replay = app.test_client()
+    replay.set_cookie("csrn_session", cookie)
+    assert replay.get("/").status_code == 302
+
+
+def test_wrong_password_and_unknown_email_answer_alike(browser, create_user):
+    """Same status and message whether or not the e-mail is known."""
+    user = create_user(roles=("staff",))
+    known = browser.post("/login", {"email": user.email, "password": "wrong password here"})
+    unknown = browser.post("/login", {"email": "nobody@example.org", "password": "wrong password here"})
+    assert known.status_code == unknown.status_code == 422
+    for response in (known, unknown):
+        assert "The e-mail address or password is not right." in response.get_data(as_text=True)
+
+
+def test_inactive_user_cannot_log_in(browser, create_user):
+    """A deactivated account is refused like a wrong password."""
+    user = create_user(roles=("staff",), active=False)
+    response = browser.post("/login", {"email": user.email, "password": PASSWORD})
+    assert response.status_code == 422 and "not right" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["https://evil.example", "//evil.example", "/\\evil.example", "https:evil.example",
+     "%2F%2Fevil.example", "javascript:alert(1)"],
+)
+def test_next_only_leads_to_local_paths(browser, create_user, target):
+    """?next= never leads off the site (A9)."""
+    user = create_user(roles=("staff",))
+    response = browser.post(f"/login?next={target}", {"email": user.email, "password": PASSWORD}, page="/login")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+
+
+def test_next_local_path_is_followed(browser, create_user):
+    """A local ?next= is honoured."""
+    user = create_user(roles=("staff",))
+    response = browser.post("/login?next=/agencies/", {"email": user.email, "password": PASSWORD}, page="/login")
+    assert response.headers["Location"] == "/agencies/"
+
+
+def test_login_page_says_demo_mode(client):
+    """Without required two-factor the login page says so."""
+    assert "Demo mode: two-factor is optional" in client.get("/login").get_data(as_text=True)
+
+
+def test_new_session_at_login(app, create_user):
+    """Whatever was in the session before login is gone after it."""
+    user = create_user(roles=("staff",))
+    client = app.test_client()
+    with client.session_transaction() as session:
+        session["planted"] = "by an attacker"
+    Browser(client).login(user.email)
+    with client.session_transaction() as session:
+        assert "planted" not in session
+
+
+def test_htmx_request_when_logged_out_gets_hx_redirect(client):
+    """An htmx request without a session is told to go to the login page, not given a login form."""
+    response = client.get("/agencies/", headers={"HX-Request": "true"})
+    assert response.status_code == 401
+    assert response.headers["HX-Redirect"] == "/login"
+    assert "<form" not in response.get_data(as_text=True)

@@ -81,8 +81,9 @@ def _init_extensions(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from csrn import agencies, audit, auth, dashboard, health, notify, settings
+    from csrn.auth import account, users
 
-    for module in (auth, agencies, audit, dashboard, health, notify, settings):
+    for module in (auth, account, users, agencies, audit, dashboard, health, notify, settings):
         app.register_blueprint(module.bp)
 
 
@@ -123,8 +124,6 @@ def _register_error_pages(app: Flask) -> None:
     def http_error(error):
         if error.code is None or error.code < 400:
             return error
-        if isinstance(error, SecurityError):  # untrusted Host: no URL can be built for the layout
-            return app.response_class("400 Bad request\n", status=400, mimetype="text/plain")
         return render_error(error.code)
 
     @app.errorhandler(DBAPIError)

@@ -2,6 +2,6 @@
 
 from csrn.agencies.models import Agency  # noqa: F401
 from csrn.audit.models import AuditEvent  # noqa: F401
-from csrn.auth.models import User, UserRole  # noqa: F401
+from csrn.auth.models import AuthToken, RecoveryCode, User, UserRole, UserSession  # noqa: F401
 from csrn.notify.models import OutboxMessage  # noqa: F401
 from csrn.settings.models import TaskForceSettings  # noqa: F401

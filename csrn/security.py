@@ -14,7 +14,10 @@ CSP = (
 )
 
 # Endpoints reachable without logging in (SECURITY AC2). Every other endpoint needs a login.
-PUBLIC_ENDPOINTS = {"static", "auth.login", "health.healthz"}
+PUBLIC_ENDPOINTS = {
+    "static", "health.healthz", "auth.login", "auth.login_code", "auth.accept_invitation",
+    "auth.reset_request", "auth.reset_password",
+}
 
 
 def set_security_headers(response):

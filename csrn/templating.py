@@ -18,10 +18,13 @@ def navigation() -> list[tuple[str, str, str]]:
     items = [("dashboard.index", "Home"), ("agencies.index", "Agencies")]
     if current_user.has_role(AGENCY_ADMIN) and current_user.agency_id:
         items.append(("agencies.show", "My agency"))
+    if current_user.has_role(AGENCY_ADMIN, CHAIR, ADMIN):
+        items.append(("users.index", "Users"))
     if current_user.has_role(ADMIN):
         items += [("settings.edit", "Settings"), ("notify.index", "Outbox"), ("audit.index", "Audit log")]
     if current_user.has_role(CHAIR):
         items.append(("agencies.create", "New agency"))
+    items.append(("account.index", "Account"))
     result = []
     for endpoint, label in items:
         args = {"agency_id": current_user.agency_id} if endpoint == "agencies.show" else {}

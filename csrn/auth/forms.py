@@ -1,8 +1,10 @@
-"""Login form."""
+"""Forms for logging in, two-factor, invitations, resets, the account page and user management."""
 
-from wtforms import EmailField, PasswordField
-from wtforms.validators import DataRequired, Length
+from wtforms import EmailField, PasswordField, SelectField, SelectMultipleField, StringField
+from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
 
+from csrn.auth.passwords import MAX_LENGTH, password_problem
 from csrn.forms import BaseForm
 
 
@@ -10,4 +12,95 @@ class LoginForm(BaseForm):
     """E-mail and password."""
 
     email = EmailField("E-mail address", validators=[DataRequired(), Length(max=254)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=MAX_LENGTH)])
+
+
+class CodeForm(BaseForm):
+    """A six-digit code from the authenticator app, or a recovery code."""
+
+    code = StringField(
+        "Code",
+        description="The 6-digit code from your authenticator app, or one of your recovery codes.",
+        validators=[DataRequired(), Length(max=20)],
+    )
+
+
+class NewPasswordForm(BaseForm):
+    """Choose a password (SECURITY A2): 12 to 1,024 characters, no composition rules."""
+
+    password = PasswordField(
+        "New password",
+        description="At least 12 characters. A few unrelated words make a strong passphrase; spaces are fine.",
+        validators=[DataRequired(), Length(max=MAX_LENGTH)],
+    )
+    confirm = PasswordField(
+        "Confirm the new password",
+        validators=[DataRequired(), EqualTo("password", message="The two passwords do not match.")],
+    )
+    email_for_check = ""
+
+    def validate_password(self, field):
+        """Refuse short, over-long, common and themed passwords."""
+        problem = password_problem(field.data or "", self.email_for_check)
+        if problem:
+            raise ValidationError(problem)
+
+
+class ChangePasswordForm(NewPasswordForm):
+    """The current password, then a new one."""
+
+    current_password = PasswordField("Current password", validators=[DataRequired(), Length(max=MAX_LENGTH)])
+
+
+class ReauthForm(BaseForm):
+    """Prove it is still you before a sensitive change."""
+
+    password = PasswordField("Your password", validators=[DataRequired(), Length(max=MAX_LENGTH)])
+    code = StringField(
+        "Two-factor code",
+        description="Only if you use two-factor: the 6-digit code or a recovery code.",
+        validators=[Length(max=20)],
+    )
+
+
+class ChangeEmailForm(BaseForm):
+    """A new login e-mail address."""
+
+    email = EmailField(
+        "New e-mail address",
+        validators=[DataRequired(), Length(max=254), Email(message="Enter an e-mail address like name@example.org")],
+    )
+
+
+class ResetRequestForm(BaseForm):
+    """Ask for a password reset link."""
+
+    email = EmailField(
+        "E-mail address",
+        validators=[DataRequired(), Length(max=254), Email(message="Enter an e-mail address like name@example.org")],
+    )
+
+
+class MultiCheckboxField(SelectMultipleField):
+    """Checkboxes for a multiple choice."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class InviteForm(BaseForm):
+    """Invite a person: e-mail, name, agency and roles (only those the inviter may grant)."""
+
+    email = EmailField(
+        "E-mail address",
+        validators=[DataRequired(), Length(max=254), Email(message="Enter an e-mail address like name@example.org")],
+    )
+    name = StringField("Full name", validators=[DataRequired(), Length(max=120)])
+    agency_id = SelectField("Agency", coerce=int, choices=[], validate_choice=True)
+    roles = MultiCheckboxField("Roles", choices=[], validators=[DataRequired(message="Choose at least one role.")])
+
+
+class RolesForm(BaseForm):
+    """Change a user's roles within what the actor may grant."""
+
+    roles = MultiCheckboxField("Roles", choices=[])

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, Integer, String, select
+from sqlalchemy import BigInteger, ForeignKey, Integer, String, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from csrn.extensions import db
-from csrn.types import UTCDateTime, state_check
+from csrn.types import EncryptedText, UTCDateTime, state_check
 
 STAFF = "staff"
 CASE_MANAGER = "case_manager"
@@ -52,6 +52,12 @@ class User(UserMixin, db.Model):
     session_version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Two-factor: the TOTP secret is encrypted; the last accepted time step makes each code single-use.
+    totp_secret: Mapped[str | None] = mapped_column(EncryptedText)
+    totp_pending_secret: Mapped[str | None] = mapped_column(EncryptedText)
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
 
     agency = relationship("Agency", lazy="joined")
     role_rows: Mapped[list[UserRole]] = relationship(
@@ -78,6 +84,11 @@ class User(UserMixin, db.Model):
         ]
 
     @property
+    def has_two_factor(self) -> bool:
+        """Whether the user has enrolled a second factor."""
+        return self.totp_secret is not None and self.totp_enabled_at is not None
+
+    @property
     def is_active(self) -> bool:  # Flask-Login asks this
         return self.active
 
@@ -94,3 +105,53 @@ class User(UserMixin, db.Model):
     def by_email(email: str):
         """A query for the user with this e-mail, compared case-insensitively."""
         return select(User).where(User.email == email.strip().lower())
+
+
+class UserSession(db.Model):
+    """One logged-in browser: listed on /account, ended one by one or all at once."""
+
+    __tablename__ = "user_session"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    # The cookie carries a random id; only its SHA-256 is stored.
+    sid_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    reauthenticated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ip: Mapped[str] = mapped_column(String(64), default="")
+    user_agent: Mapped[str] = mapped_column(String(200), default="")
+
+
+TOKEN_PURPOSES = ("invite", "reset")
+
+
+class AuthToken(db.Model):
+    """A token sent in a link: 32 random bytes, stored hashed, with expiry and single use."""
+
+    __tablename__ = "auth_token"
+    __table_args__ = (state_check("purpose", TOKEN_PURPOSES),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(20))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    user = relationship("User", foreign_keys=[user_id])
+
+
+class RecoveryCode(db.Model):
+    """A one-time recovery code for a lost authenticator, stored hashed."""
+
+    __tablename__ = "recovery_code"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

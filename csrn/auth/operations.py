@@ -6,12 +6,12 @@ from datetime import datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from flask import current_app, redirect, request, url_for
+from flask import abort, current_app, redirect, request, url_for
 from flask_login import current_user
-from sqlalchemy import select, update
+from sqlalchemy import func, or_, select
 
 from csrn.audit import operations as audit
-from csrn.auth.models import ROLES, User
+from csrn.auth.models import ADMIN, AGENCY_ADMIN, CASE_MANAGER, CHAIR, ROLES, STAFF, VOLUNTEER, User
 from csrn.extensions import db
 
 
@@ -61,7 +61,7 @@ def check_password(user: User, password: str) -> bool:
 
 
 def authenticate(email: str, password: str, now: datetime) -> User | None:
-    """Return the active user with these credentials, recording the attempt in the audit log."""
+    """Return the active user with these credentials; failures are audited (success is, at login)."""
     user = db.session.scalar(User.by_email(email))
     if user is None:
         _dummy_verify(password)
@@ -72,23 +72,15 @@ def authenticate(email: str, password: str, now: datetime) -> User | None:
         audit.record(user, "auth.login_failed", user, now=now)
         db.session.commit()
         return None
-    user.last_login_at = now
-    audit.record(user, "auth.login", user, now=now)
-    db.session.commit()
+    db.session.commit()  # a rehash, if the parameters changed
     return user
-
-
-def end_all_sessions(user: User) -> None:
-    """Bump the session version: every cookie issued before now becomes anonymous."""
-    db.session.execute(
-        update(User).where(User.id == user.id).values(session_version=User.session_version + 1)
-    )
-    db.session.expire(user, ["session_version"])
 
 
 def logout(user: User, now: datetime) -> None:
     """End every session of the user and record it."""
-    end_all_sessions(user)
+    from csrn.auth import sessions
+
+    sessions.end_all(user, now)
     audit.record(user, "auth.logout", user, now=now)
     db.session.commit()
 
@@ -130,6 +122,11 @@ def load_user_from_session_id(session_id: str) -> User | None:
     user = db.session.scalar(select(User).where(User.id == user_id))
     if user is None or not user.active or user.session_version != version:
         return None
+    from csrn.auth import sessions
+    from csrn.clock import utcnow
+
+    if sessions.current(user, utcnow()) is None:
+        return None
     return user
 
 
@@ -150,3 +147,241 @@ def unauthorized_response():
 def is_authenticated() -> bool:
     """Whether the current request has a logged-in user."""
     return bool(current_user and current_user.is_authenticated)
+
+
+# ----- who may grant what --------------------------------------------------------------------
+
+GRANTABLE_BY_AGENCY_ADMIN = frozenset({STAFF, CASE_MANAGER, AGENCY_ADMIN})
+
+
+def grantable_roles(actor: User, agency_id: int | None) -> set[str]:
+    """Roles the actor may grant to a user of that agency (only admins grant chair or admin)."""
+    if actor.has_role(ADMIN):
+        return set(ROLES) - {VOLUNTEER}
+    granted: set[str] = set()
+    if actor.has_role(CHAIR) and agency_id is not None:
+        granted |= GRANTABLE_BY_AGENCY_ADMIN
+    if actor.has_role(AGENCY_ADMIN) and actor.agency_id is not None and actor.agency_id == agency_id:
+        granted |= GRANTABLE_BY_AGENCY_ADMIN
+    return granted
+
+
+def can_manage(actor: User, target: User) -> bool:
+    """Whether the actor may see and manage the target's account."""
+    if actor.has_role(ADMIN, CHAIR):
+        return True
+    return actor.has_role(AGENCY_ADMIN) and actor.agency_id is not None and actor.agency_id == target.agency_id
+
+
+def can_change(actor: User, target: User) -> bool:
+    """Whether the actor may deactivate or change the target: every role the target holds is theirs to grant."""
+    if actor.id == target.id or not can_manage(actor, target):
+        return False
+    return target.roles <= grantable_roles(actor, target.agency_id)
+
+
+def users_query(actor: User, search: str = "", agency_id: int | None = None):
+    """Users the actor may manage, in name order (one scope for the list and the detail page)."""
+    query = select(User)
+    if not actor.has_role(ADMIN, CHAIR):
+        query = query.where(User.agency_id == actor.agency_id)
+    elif agency_id:
+        query = query.where(User.agency_id == agency_id)
+    if search:
+        from csrn.agencies.operations import escape_like
+
+        pattern = f"%{escape_like(search)}%"
+        query = query.where(or_(User.name.ilike(pattern, escape="\\"), User.email.ilike(pattern, escape="\\")))
+    return query.order_by(func.lower(User.name), User.id)
+
+
+def get_user_for_management_or_404(user_id: int, actor: User) -> User:
+    """Load a user the actor may manage; everyone else gets a 404."""
+    target = db.session.get(User, user_id)
+    if target is None or not can_manage(actor, target):
+        abort(404)
+    return target
+
+
+class NotAllowed(Exception):
+    """The actor may not make this change."""
+
+
+def invite_user(actor: User, email: str, name: str, agency_id: int | None, roles, now: datetime) -> tuple[User, str]:
+    """Create an account without a password and an invitation token; queue the e-mail; return (user, link)."""
+    roles = set(roles)
+    if not roles or not roles <= grantable_roles(actor, agency_id):
+        raise NotAllowed("You may not grant those roles in that agency.")
+    if db.session.scalar(User.by_email(email)) is not None:
+        raise ValueError("An account with this e-mail address already exists.")
+    user = create_user(actor, email, name, roles, agency_id, now)
+    link = _send_invitation(actor, user, now)
+    audit.record(actor, "user.invite", user, fields=["email", "roles", "agency_id"], now=now)
+    db.session.commit()
+    return user, link
+
+
+def resend_invitation(actor: User, user: User, now: datetime) -> str:
+    """Issue a fresh invitation link (retiring the old one) for a user who has not set a password."""
+    if user.password_hash is not None:
+        raise NotAllowed("This person has already set a password.")
+    link = _send_invitation(actor, user, now)
+    audit.record(actor, "user.invite_resent", user, now=now)
+    db.session.commit()
+    return link
+
+
+def _send_invitation(actor: User, user: User, now: datetime) -> str:
+    from csrn.auth import tokens
+    from csrn.notify.operations import queue_mail
+    from csrn.settings.operations import get_settings
+
+    raw = tokens.issue("invite", user, actor, now)
+    link = tokens.external_url("auth.accept_invitation", token=raw)
+    task_force = get_settings().name
+    queue_mail(
+        user.email,
+        f"Your invitation to {task_force} (CSRN)",
+        f"Hello {user.name},\n\n{actor.name} has invited you to the Coordinated Service Referral Network of "
+        f"{task_force}.\n\nSet your password here (the link works once, for 7 days):\n{link}\n\n"
+        "If you did not expect this, ignore this message.\n",
+        now,
+    )
+    return link
+
+
+def accept_invitation(token, password: str, now: datetime) -> User:
+    """Set the invited user's password and use up the token."""
+    from csrn.auth import tokens
+
+    if not tokens.consume(token, now):
+        raise NotAllowed("This invitation link has already been used or has expired.")
+    user = token.user
+    user.password_hash = hash_password(password)
+    user.password_changed_at = now
+    audit.record(user, "user.invitation_accepted", user, now=now)
+    db.session.commit()
+    return user
+
+
+def request_password_reset(email: str, now: datetime) -> None:
+    """Queue a reset link when the e-mail belongs to an active account; say nothing either way."""
+    from csrn.auth import tokens
+    from csrn.notify.operations import queue_mail
+
+    user = db.session.scalar(User.by_email(email))
+    if user is None or not user.active or user.password_hash is None:
+        audit.record(None, "auth.reset_requested_unknown", object_type="user", now=now)
+        db.session.commit()
+        return
+    raw = tokens.issue("reset", user, None, now)
+    link = tokens.external_url("auth.reset_password", token=raw)
+    queue_mail(
+        user.email,
+        "Reset your CSRN password",
+        f"Hello {user.name},\n\nSomeone asked to reset the password of your CSRN account. If it was you, "
+        f"choose a new password here (the link works once, for one hour):\n{link}\n\n"
+        "If it was not you, ignore this message; your password stays as it is.\n",
+        now,
+    )
+    audit.record(user, "auth.reset_requested", user, now=now)
+    db.session.commit()
+
+
+def reset_password(token, password: str, now: datetime) -> User:
+    """Set a new password from a reset link, ending every session; the second factor still applies."""
+    from csrn.auth import sessions, tokens
+
+    if not tokens.consume(token, now):
+        raise NotAllowed("This reset link has already been used or has expired.")
+    user = token.user
+    user.password_hash = hash_password(password)
+    user.password_changed_at = now
+    sessions.end_all(user, now)
+    audit.record(user, "auth.password_reset", user, fields=["password_hash"], now=now)
+    db.session.commit()
+    return user
+
+
+def change_password(user: User, new_password: str, now: datetime, keep=None) -> None:
+    """Change the password and end every other session."""
+    from csrn.auth import sessions
+
+    user.password_hash = hash_password(new_password)
+    user.password_changed_at = now
+    sessions.end_all(user, now, keep=keep)
+    audit.record(user, "account.password_changed", user, fields=["password_hash"], now=now)
+    db.session.commit()
+
+
+def change_email(user: User, new_email: str, now: datetime) -> None:
+    """Change the login e-mail, telling the old address."""
+    from csrn.notify.operations import queue_mail
+
+    new_email = new_email.strip().lower()
+    existing = db.session.scalar(User.by_email(new_email))
+    if existing is not None and existing.id != user.id:
+        raise ValueError("Another account already uses this e-mail address.")
+    old = user.email
+    user.email = new_email
+    queue_mail(old, "Your CSRN e-mail address was changed",
+               "The e-mail address of your CSRN account was changed. If this was not you, "
+               "call your agency admin or the task force chair at once.\n", now)
+    audit.record(user, "account.email_changed", user, fields=["email"], now=now)
+    db.session.commit()
+
+
+def set_roles(actor: User, target: User, requested, now: datetime) -> None:
+    """Change the target's roles within what the actor may grant; other roles stay untouched."""
+    if not can_change(actor, target):
+        raise NotAllowed("You may not change this person's roles.")
+    grantable = grantable_roles(actor, target.agency_id)
+    requested = set(requested)
+    if not requested <= grantable:
+        raise NotAllowed("You may not grant those roles.")
+    new_roles = (target.roles - grantable) | requested
+    if not new_roles:
+        raise ValueError("Keep at least one role, or deactivate the account instead.")
+    changed = target.roles ^ new_roles
+    target.set_roles(new_roles)
+    if changed:
+        audit.record(actor, "user.roles_changed", target, fields=["roles"], now=now)
+    db.session.commit()
+
+
+def deactivate(actor: User, target: User, now: datetime) -> None:
+    """Deactivate an account and end all its sessions at once."""
+    from csrn.auth import sessions
+
+    if not can_change(actor, target):
+        raise NotAllowed("You may not deactivate this account.")
+    target.active = False
+    sessions.end_all(target, now)
+    audit.record(actor, "user.deactivated", target, fields=["active"], now=now)
+    db.session.commit()
+
+
+def reactivate(actor: User, target: User, now: datetime) -> None:
+    """Let a deactivated account log in again."""
+    if not can_change(actor, target):
+        raise NotAllowed("You may not reactivate this account.")
+    target.active = True
+    audit.record(actor, "user.reactivated", target, fields=["active"], now=now)
+    db.session.commit()
+
+
+def reset_second_factor(actor: User, target: User, now: datetime) -> None:
+    """An admin removes a user's second factor (lost phone); the user enrols again at next login."""
+    from csrn.auth import sessions, twofactor
+
+    if not actor.has_role(ADMIN) or actor.id == target.id:
+        raise NotAllowed("Only an administrator may reset another person's second factor.")
+    twofactor.disable(target)
+    sessions.end_all(target, now)
+    audit.record(actor, "user.second_factor_reset", target, fields=["totp_secret"], now=now)
+    db.session.commit()
+
+
+def requires_two_factor(user: User) -> bool:
+    """Whether this user must enrol a second factor before reaching anything else."""
+    return bool(current_app.config.get("CSRN_REQUIRE_2FA"))

@@ -1,0 +1,110 @@
+"""Server-side session records: idle and absolute timeouts, listing and ending sessions."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
+from flask import g, request, session
+from sqlalchemy import select, update
+
+from csrn.auth.models import User, UserSession
+from csrn.extensions import db
+
+IDLE_TIMEOUT = timedelta(minutes=30)
+ABSOLUTE_TIMEOUT = timedelta(hours=12)
+FRESH_FOR = timedelta(minutes=10)
+# Recording every request would write on every click; a minute's precision is enough.
+TOUCH_EVERY = timedelta(seconds=60)
+BACKGROUND_HEADER = "X-CSRN-Background"
+
+
+def _hash(sid: str) -> str:
+    return hashlib.sha256(sid.encode("utf-8")).hexdigest()
+
+
+def start(user: User, now: datetime) -> UserSession:
+    """Record a new session for the user and put its random id in the cookie."""
+    sid = secrets.token_urlsafe(32)
+    row = UserSession(
+        user_id=user.id,
+        sid_hash=_hash(sid),
+        created_at=now,
+        last_seen_at=now,
+        reauthenticated_at=now,
+        ip=(request.remote_addr or "")[:64],
+        user_agent=(request.user_agent.string or "")[:200],
+    )
+    db.session.add(row)
+    session["sid"] = sid
+    g.user_session = row
+    return row
+
+
+def expired(row: UserSession, now: datetime) -> bool:
+    """Whether the session has ended, sat idle too long, or lived too long."""
+    return (
+        row.ended_at is not None
+        or now - row.last_seen_at > IDLE_TIMEOUT
+        or now - row.created_at > ABSOLUTE_TIMEOUT
+    )
+
+
+def current(user: User, now: datetime) -> UserSession | None:
+    """The live session record of this request for the user, touched unless a background request."""
+    sid = session.get("sid")
+    if not sid:
+        return None
+    row = db.session.scalar(select(UserSession).where(UserSession.sid_hash == _hash(sid)))
+    if row is None or row.user_id != user.id:
+        return None
+    if expired(row, now):
+        if row.ended_at is None:
+            row.ended_at = now
+            db.session.commit()
+        return None
+    background = request.headers.get(BACKGROUND_HEADER) == "1"
+    if not background and now - row.last_seen_at >= TOUCH_EVERY:
+        row.last_seen_at = now
+        db.session.commit()
+    g.user_session = row
+    return row
+
+
+def is_fresh(row: UserSession | None, now: datetime) -> bool:
+    """Whether the user re-entered their password recently (SECURITY A8)."""
+    return row is not None and now - row.reauthenticated_at <= FRESH_FOR
+
+
+def mark_fresh(row: UserSession, now: datetime) -> None:
+    """Record a successful re-authentication."""
+    row.reauthenticated_at = now
+
+
+def end_one(row: UserSession, now: datetime) -> None:
+    """End a single session."""
+    if row.ended_at is None:
+        row.ended_at = now
+
+
+def end_all(user: User, now: datetime, keep: UserSession | None = None) -> None:
+    """End every session of the user (but `keep`), and bump the version so old cookies die too."""
+    query = update(UserSession).where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
+    if keep is not None:
+        query = query.where(UserSession.id != keep.id)
+    db.session.execute(query.values(ended_at=now))
+    db.session.execute(
+        update(User).where(User.id == user.id).values(session_version=User.session_version + 1)
+    )
+    db.session.expire(user, ["session_version"])
+
+
+def active_for(user: User, now: datetime) -> list[UserSession]:
+    """The user's sessions that are still alive, newest first."""
+    rows = db.session.scalars(
+        select(UserSession)
+        .where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
+        .order_by(UserSession.last_seen_at.desc())
+    ).all()
+    return [row for row in rows if not expired(row, now)]

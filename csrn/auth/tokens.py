@@ -1,0 +1,73 @@
+"""Tokens in links (SECURITY A6): 32 random bytes, stored hashed, with expiry and single use."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
+from flask import current_app, url_for
+from sqlalchemy import select, update
+
+from csrn.auth.models import AuthToken
+from csrn.extensions import db
+
+LIFETIMES = {"invite": timedelta(days=7), "reset": timedelta(hours=1)}
+
+
+def hash_token(raw: str) -> str:
+    """SHA-256 of a token: enough for 256 random bits, and comparable in the database."""
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def new_raw_token() -> str:
+    """32 random bytes, URL-safe."""
+    return secrets.token_urlsafe(32)
+
+
+def issue(purpose: str, user, created_by, now: datetime) -> str:
+    """Create a token for the user, retire their earlier unused ones of the purpose, return the raw token."""
+    db.session.execute(
+        update(AuthToken)
+        .where(AuthToken.user_id == user.id, AuthToken.purpose == purpose, AuthToken.used_at.is_(None))
+        .values(used_at=now)
+    )
+    raw = new_raw_token()
+    db.session.add(
+        AuthToken(
+            purpose=purpose,
+            token_hash=hash_token(raw),
+            user_id=user.id,
+            created_by_id=getattr(created_by, "id", None),
+            created_at=now,
+            expires_at=now + LIFETIMES[purpose],
+        )
+    )
+    return raw
+
+
+def find_valid(purpose: str, raw: str, now: datetime) -> AuthToken | None:
+    """The unused, unexpired token of this purpose, or None."""
+    if not raw or len(raw) > 200:
+        return None
+    token = db.session.scalar(
+        select(AuthToken).where(AuthToken.token_hash == hash_token(raw), AuthToken.purpose == purpose)
+    )
+    if token is None or token.used_at is not None or token.expires_at <= now:
+        return None
+    return token
+
+
+def consume(token: AuthToken, now: datetime) -> bool:
+    """Mark the token used; False when another request used it first (one conditional UPDATE)."""
+    result = db.session.execute(
+        update(AuthToken)
+        .where(AuthToken.id == token.id, AuthToken.used_at.is_(None), AuthToken.expires_at > now)
+        .values(used_at=now)
+    )
+    return result.rowcount == 1
+
+
+def external_url(endpoint: str, **values) -> str:
+    """An absolute link for mail, built from CSRN_BASE_URL and never from the request's Host."""
+    return current_app.config["CSRN_BASE_URL"].rstrip("/") + url_for(endpoint, **values)

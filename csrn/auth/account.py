@@ -2,7 +2,19 @@
 
 from functools import wraps
 
-from flask import Blueprint, abort, flash, g, make_response, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_required, login_user
 
 from csrn.audit import operations as audit
@@ -138,7 +150,7 @@ def two_factor_setup():
         "account/two_factor_setup.html",
         form,
         secret=" ".join(secret[i : i + 4] for i in range(0, len(secret), 4)),
-        required=g.get("enrolment_required", False) or not user.has_two_factor,
+        required=bool(current_app.config["CSRN_REQUIRE_2FA"]) and not user.has_two_factor,
     )
 
 

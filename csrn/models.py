@@ -1,6 +1,6 @@
 """Import every module's models so the metadata (and Alembic) sees all tables."""
 
-from csrn.agencies.models import Agency  # noqa: F401
+from csrn.agencies.models import Agency, Certificate, MembershipChange, TrainingCourse  # noqa: F401
 from csrn.audit.models import AuditEvent  # noqa: F401
 from csrn.auth.models import AuthToken, RecoveryCode, User, UserRole, UserSession  # noqa: F401
 from csrn.notify.models import OutboxMessage  # noqa: F401

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 from flask import abort
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, and_, exists, func, or_, select, update
 
-from csrn.agencies.models import Agency
+from csrn.agencies.models import Agency, Certificate, MembershipChange, TrainingCourse
 from csrn.audit import operations as audit
 from csrn.auth.models import ADMIN, AGENCY_ADMIN, CHAIR
 from csrn.concurrency import check_version
@@ -83,3 +83,346 @@ def update_agency(actor, agency: Agency, values: dict, seen_version: int | None,
         audit.record(actor, "agency.update", agency, fields=changed, now=now)
     db.session.commit()
     return agency
+
+
+# ----- certification and who can receive referrals (DESIGN §4.4) -------------------------------
+
+def local_date(t: datetime) -> date:
+    """The task force's calendar date at time t (certificates are valid through their expiry date)."""
+    from csrn.settings.operations import task_force_zone
+
+    return t.astimezone(task_force_zone()).date()
+
+
+def certified_condition(on: date):
+    """SQL: the agency is a member with an active user holding a verified core certificate valid on `on`."""
+    from csrn.auth.models import User
+
+    holder = (
+        select(Certificate.id)
+        .join(User, User.id == Certificate.user_id)
+        .join(TrainingCourse, TrainingCourse.id == Certificate.course_id)
+        .where(
+            User.agency_id == Agency.id,
+            User.active.is_(True),
+            Certificate.status == "verified",
+            TrainingCourse.is_core.is_(True),
+            Certificate.completed_on <= on,
+            or_(Certificate.expires_on.is_(None), Certificate.expires_on >= on),
+        )
+    )
+    return and_(Agency.membership_status == "member", exists(holder))
+
+
+def agreement_current_condition(on: date):
+    """SQL: the agency's referral agreement with the task force is signed and not past renewal."""
+    return and_(
+        Agency.mou_signed_on.is_not(None),
+        Agency.mou_signed_on <= on,
+        or_(Agency.mou_renewal_on.is_(None), Agency.mou_renewal_on >= on),
+    )
+
+
+def offers_service_condition(service_type_id: int):
+    """SQL: the agency has an active service of that type."""
+    from csrn.directory.models import Service
+
+    return exists(
+        select(Service.id).where(
+            Service.agency_id == Agency.id,
+            Service.service_type_id == service_type_id,
+            Service.status == "active",
+        )
+    )
+
+
+def receivable_condition(service_type_id: int | None, t: datetime):
+    """SQL for `can_receive_referrals`: certified, agreement current, and (if given) offering the service type."""
+    on = local_date(t)
+    condition = and_(certified_condition(on), agreement_current_condition(on))
+    if service_type_id is not None:
+        condition = and_(condition, offers_service_condition(service_type_id))
+    return condition
+
+
+def can_receive_referrals(provider: Agency, service_type_id: int | None, t: datetime) -> bool:
+    """The one rule: may this provider be offered a referral for that service type at time t?"""
+    return bool(
+        db.session.scalar(
+            select(exists().where(Agency.id == provider.id, receivable_condition(service_type_id, t)))
+        )
+    )
+
+
+def is_certified(agency: Agency, t: datetime) -> bool:
+    """Whether the agency is certified at time t."""
+    on = local_date(t)
+    return bool(db.session.scalar(select(exists().where(Agency.id == agency.id, certified_condition(on)))))
+
+
+def agreement_current(agency: Agency, t: datetime) -> bool:
+    """Whether the agency's referral agreement is current at time t."""
+    on = local_date(t)
+    return bool(db.session.scalar(select(exists().where(Agency.id == agency.id, agreement_current_condition(on)))))
+
+
+# ----- the membership workflow ------------------------------------------------------------------
+
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "prospect": ("applicant", "listed"),
+    "applicant": ("in_training", "prospect", "listed"),
+    "in_training": ("member", "applicant"),
+    "member": ("suspended", "lapsed"),
+    "suspended": ("member", "lapsed"),
+    "lapsed": ("in_training", "member"),
+    "listed": ("prospect",),
+}
+
+
+class TransitionRefused(Exception):
+    """The membership change is not allowed now."""
+
+
+def change_membership(actor, agency: Agency, to_status: str, reason: str, t: datetime) -> MembershipChange:
+    """Move an agency one step through the workflow, recording who, when and why."""
+    from_status = agency.membership_status
+    if to_status not in TRANSITIONS.get(from_status, ()):
+        raise TransitionRefused(f"An agency cannot go from {from_status} to {to_status}.")
+    if to_status == "member" and not has_current_core_certificate(agency, t):
+        raise TransitionRefused(
+            "Becoming a member needs at least one active user with a verified, current core trafficking certificate."
+        )
+    if not reason.strip():
+        raise TransitionRefused("Say why the status changes.")
+    # The check and the write are one UPDATE, so two chairs cannot both move the agency from the same state.
+    result = db.session.execute(
+        update(Agency)
+        .where(Agency.id == agency.id, Agency.membership_status == from_status)
+        .values(membership_status=to_status, updated_at=t, version=Agency.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        db.session.rollback()
+        raise TransitionRefused("Someone else changed this agency's status just now. Reload and try again.")
+    change = MembershipChange(agency_id=agency.id, from_status=from_status, to_status=to_status,
+                              reason=reason.strip(), changed_by_id=getattr(actor, "id", None), changed_at=t)
+    db.session.add(change)
+    audit.record(actor, "agency.membership_changed", agency, fields=["membership_status"], now=t)
+    db.session.commit()
+    db.session.refresh(agency)
+    return change
+
+
+def has_current_core_certificate(agency: Agency, t: datetime) -> bool:
+    """Whether any active user of the agency holds a verified core certificate valid at t (status aside)."""
+    from csrn.auth.models import User
+
+    on = local_date(t)
+    return bool(db.session.scalar(select(exists(
+        select(Certificate.id)
+        .join(User, User.id == Certificate.user_id)
+        .join(TrainingCourse, TrainingCourse.id == Certificate.course_id)
+        .where(User.agency_id == agency.id, User.active.is_(True), Certificate.status == "verified",
+               TrainingCourse.is_core.is_(True), Certificate.completed_on <= on,
+               or_(Certificate.expires_on.is_(None), Certificate.expires_on >= on))
+    ))))
+
+
+def membership_history(agency: Agency) -> list[MembershipChange]:
+    """The agency's status changes, newest first."""
+    return db.session.scalars(
+        select(MembershipChange).where(MembershipChange.agency_id == agency.id)
+        .order_by(MembershipChange.changed_at.desc(), MembershipChange.id.desc())
+    ).all()
+
+
+def update_agreement(actor, agency: Agency, values: dict, t: datetime) -> None:
+    """Record the agency's referral agreement with the task force."""
+    changed = [key for key, value in values.items() if getattr(agency, key) != value]
+    for key, value in values.items():
+        setattr(agency, key, value)
+    agency.updated_at = t
+    audit.record(actor, "agency.agreement_updated", agency, fields=changed, now=t)
+    db.session.commit()
+
+
+# ----- courses and certificates -----------------------------------------------------------------
+
+def add_months(day: date, months: int) -> date:
+    """The same day `months` later (the last day of the month when it does not exist)."""
+    import calendar
+
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return day.replace(year=year, month=month, day=min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def expiry_for(course: TrainingCourse, completed_on: date) -> date | None:
+    """A certificate is valid through this date (None: never expires)."""
+    if not course.valid_months:
+        return None
+    return add_months(completed_on, course.valid_months) - timedelta(days=1)
+
+
+def save_course(actor, course: TrainingCourse | None, values: dict, t: datetime) -> TrainingCourse:
+    """Create or update a course (chairs)."""
+    if course is None:
+        course = TrainingCourse(created_at=t)
+        db.session.add(course)
+    changed = [key for key, value in values.items() if getattr(course, key, None) != value]
+    for key, value in values.items():
+        setattr(course, key, value)
+    db.session.flush()
+    audit.record(actor, "training.course_saved", course, fields=changed, now=t)
+    db.session.commit()
+    return course
+
+
+def record_certificate(actor, user, course: TrainingCourse, completed_on: date, number: str,
+                       stored_file, t: datetime) -> Certificate:
+    """Record a completion for a user of the actor's agency; it is pending until a chair verifies it."""
+    certificate = Certificate(
+        user_id=user.id,
+        agency_id=user.agency_id,
+        course_id=course.id,
+        completed_on=completed_on,
+        expires_on=expiry_for(course, completed_on),
+        certificate_number=number,
+        file_name=stored_file.name if stored_file else None,
+        file_original_name=stored_file.original_name if stored_file else "",
+        file_mime=stored_file.mime if stored_file else "",
+        status="pending",
+        recorded_by_id=actor.id,
+        recorded_at=t,
+    )
+    db.session.add(certificate)
+    db.session.flush()
+    audit.record(actor, "training.certificate_recorded", certificate,
+                 fields=["course_id", "completed_on", "certificate_number", "file_name"], now=t)
+    db.session.commit()
+    return certificate
+
+
+def decide_certificate(actor, certificate: Certificate, verified: bool, reason: str, t: datetime) -> None:
+    """Verify or reject a pending certificate (chairs); only a pending one can be decided."""
+    result = db.session.execute(
+        update(Certificate)
+        .where(Certificate.id == certificate.id, Certificate.status == "pending")
+        .values(status="verified" if verified else "rejected", decided_by_id=actor.id, decided_at=t,
+                rejection_reason="" if verified else reason.strip())
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        db.session.rollback()
+        raise TransitionRefused("This certificate has already been decided.")
+    audit.record(actor, "training.certificate_" + ("verified" if verified else "rejected"), certificate,
+                 fields=["status"], now=t)
+    db.session.commit()
+    db.session.refresh(certificate)
+
+
+def certificates_query(user, status: str = ""):
+    """Certificates the user may see: chairs all, agency admins their agency's, anyone their own."""
+    from csrn.auth.models import User
+
+    query = select(Certificate).join(User, User.id == Certificate.user_id)
+    if not user.has_role(CHAIR):
+        if user.has_role(AGENCY_ADMIN) and user.agency_id:
+            query = query.where(or_(Certificate.agency_id == user.agency_id, Certificate.user_id == user.id))
+        else:
+            query = query.where(Certificate.user_id == user.id)
+    if status:
+        query = query.where(Certificate.status == status)
+    return query.order_by(Certificate.recorded_at.desc(), Certificate.id.desc())
+
+
+def get_certificate_or_404(certificate_id: int, user) -> Certificate:
+    """A certificate the user may see, or 404 (the same scope as the list)."""
+    certificate = db.session.scalar(certificates_query(user).where(Certificate.id == certificate_id))
+    if certificate is None:
+        abort(404)
+    return certificate
+
+
+# ----- the chair's overview --------------------------------------------------------------------
+
+def overview_rows(agencies: list[Agency], t: datetime) -> dict[int, dict]:
+    """Per agency: certified now, certified in 30 days, certified users, next certificate expiry."""
+    from csrn.auth.models import User
+
+    on, later = local_date(t), local_date(t) + timedelta(days=30)
+    ids = [agency.id for agency in agencies]
+    if not ids:
+        return {}
+    valid = and_(Certificate.status == "verified", TrainingCourse.is_core.is_(True), User.active.is_(True),
+                 Certificate.completed_on <= on,
+                 or_(Certificate.expires_on.is_(None), Certificate.expires_on >= on))
+    rows = db.session.execute(
+        select(User.agency_id, func.count(func.distinct(User.id)), func.min(Certificate.expires_on))
+        .select_from(Certificate)
+        .join(User, User.id == Certificate.user_id)
+        .join(TrainingCourse, TrainingCourse.id == Certificate.course_id)
+        .where(User.agency_id.in_(ids), valid)
+        .group_by(User.agency_id)
+    ).all()
+    stats = {agency_id: (count, first_expiry) for agency_id, count, first_expiry in rows}
+    certified_now = set(db.session.scalars(select(Agency.id).where(Agency.id.in_(ids), certified_condition(on))))
+    certified_later = set(db.session.scalars(select(Agency.id).where(Agency.id.in_(ids), certified_condition(later))))
+    result = {}
+    for agency in agencies:
+        count, first_expiry = stats.get(agency.id, (0, None))
+        result[agency.id] = {
+            "certified": agency.id in certified_now,
+            "certified_users": count,
+            "next_expiry": first_expiry,
+            "losing_certification": agency.id in certified_now and agency.id not in certified_later,
+            "agreement_current": _agreement_current_on(agency, on),
+        }
+    return result
+
+
+def _agreement_current_on(agency: Agency, on: date) -> bool:
+    return bool(agency.mou_signed_on and agency.mou_signed_on <= on
+                and (agency.mou_renewal_on is None or agency.mou_renewal_on >= on))
+
+
+def losing_certification(t: datetime) -> list[Agency]:
+    """Agencies certified now that will not be in 30 days, unless something is renewed."""
+    on, later = local_date(t), local_date(t) + timedelta(days=30)
+    return db.session.scalars(
+        select(Agency).where(certified_condition(on), ~certified_condition(later)).order_by(Agency.name)
+    ).all()
+
+
+def expiry_reminders(t: datetime) -> str:
+    """The daily job: tell agency admins 30 days before a certificate or agreement expires."""
+    from csrn.auth.models import User
+    from csrn.notify.operations import queue_mail
+
+    target = local_date(t) + timedelta(days=30)
+    sent = 0
+    certificates = db.session.scalars(
+        select(Certificate).where(Certificate.status == "verified", Certificate.expires_on == target)
+    ).all()
+    agreements = db.session.scalars(select(Agency).where(Agency.mou_renewal_on == target)).all()
+    notices: dict[int, list[str]] = {}
+    for certificate in certificates:
+        notices.setdefault(certificate.agency_id, []).append(
+            f"- {certificate.user.name}: {certificate.course.name} expires on {certificate.expires_on:%d %B %Y}"
+        )
+    for agency in agreements:
+        notices.setdefault(agency.id, []).append(
+            f"- The referral agreement with the task force is due for renewal on {agency.mou_renewal_on:%d %B %Y}"
+        )
+    for agency_id, lines in notices.items():
+        admins = db.session.scalars(
+            select(User).where(User.agency_id == agency_id, User.active.is_(True))
+        ).all()
+        for admin in admins:
+            if admin.has_role(AGENCY_ADMIN):
+                queue_mail(admin.email, "CSRN: training or agreement expiring in 30 days",
+                           "These expire in 30 days. Renew them to keep receiving referrals:\n\n"
+                           + "\n".join(lines) + "\n", t)
+                sent += 1
+    db.session.commit()
+    return f"{sent} expiry reminder(s) queued"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, current_app, render_template, request
+from flask import Flask, current_app, g, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException, SecurityError
@@ -81,9 +81,10 @@ def _init_extensions(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from csrn import agencies, audit, auth, dashboard, health, notify, settings
+    from csrn.agencies import trainings
     from csrn.auth import account, users
 
-    for module in (auth, account, users, agencies, audit, dashboard, health, notify, settings):
+    for module in (auth, account, users, agencies, trainings, audit, dashboard, health, notify, settings):
         app.register_blueprint(module.bp)
 
 
@@ -133,6 +134,8 @@ def _register_error_pages(app: Flask) -> None:
             db.session.rollback()
         except DBAPIError:  # the connection itself is gone
             pass
+        # Flask-Login's template context would ask the database again who is logged in.
+        g._login_user = login_manager.anonymous_user()
         return render_error(503, "The database is not reachable right now. Try again in a minute.")
 
     @app.errorhandler(Exception)

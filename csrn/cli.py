@@ -6,21 +6,44 @@ import sys
 
 import click
 from flask import Flask, current_app
+from flask.cli import AppGroup
 from sqlalchemy import func, select
 
 from csrn.auth.models import ADMIN, User
 from csrn.clock import parse_now
 from csrn.extensions import db
 
-csrn_cli = click.Group("csrn", help="CSRN administration and scheduled jobs.")
+# An AppGroup, so every command runs in an app context however it is invoked (tests included).
+csrn_cli = AppGroup("csrn", help="CSRN administration and scheduled jobs.")
 
-# Later modules append (name, function(now) -> str) to these: tick every minute, daily once a day.
+# Each module adds (name, "module:function") here; the function takes `now` and returns a summary.
 TICK_JOBS: list = []
-DAILY_JOBS: list = []
+DAILY_JOBS: list = [
+    ("certificate and agreement expiry reminders", "csrn.agencies.operations:expiry_reminders"),
+]
+
+
+def _resolve(job):
+    """A job given as "module:function" (imported when run) or as the function itself."""
+    if isinstance(job, str):
+        import importlib
+
+        module, _, name = job.partition(":")
+        return getattr(importlib.import_module(module), name)
+    return job
+
+
+def _check_now(ctx, param, value: str | None) -> str | None:
+    """Refuse a naive or unreadable --now as a usage error (a message, not a traceback)."""
+    try:
+        parse_now(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    return value
 
 
 def _now_option(func_):
-    return click.option("--now", "now_text", default=None,
+    return click.option("--now", "now_text", default=None, callback=_check_now,
                         help="Run as if it were this ISO time (with offset).")(func_)
 
 
@@ -77,7 +100,7 @@ def tick(now_text: str | None) -> None:
 
     now = parse_now(now_text)
     for name, job in TICK_JOBS:
-        click.echo(f"{name}: {job(now)}")
+        click.echo(f"{name}: {_resolve(job)(now)}")
     counts = send_pending(now)
     click.echo(f"outbox: {counts['sent']} sent, {counts['deferred']} deferred, {counts['failed']} failed")
 
@@ -88,7 +111,7 @@ def daily(now_text: str | None) -> None:
     """The daily job: reminders, expiries, reviews due and the retention purge."""
     now = parse_now(now_text)
     for name, job in DAILY_JOBS:
-        click.echo(f"{name}: {job(now)}")
+        click.echo(f"{name}: {_resolve(job)(now)}")
     click.echo(f"daily: {len(DAILY_JOBS)} job(s) run at {now.isoformat()}")
 
 

@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from csrn.agencies.models import Agency
+from csrn.agencies.models import Agency, Certificate, MembershipChange, TrainingCourse
 from csrn.auth import operations as auth_ops
 from csrn.auth.models import ADMIN, AGENCY_ADMIN, CASE_MANAGER, CHAIR, STAFF, User
 from csrn.config import INSTANCE
@@ -87,7 +87,42 @@ USERS = [
     ("legalaid@demo.example", "Martin Hughes", "Lakeshore Legal Aid", [STAFF, AGENCY_ADMIN]),
     ("clinic@demo.example", "Dr. Aisha Bello", "Mercy Community Clinic", [CASE_MANAGER]),
     ("shelter@demo.example", "Kim Sorensen", "Bridges Youth Shelter", [CASE_MANAGER, AGENCY_ADMIN]),
+    ("hotline@demo.example", "Tasha Greene", "Midstate Anti-Trafficking Hotline", [CASE_MANAGER, AGENCY_ADMIN]),
+    ("opendoor@demo.example", "Maria Lopez", "Open Door Women's Shelter", [CASE_MANAGER, AGENCY_ADMIN]),
+    ("interpreters@demo.example", "Huong Pham", "Language Bridge Interpreters", [STAFF, AGENCY_ADMIN]),
+    ("ijp@demo.example", "Samir Haddad", "Immigrant Justice Partners", [CASE_MANAGER, AGENCY_ADMIN]),
 ]
+
+# (course name, hours, valid months or None, core?, description)
+COURSES = [
+    ("Human Trafficking Foundations", 6, 24, True,
+     "The task force's core training: indicators, victim-centred response, the referral protocol."),
+    ("Trauma-Informed Care", 4, 24, False, "Responses to trauma; setting expectations and boundaries."),
+    ("Working with Interpreters", 2, None, False, "Briefing interpreters for trauma settings."),
+]
+
+# (e-mail, course name, completed days ago, status, reason if rejected)
+CERTIFICATES = [
+    ("casemanager@demo.example", "Human Trafficking Foundations", 200, "verified", ""),
+    ("agencyadmin@demo.example", "Human Trafficking Foundations", 700, "verified", ""),  # expiring soon
+    ("chair@demo.example", "Human Trafficking Foundations", 100, "verified", ""),
+    ("newdawn.cm@demo.example", "Human Trafficking Foundations", 300, "verified", ""),
+    ("newdawn.cm@demo.example", "Trauma-Informed Care", 280, "verified", ""),
+    ("newdawn.admin@demo.example", "Trauma-Informed Care", 20, "rejected",
+     "The certificate number does not match the trainer's records; please upload the certificate."),
+    ("clinic@demo.example", "Human Trafficking Foundations", 400, "verified", ""),
+    ("legalaid@demo.example", "Human Trafficking Foundations", 800, "verified", ""),  # expired
+    ("outsider@demo.example", "Human Trafficking Foundations", 50, "verified", ""),
+    ("shelter@demo.example", "Human Trafficking Foundations", 715, "verified", ""),  # loses certification
+    ("hotline@demo.example", "Human Trafficking Foundations", 30, "verified", ""),
+    ("opendoor@demo.example", "Human Trafficking Foundations", 60, "verified", ""),
+    ("interpreters@demo.example", "Human Trafficking Foundations", 90, "verified", ""),
+    ("interpreters@demo.example", "Working with Interpreters", 90, "verified", ""),
+    ("detective@demo.example", "Human Trafficking Foundations", 150, "verified", ""),
+    ("ijp@demo.example", "Human Trafficking Foundations", 5, "pending", ""),
+    ("officer@demo.example", "Trauma-Informed Care", 3, "pending", ""),
+]
+LAPSED_AGREEMENT = "Mercy Community Clinic"
 
 
 class DemoRefused(RuntimeError):
@@ -116,7 +151,7 @@ def seed(password: str | None, force: bool, now: datetime) -> list[tuple[str, st
     today = now.date()
     by_name: dict[str, Agency] = {}
     for index, (name, kind, county, status, description) in enumerate(AGENCIES):
-        signed = today - timedelta(days=30 * (index + 3)) if status in {"member", "suspended"} else None
+        signed = today - timedelta(days=30 * (index % 12 + 3)) if status in {"member", "suspended"} else None
         agency = Agency(
             name=name,
             agency_type=kind,
@@ -143,8 +178,47 @@ def seed(password: str | None, force: bool, now: datetime) -> list[tuple[str, st
             continue
         auth_ops.create_user(None, email, name, roles, agency_id, now, password=secret)
         logins.append((email, secret, ", ".join(roles)))
+    _seed_training(by_name, now)
     db.session.commit()
     return logins
+
+
+def _seed_training(by_name: dict[str, Agency], now: datetime) -> None:
+    """Courses, certificates in every state, membership history and one lapsed agreement."""
+    from csrn.agencies.operations import expiry_for
+
+    chair = db.session.scalar(User.by_email("chair@demo.example"))
+    today = now.date()
+    courses = {}
+    for name, hours, months, core, description in COURSES:
+        course = TrainingCourse(name=name, hours=hours, valid_months=months, is_core=core,
+                                description=description, active=True, created_at=now)
+        db.session.add(course)
+        courses[name] = course
+    db.session.flush()
+    for email, course_name, days_ago, status, reason in CERTIFICATES:
+        user = db.session.scalar(User.by_email(email))
+        course = courses[course_name]
+        completed = today - timedelta(days=days_ago)
+        db.session.add(Certificate(
+            user_id=user.id, agency_id=user.agency_id, course_id=course.id, completed_on=completed,
+            expires_on=expiry_for(course, completed), certificate_number=f"HTF-{user.id:04d}-{days_ago}",
+            status=status, recorded_by_id=user.id, recorded_at=now,
+            decided_by_id=chair.id if status != "pending" else None,
+            decided_at=now if status != "pending" else None, rejection_reason=reason,
+        ))
+    for agency in by_name.values():
+        if agency.membership_status != "prospect":
+            db.session.add(MembershipChange(
+                agency_id=agency.id, from_status="prospect", to_status=agency.membership_status,
+                reason="Carried over from the committee's membership spreadsheet.",
+                changed_by_id=chair.id, changed_at=now,
+            ))
+        if agency.mou_signed_on:
+            agency.mou_signatory = "Executive Director"
+    lapsed = by_name[LAPSED_AGREEMENT]
+    lapsed.mou_signed_on = today - timedelta(days=740)
+    lapsed.mou_renewal_on = today - timedelta(days=10)
 
 
 def write_logins(logins: list[tuple[str, str, str]]) -> str:

@@ -58,10 +58,12 @@ def test_invalid_submission_answers_422_and_keeps_answers(login_as):
     assert "Free civil legal help." in html and "Met at the spring meeting." in html
 
 
-def test_renewal_before_signing_is_refused(login_as):
+def test_renewal_before_signing_is_refused(login_as, create_agency):
     """Agreement dates must be in order."""
+    agency_id = create_agency()
     b = login_as(roles=("chair",))
-    response = b.post("/agencies/new", {**VALID, "mou_signed_on": "2026-05-01", "mou_renewal_on": "2026-01-01"})
+    response = b.post(f"/agencies/{agency_id}/agreement",
+                      {"mou_signed_on": "2026-05-01", "mou_signatory": "A. Director", "mou_renewal_on": "2026-01-01"})
     assert response.status_code == 422
     assert "on or after the signing date" in response.get_data(as_text=True)
 

@@ -1,10 +1,20 @@
 """Agency forms: the chair's full form and the agency admin's own-profile form."""
 
-from wtforms import DateField, SelectField, StringField, TelField, TextAreaField, URLField
-from wtforms.validators import DataRequired, Length, Optional, ValidationError
+from flask_wtf.file import FileField
+from wtforms import (
+    BooleanField,
+    DateField,
+    IntegerField,
+    SelectField,
+    StringField,
+    TelField,
+    TextAreaField,
+    URLField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from csrn.agencies.models import AGENCY_TYPES, MEMBERSHIP_STATUSES
-from csrn.forms import HttpUrl, VersionedForm
+from csrn.forms import BaseForm, HttpUrl, VersionedForm
 
 
 class AgencyProfileForm(VersionedForm):
@@ -41,23 +51,48 @@ class AgencyProfileForm(VersionedForm):
 
 
 class AgencyForm(AgencyProfileForm):
-    """What a chair may change: everything, including membership and agreement dates."""
+    """What a chair may change besides the profile: internal notes (status and agreement have their own pages)."""
 
-    membership_status = SelectField(
-        "Membership status", choices=list(MEMBERSHIP_STATUSES.items()), validators=[DataRequired()]
-    )
-    mou_signed_on = DateField(
-        "Referral agreement signed", description="The date the MOU with the task force was signed.",
-        validators=[Optional()],
-    )
-    mou_renewal_on = DateField(
-        "Referral agreement renewal due", validators=[Optional()]
-    )
     internal_notes = TextAreaField(
         "Internal notes",
         description="Seen by chairs and this agency's admins only. No client information.",
         validators=[Optional(), Length(max=5000)],
     )
+
+
+INITIAL_STATUSES = ("prospect", "applicant", "listed")
+
+
+class AgencyCreateForm(AgencyForm):
+    """A new agency starts as a prospect, an applicant, or a listed community resource."""
+
+    membership_status = SelectField(
+        "Starting status",
+        choices=[(key, MEMBERSHIP_STATUSES[key]) for key in INITIAL_STATUSES],
+        description="Agencies then move through training to membership on their status page.",
+        validators=[DataRequired()],
+    )
+
+
+class MembershipForm(BaseForm):
+    """Move an agency one step through the membership workflow."""
+
+    to_status = SelectField("New status", choices=[], validators=[DataRequired()])
+    reason = TextAreaField(
+        "Why", description="Recorded on the agency's history with your name and the time.",
+        validators=[DataRequired(), Length(max=2000)],
+    )
+
+
+class AgreementForm(BaseForm):
+    """The agency's referral agreement (MOU) with the task force."""
+
+    mou_signed_on = DateField("Signed on", validators=[DataRequired()])
+    mou_signatory = StringField("Signed by", description="Name and title of the person who signed.",
+                                validators=[DataRequired(), Length(max=200)])
+    mou_renewal_on = DateField("Renewal due", description="After this date the agency receives no referrals "
+                               "until the agreement is renewed.", validators=[DataRequired()])
+    document = FileField("Signed agreement (PDF, PNG or JPEG, optional)")
 
     def validate_mou_renewal_on(self, field):
         """The renewal date cannot come before the signing date."""
@@ -65,5 +100,36 @@ class AgencyForm(AgencyProfileForm):
             raise ValidationError("The renewal date must be on or after the signing date.")
 
 
+class CourseForm(BaseForm):
+    """A training course."""
+
+    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
+    description = TextAreaField("Description", validators=[Optional(), Length(max=5000)])
+    hours = IntegerField("Hours", validators=[InputRequired(), NumberRange(0, 1000)])
+    valid_months = IntegerField("Valid for (months)", description="Leave empty if it never expires.",
+                                validators=[Optional(), NumberRange(1, 240)])
+    is_core = BooleanField("Core trafficking training",
+                           description="A verified, current core certificate is what certifies an agency.")
+    active = BooleanField("Offered", default=True)
+
+
+class CertificateForm(BaseForm):
+    """Record a user's completion of a course."""
+
+    user_id = SelectField("Person", coerce=int, choices=[])
+    course_id = SelectField("Course", coerce=int, choices=[])
+    completed_on = DateField("Completed on", validators=[DataRequired()])
+    certificate_number = StringField("Certificate number", validators=[Optional(), Length(max=100)])
+    document = FileField("Certificate (PDF, PNG or JPEG, optional)")
+
+
+class RejectForm(BaseForm):
+    """Why a certificate is rejected."""
+
+    reason = TextAreaField("Reason", description="Shown to the agency admin who recorded it.",
+                           validators=[DataRequired(), Length(max=2000)])
+
+
 PROFILE_FIELDS = ("name", "description", "agency_type", "county", "phone", "website")
-CHAIR_FIELDS = PROFILE_FIELDS + ("membership_status", "mou_signed_on", "mou_renewal_on", "internal_notes")
+CHAIR_FIELDS = PROFILE_FIELDS + ("internal_notes",)
+AGREEMENT_FIELDS = ("mou_signed_on", "mou_signatory", "mou_renewal_on")

@@ -4,8 +4,10 @@ from flask import render_template
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
+from csrn.agencies import operations as agency_ops
 from csrn.agencies.models import MEMBERSHIP_STATUSES, Agency
 from csrn.auth.models import ADMIN, CHAIR
+from csrn.clock import utcnow
 from csrn.dashboard import bp
 from csrn.extensions import db
 from csrn.notify.models import OutboxMessage
@@ -35,6 +37,7 @@ def index():
     panels = {"agency": current_user.agency}
     if current_user.has_role(CHAIR):
         panels["membership"] = _membership_counts()
+        panels["losing_certification"] = agency_ops.losing_certification(utcnow())
     if current_user.has_role(ADMIN):
         panels["outbox"] = _outbox_counts()
     return render_template("dashboard/index.html", panels=panels)

@@ -5,3 +5,12 @@ from csrn.audit.models import AuditEvent  # noqa: F401
 from csrn.auth.models import AuthToken, RecoveryCode, User, UserRole, UserSession  # noqa: F401
 from csrn.notify.models import OutboxMessage  # noqa: F401
 from csrn.settings.models import TaskForceSettings  # noqa: F401
+from csrn.directory.models import (  # noqa: F401
+    CapacityConfirmation,
+    GenderOption,
+    Location,
+    Service,
+    ServiceFacet,
+    ServiceType,
+)
+from csrn.schedules.models import Holiday, ScheduleRule  # noqa: F401

@@ -58,6 +58,10 @@ class Agency(db.Model):
     mou_file_original_name: Mapped[str] = mapped_column(String(200), default="")
     mou_file_mime: Mapped[str] = mapped_column(String(40), default="")
     internal_notes: Mapped[str] = mapped_column(Text, default="")
+    # The designated point of contact for law-enforcement questions and requests.
+    poc_name: Mapped[str] = mapped_column(String(120), default="")
+    poc_phone: Mapped[str] = mapped_column(String(40), default="")
+    poc_email: Mapped[str] = mapped_column(String(254), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     version: Mapped[int] = mapped_column(default=1)

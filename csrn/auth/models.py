@@ -124,7 +124,7 @@ class UserSession(db.Model):
     user_agent: Mapped[str] = mapped_column(String(200), default="")
 
 
-TOKEN_PURPOSES = ("invite", "reset")
+TOKEN_PURPOSES = ("invite", "reset", "capacity")
 
 
 class AuthToken(db.Model):
@@ -136,13 +136,16 @@ class AuthToken(db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     purpose: Mapped[str] = mapped_column(String(20))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    # A token belongs to a user (invitation, reset) or to an agency (capacity confirmation).
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id", ondelete="CASCADE"), index=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     user = relationship("User", foreign_keys=[user_id])
+    agency = relationship("Agency")
 
 
 class RecoveryCode(db.Model):

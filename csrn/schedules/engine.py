@@ -1,0 +1,158 @@
+"""The schedule engine: pure functions over plain data, correct across daylight-saving changes.
+
+A schedule is open on weekly spans (overnight spans run into the next day), or always (24/7);
+closures (date ranges) and, when asked, the task force's holidays close the spans that start on
+those days. Times are local to the task force's zone; answers are aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+@dataclass(frozen=True)
+class WeeklySpan:
+    """Open on `weekday` (0 = Monday) from `opens` to `closes`; closes <= opens runs past midnight."""
+
+    weekday: int
+    opens: time
+    closes: time
+
+    @property
+    def overnight(self) -> bool:
+        return self.closes <= self.opens
+
+
+@dataclass(frozen=True)
+class DateRange:
+    """Whole local days from `start` through `end`."""
+
+    start: date
+    end: date
+
+    def __contains__(self, day: date) -> bool:
+        return self.start <= day <= self.end
+
+
+@dataclass
+class Schedule:
+    """When something is open or covered."""
+
+    always: bool = False
+    weekly: list[WeeklySpan] = field(default_factory=list)
+    closures: list[DateRange] = field(default_factory=list)
+    holidays: set[date] = field(default_factory=set)
+    closed_on_holidays: bool = False
+    valid: DateRange | None = None  # only within this range, when set (e.g. a shift's dates)
+
+    def day_is_closed(self, day: date) -> bool:
+        """Whether spans starting on this local day are cancelled."""
+        if self.valid is not None and day not in self.valid:
+            return True
+        if any(day in closure for closure in self.closures):
+            return True
+        return self.closed_on_holidays and day in self.holidays
+
+
+def _local(day: date, at: time, zone: ZoneInfo) -> datetime:
+    # fold=0: in the repeated autumn hour take the first; in the skipped spring hour zoneinfo shifts forward.
+    return datetime.combine(day, at, tzinfo=zone)
+
+
+def _to_utc(value: datetime) -> datetime:
+    # Round-trip through UTC normalises a wall time that does not exist (spring forward).
+    return value.astimezone(UTC)
+
+
+def intervals(schedule: Schedule, start: datetime, end: datetime, zone: ZoneInfo) -> list[tuple[datetime, datetime]]:
+    """Open intervals (aware UTC, merged, clipped) between start and end."""
+    if end <= start:
+        return []
+    first = start.astimezone(zone).date() - timedelta(days=1)
+    last = end.astimezone(zone).date()
+    raw: list[tuple[datetime, datetime]] = []
+    day = first
+    while day <= last:
+        if not schedule.day_is_closed(day):
+            if schedule.always:
+                raw.append((_to_utc(_local(day, time(0), zone)), _to_utc(_local(day + timedelta(days=1), time(0), zone))))
+            else:
+                for span in schedule.weekly:
+                    if span.weekday != day.weekday():
+                        continue
+                    close_day = day + timedelta(days=1) if span.overnight else day
+                    raw.append((_to_utc(_local(day, span.opens, zone)), _to_utc(_local(close_day, span.closes, zone))))
+        day += timedelta(days=1)
+    return _merge_clip(raw, start.astimezone(UTC), end.astimezone(UTC))
+
+
+def _merge_clip(raw: Iterable[tuple[datetime, datetime]], start: datetime, end: datetime):
+    merged: list[tuple[datetime, datetime]] = []
+    for s, e in sorted(raw):
+        s, e = max(s, start), min(e, end)
+        if e <= s:
+            continue
+        if merged and s <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], e))
+        else:
+            merged.append((s, e))
+    return merged
+
+
+def is_open(schedule: Schedule, at: datetime, zone: ZoneInfo) -> bool:
+    """Whether the schedule is open at this instant."""
+    return bool(intervals(schedule, at, at + timedelta(seconds=1), zone))
+
+
+def next_opening(schedule: Schedule, at: datetime, zone: ZoneInfo, horizon_days: int = 14) -> datetime | None:
+    """When it next opens after `at` (None if open now or not within the horizon)."""
+    found = intervals(schedule, at, at + timedelta(days=horizon_days), zone)
+    if not found:
+        return None
+    if found[0][0] <= at.astimezone(UTC):
+        return None
+    return found[0][0]
+
+
+def closes_at(schedule: Schedule, at: datetime, zone: ZoneInfo, horizon_days: int = 8) -> datetime | None:
+    """When the current open interval ends (None if closed, or open past the horizon)."""
+    found = intervals(schedule, at, at + timedelta(days=horizon_days), zone)
+    if not found or found[0][0] > at.astimezone(UTC):
+        return None
+    end = found[0][1]
+    return None if end >= (at + timedelta(days=horizon_days)).astimezone(UTC) else end
+
+
+def gaps(schedule: Schedule, start: datetime, end: datetime, zone: ZoneInfo) -> list[tuple[datetime, datetime]]:
+    """The intervals between start and end when the schedule is not open (coverage gaps)."""
+    result, cursor = [], start.astimezone(UTC)
+    for s, e in intervals(schedule, start, end, zone):
+        if s > cursor:
+            result.append((cursor, s))
+        cursor = max(cursor, e)
+    if cursor < end.astimezone(UTC):
+        result.append((cursor, end.astimezone(UTC)))
+    return result
+
+
+def describe(schedule: Schedule) -> list[str]:
+    """The weekly hours as lines people read."""
+    if schedule.always:
+        return ["Open 24 hours, 7 days a week"]
+    lines = []
+    for index, name in enumerate(WEEKDAYS):
+        spans = [s for s in schedule.weekly if s.weekday == index]
+        if spans:
+            text = ", ".join(
+                f"{s.opens:%H:%M}–{s.closes:%H:%M}{' (next day)' if s.overnight and s.closes != time(0) else ''}"
+                for s in sorted(spans, key=lambda s: s.opens)
+            )
+        else:
+            text = "closed"
+        lines.append(f"{name}: {text}")
+    return lines

@@ -1,0 +1,3 @@
+"""The holiday list."""
+
+from csrn.schedules import bp  # noqa: F401

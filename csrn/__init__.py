@@ -6,7 +6,7 @@ import logging
 
 from flask import Flask, current_app, g, render_template, request
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException, SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -80,12 +80,15 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from csrn import agencies, audit, auth, dashboard, health, notify, settings
+    from csrn import agencies, audit, auth, dashboard, directory, health, notify, protocols, schedules, settings
     from csrn.agencies import trainings
     from csrn.auth import account, users
 
-    for module in (auth, account, users, agencies, trainings, audit, dashboard, health, notify, settings):
+    modules = (auth, account, users, agencies, trainings, directory, schedules, audit, dashboard, health, notify,
+               settings)
+    for module in modules:
         app.register_blueprint(module.bp)
+    app.register_blueprint(protocols.bp)
 
 
 ERROR_TITLES = {
@@ -127,7 +130,8 @@ def _register_error_pages(app: Flask) -> None:
             return error
         return render_error(error.code)
 
-    @app.errorhandler(DBAPIError)
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
     def database_error(error):
         log.error("database unavailable: %s", error.__class__.__name__, exc_info=error)
         try:

@@ -20,6 +20,8 @@ csrn_cli = AppGroup("csrn", help="CSRN administration and scheduled jobs.")
 TICK_JOBS: list = []
 DAILY_JOBS: list = [
     ("certificate and agreement expiry reminders", "csrn.agencies.operations:expiry_reminders"),
+    ("directory confirmation links", "csrn.directory.operations:stale_reminders"),
+    ("protocol review reminders", "csrn.protocols.operations:review_reminders"),
 ]
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import func, select
 
@@ -11,7 +11,10 @@ from csrn.agencies.models import Agency, Certificate, MembershipChange, Training
 from csrn.auth import operations as auth_ops
 from csrn.auth.models import ADMIN, AGENCY_ADMIN, CASE_MANAGER, CHAIR, STAFF, User
 from csrn.config import INSTANCE
+from csrn.directory.models import Location, Service, ServiceType
 from csrn.extensions import db
+from csrn.protocols.demo import seed_protocols
+from csrn.schedules.models import Holiday, ScheduleRule
 from csrn.settings.models import TaskForceSettings
 
 COUNTIES = ["Alder", "Birch Hollow", "Cedar", "Dunmore", "Elk River"]
@@ -124,6 +127,113 @@ CERTIFICATES = [
 ]
 LAPSED_AGREEMENT = "Mercy Community Clinic"
 
+WEEKDAYS_9_5 = [(d, "09:00", "17:00") for d in range(5)]
+# agency: [(type code, name, {facets}, hours or "24/7", open slots, waitlist, days since confirmed, description)]
+SERVICES = {
+    "Safe Harbor Advocacy Center": [
+        ("case_management", "", {"age": ["18_24", "25_plus"], "trafficking": ["sex", "labour"],
+                                 "language": ["en", "es"]}, WEEKDAYS_9_5, 3, 0, 5,
+         "Intensive case management for adult survivors; needs assessment within 48 hours."),
+        ("safety_planning", "", {"language": ["en", "es"]}, "24/7", None, 0, 5,
+         "Safety planning by phone at any hour."),
+    ],
+    "New Dawn Survivor Services": [
+        ("case_management", "Youth and adult case management",
+         {"trafficking": ["sex", "labour"], "language": ["en", "vi", "es"], "interpretation": ["km", "th"]},
+         WEEKDAYS_9_5 + [(5, "10:00", "14:00")], 0, 4, 2,
+         "Case management for survivors of every age; Vietnamese and Spanish speaking staff."),
+        ("safety_planning", "24/7 crisis hotline", {"language": ["en", "vi", "es"]}, "24/7", None, 0, 1,
+         "Crisis hotline with emergency response staff, every hour of every day."),
+    ],
+    "Midstate Anti-Trafficking Hotline": [
+        ("case_management", "Emergency response", {"trafficking": ["sex", "labour"], "language": ["en"],
+                                                   "interpretation": ["es", "zh", "ar"]}, "24/7", 2, 0, 3,
+         "Emergency response and short-term case management anywhere in the region."),
+    ],
+    "Bridges Youth Shelter": [
+        ("emergency_shelter", "Youth crisis beds", {"age": ["minor"], "language": ["en", "es"]}, "24/7", 1, 0, 45,
+         "Emergency beds for youth under 18; intake line answered 24/7."),
+    ],
+    "Open Door Women's Shelter": [
+        ("emergency_shelter", "", {"gender": ["female", "transgender", "non_binary"], "age": ["18_24", "25_plus"],
+                                   "language": ["en", "es"]}, "24/7", 0, 3, 6,
+         "Confidential emergency shelter for women and their children."),
+        ("case_management", "Shelter case management", {"gender": ["female", "transgender", "non_binary"]},
+         WEEKDAYS_9_5, 1, 0, 6, "Case management for shelter residents."),
+    ],
+    "Lakeshore Legal Aid": [
+        ("civil_legal", "", {"language": ["en", "es"]}, WEEKDAYS_9_5, 5, 0, 60,
+         "Protective orders, housing, and vacatur of convictions for survivors."),
+    ],
+    "Immigrant Justice Partners": [
+        ("immigration_legal", "T and U visas", {"citizenship": ["foreign"], "language": ["en", "es", "tl"]},
+         WEEKDAYS_9_5, 2, 6, 10, "T visas, U visas and continued presence; free consultations."),
+    ],
+    "Mercy Community Clinic": [
+        ("medical", "", {"language": ["en", "es", "ht"]}, [(d, "08:00", "18:00") for d in range(6)], 10, 0, 12,
+         "Primary care, forensic-informed exams and sexual health; sliding scale."),
+    ],
+    "Harbor Dental Collective": [
+        ("dental", "", {"age": ["18_24", "25_plus"]}, [(1, "09:00", "16:00"), (3, "09:00", "16:00")], 4, 0, 90,
+         "Dental care for uninsured adults."),
+    ],
+    "Clearwater Counseling": [
+        ("mental_health", "Trauma-focused therapy", {"age": ["minor", "18_24", "25_plus"], "language": ["en"]},
+         [(0, "09:00", "19:00"), (1, "09:00", "19:00"), (2, "09:00", "19:00"), (3, "09:00", "19:00")], 2, 1, 20,
+         "Trauma-focused therapy for adults and adolescents."),
+    ],
+    "Language Bridge Interpreters": [
+        ("interpretation", "On-site and phone interpreting",
+         {"language": ["en", "es", "vi", "zh", "ar", "uk", "ru", "tl", "km", "th", "ht"]}, "24/7", None, 0, 8,
+         "Interpreting in 30 languages, on site or by phone, trained for trauma settings."),
+    ],
+    "County Department of Children's Services": [
+        ("child_welfare", "", {"age": ["minor"]}, "24/7", None, 0, 40, "Child welfare response for minors."),
+    ],
+    "Dunmore County Prosecutor's Victim Witness Unit": [
+        ("criminal_justice_advocacy", "", {"county": ["Dunmore"]}, WEEKDAYS_9_5, None, 0, 15,
+         "Victim-witness advocates for criminal cases in Dunmore County."),
+    ],
+    "Workers' Rights Center": [
+        ("employment", "Labour rights and wage claims", {"trafficking": ["labour"], "language": ["en", "es", "quc"]},
+         [(1, "12:00", "20:00"), (3, "12:00", "20:00"), (5, "10:00", "14:00")], None, 0, 33,
+         "Labour rights education and wage-theft claims for farm and factory workers."),
+    ],
+    "Pathways Recovery Services": [
+        ("substance_use", "", {}, WEEKDAYS_9_5, 0, 8, 100, "Substance use treatment (suspended member)."),
+    ],
+    "St. Brigid's Outreach": [
+        ("food_clothing", "Food pantry and clothing closet", {}, [(1, "10:00", "13:00"), (4, "10:00", "13:00")],
+         None, 0, 14, "Food pantry, clothing closet and bus passes."),
+        ("transport", "Bus passes", {}, [(1, "10:00", "13:00")], None, 0, 14, "Monthly bus passes while they last."),
+    ],
+    "Northside Community Kitchen": [
+        ("food_clothing", "Hot meals", {}, [(d, "17:00", "19:00") for d in range(7)], None, 0, 3,
+         "Hot meals daily and groceries on Fridays."),
+    ],
+    "Valley Health System Emergency Department": [
+        ("medical", "Emergency department with SANE nurses", {}, "24/7", None, 0, 2,
+         "Hospital emergency department; sexual assault nurse examiners on call."),
+    ],
+}
+# agency: [(name, street, city, county, visibility)]
+LOCATIONS = {
+    "Safe Harbor Advocacy Center": [("Main office", "120 Front Street", "Riverton", "Alder", "public")],
+    "New Dawn Survivor Services": [("Office", "44 Mill Road", "Cedar Falls", "Cedar", "public")],
+    "Open Door Women's Shelter": [
+        ("Administrative office", "9 Court Square", "Dunmore", "Dunmore", "members"),
+        ("Shelter", "1877 Larkspur Lane", "Dunmore", "Dunmore", "confidential"),
+    ],
+    "Bridges Youth Shelter": [("Youth shelter", "310 Orchard Avenue", "Birch Hollow", "Birch Hollow", "confidential")],
+    "Mercy Community Clinic": [("Clinic", "800 Hospital Drive", "Riverton", "Alder", "public")],
+    "Lakeshore Legal Aid": [("Lakeshore office", "15 Harbor Way", "Birch Hollow", "Birch Hollow", "public")],
+    "St. Brigid's Outreach": [("Parish hall", "2 Church Street", "Riverton", "Alder", "public")],
+    "Northside Community Kitchen": [("Kitchen", "77 North Avenue", "Riverton", "Alder", "public")],
+}
+HOLIDAYS = [("2026-11-26", "Thanksgiving Day"), ("2026-12-25", "Christmas Day"), ("2027-01-01", "New Year's Day"),
+            ("2027-01-18", "Martin Luther King Jr. Day"), ("2027-05-31", "Memorial Day"),
+            ("2027-07-05", "Independence Day (observed)")]
+
 
 class DemoRefused(RuntimeError):
     """The database already holds data and --force was not given."""
@@ -179,7 +289,9 @@ def seed(password: str | None, force: bool, now: datetime) -> list[tuple[str, st
         auth_ops.create_user(None, email, name, roles, agency_id, now, password=secret)
         logins.append((email, secret, ", ".join(roles)))
     _seed_training(by_name, now)
+    _seed_directory(by_name, now)
     db.session.commit()
+    seed_protocols(now)
     return logins
 
 
@@ -247,3 +359,37 @@ def _add_years(day: date, years: int) -> date:
         return day.replace(year=day.year + years)
     except ValueError:  # 29 February
         return day.replace(year=day.year + years, day=28)
+
+
+def _seed_directory(by_name: dict[str, Agency], now: datetime) -> None:
+    """Services for the providers (stale, full, 24/7 ones), locations (a confidential shelter), holidays."""
+    types = {t.code: t for t in db.session.scalars(select(ServiceType))}
+    for name, entries in SERVICES.items():
+        agency = by_name[name]
+        for code, title, facets, hours, slots, waitlist, days_since, description in entries:
+            service = Service(
+                agency_id=agency.id, service_type_id=types[code].id, name=title, description=description,
+                status="active", cost="free", is_24_7=hours == "24/7", closed_on_holidays=hours != "24/7",
+                open_slots=slots, waitlist=waitlist, capacity_confirmed_at=now - timedelta(days=days_since),
+                how_to_refer="Start an intake in CSRN, or call the point of contact.",
+                created_at=now, updated_at=now,
+            )
+            for kind, values in facets.items():
+                service.set_values(kind, values)
+            if hours != "24/7":
+                service.rules = [ScheduleRule(kind="weekly", weekday=d, opens=time.fromisoformat(o),
+                                              closes=time.fromisoformat(c)) for d, o, c in hours]
+            db.session.add(service)
+    for name, places in LOCATIONS.items():
+        for place, street, city, county, visibility in places:
+            db.session.add(Location(agency_id=by_name[name].id, name=place, address_1=street, address_2=None,
+                                    city=city, state="IL", postal_code=f"60{sum(map(ord, street)) % 900 + 100}",
+                                    county=county, visibility=visibility, created_at=now, updated_at=now))
+    for index, agency in enumerate(by_name.values()):
+        if agency.membership_status in {"member", "in_training", "applicant", "listed"}:
+            agency.poc_name = ["Jamie Ortiz", "Lee Chen", "Pat Morgan", "Robin Singh", "Casey Adeyemi"][index % 5]
+            agency.poc_phone = f"+1 555 02{index:02d} {2000 + index * 3:04d}"
+            agency.poc_email = f"contact@{_slug(agency.name)}.example.org"
+    for day, name in HOLIDAYS:
+        if db.session.scalar(select(Holiday).where(Holiday.day == date.fromisoformat(day))) is None:
+            db.session.add(Holiday(day=date.fromisoformat(day), name=name))

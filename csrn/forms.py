@@ -9,6 +9,8 @@ from wtforms.validators import ValidationError
 
 
 def _strip(value):
+    if value is None:  # a text field missing from the submission is empty text, never NULL
+        return ""
     return value.strip() if isinstance(value, str) else value
 
 

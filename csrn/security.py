@@ -16,7 +16,7 @@ CSP = (
 # Endpoints reachable without logging in (SECURITY AC2). Every other endpoint needs a login.
 PUBLIC_ENDPOINTS = {
     "static", "health.healthz", "auth.login", "auth.login_code", "auth.accept_invitation",
-    "auth.reset_request", "auth.reset_password",
+    "auth.reset_request", "auth.reset_password", "directory.confirm_link",
 }
 
 

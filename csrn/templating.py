@@ -15,7 +15,9 @@ def navigation() -> list[tuple[str, str, str]]:
     """The navigation entries (endpoint, label, url) the current user's roles allow."""
     if not current_user.is_authenticated:
         return []
-    items = [("dashboard.index", "Home"), ("agencies.index", "Agencies"), ("trainings.index", "Training")]
+    items = [("dashboard.index", "Home"), ("directory.search", "Directory"), ("agencies.index", "Agencies"),
+             ("trainings.index", "Training")]
+    items.append(("protocols.index", "Protocols"))
     if current_user.has_role(AGENCY_ADMIN) and current_user.agency_id:
         items.append(("agencies.show", "My agency"))
     if current_user.has_role(AGENCY_ADMIN, CHAIR, ADMIN):

@@ -4,6 +4,7 @@ from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
     DateField,
+    EmailField,
     IntegerField,
     SelectField,
     StringField,
@@ -11,7 +12,7 @@ from wtforms import (
     TextAreaField,
     URLField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from csrn.agencies.models import AGENCY_TYPES, MEMBERSHIP_STATUSES
 from csrn.forms import BaseForm, HttpUrl, VersionedForm
@@ -36,6 +37,17 @@ class AgencyProfileForm(VersionedForm):
     website = URLField(
         "Website", description="Starting with https://", validators=[Optional(), Length(max=500), HttpUrl()]
     )
+    poc_name = StringField(
+        "Point of contact",
+        description="The person law enforcement and other members call with questions and requests.",
+        validators=[Optional(), Length(max=120)],
+    )
+    poc_phone = TelField("Point of contact's phone", validators=[Optional(), Length(max=40)])
+    poc_email = EmailField(
+        "Point of contact's e-mail",
+        description="Also receives the monthly link to confirm the directory entries.",
+        validators=[Optional(), Length(max=254), Email(message="Enter an e-mail address like name@example.org")],
+    )
 
     def set_counties(self, counties: list[str]) -> None:
         """Offer the task force's counties (and keep a value no longer on the list)."""
@@ -48,6 +60,8 @@ class AgencyProfileForm(VersionedForm):
         """Allow digits, spaces and the usual phone punctuation only."""
         if field.data and any(ch not in "0123456789 +-().ext" for ch in field.data.lower()):
             raise ValidationError("Enter a phone number using digits, spaces, + - ( ) and ext.")
+
+    validate_poc_phone = validate_phone
 
 
 class AgencyForm(AgencyProfileForm):
@@ -130,6 +144,7 @@ class RejectForm(BaseForm):
                            validators=[DataRequired(), Length(max=2000)])
 
 
-PROFILE_FIELDS = ("name", "description", "agency_type", "county", "phone", "website")
+PROFILE_FIELDS = ("name", "description", "agency_type", "county", "phone", "website", "poc_name", "poc_phone",
+                  "poc_email")
 CHAIR_FIELDS = PROFILE_FIELDS + ("internal_notes",)
 AGREEMENT_FIELDS = ("mou_signed_on", "mou_signatory", "mou_renewal_on")

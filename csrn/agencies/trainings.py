@@ -105,9 +105,9 @@ def record_certificate():
 
 
 @bp.get("/certificates/<int:certificate_id>")
-@roles_required(AGENCY_ADMIN, CHAIR)
+@login_required
 def certificate(certificate_id: int):
-    """One certificate, with the chair's verify and reject actions."""
+    """One certificate, with the chair's verify and reject actions (404 outside its scope, SECURITY AC1)."""
     item = ops.get_certificate_or_404(certificate_id, current_user)
     return render_template("trainings/certificate.html", certificate=item, form=EmptyForm(),
                            is_chair=current_user.has_role(CHAIR))

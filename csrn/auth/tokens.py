@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from csrn.auth.models import AuthToken
 from csrn.extensions import db
 
-LIFETIMES = {"invite": timedelta(days=7), "reset": timedelta(hours=1)}
+LIFETIMES = {"invite": timedelta(days=7), "reset": timedelta(hours=1), "capacity": timedelta(days=7)}
 
 
 def hash_token(raw: str) -> str:
@@ -46,14 +46,29 @@ def issue(purpose: str, user, created_by, now: datetime) -> str:
     return raw
 
 
+def issue_for_agency(purpose: str, agency, now: datetime) -> str:
+    """Create a token that belongs to an agency (a capacity confirmation link); return the raw token."""
+    db.session.execute(
+        update(AuthToken)
+        .where(AuthToken.agency_id == agency.id, AuthToken.purpose == purpose, AuthToken.used_at.is_(None))
+        .values(used_at=now)
+    )
+    raw = new_raw_token()
+    db.session.add(AuthToken(purpose=purpose, token_hash=hash_token(raw), agency_id=agency.id,
+                             created_at=now, expires_at=now + LIFETIMES[purpose]))
+    return raw
+
+
 def find_valid(purpose: str, raw: str, now: datetime) -> AuthToken | None:
-    """The unused, unexpired token of this purpose, or None."""
+    """The unused, unexpired token of this purpose for an active account, or None."""
     if not raw or len(raw) > 200:
         return None
     token = db.session.scalar(
         select(AuthToken).where(AuthToken.token_hash == hash_token(raw), AuthToken.purpose == purpose)
     )
     if token is None or token.used_at is not None or token.expires_at <= now:
+        return None
+    if token.user_id is not None and not token.user.active:  # deactivation retires the account's links
         return None
     return token
 

@@ -80,7 +80,8 @@ def intervals(schedule: Schedule, start: datetime, end: datetime, zone: ZoneInfo
     while day <= last:
         if not schedule.day_is_closed(day):
             if schedule.always:
-                raw.append((_to_utc(_local(day, time(0), zone)), _to_utc(_local(day + timedelta(days=1), time(0), zone))))
+                next_day = day + timedelta(days=1)
+                raw.append((_to_utc(_local(day, time(0), zone)), _to_utc(_local(next_day, time(0), zone))))
             else:
                 for span in schedule.weekly:
                     if span.weekday != day.weekday():

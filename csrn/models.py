@@ -3,8 +3,6 @@
 from csrn.agencies.models import Agency, Certificate, MembershipChange, TrainingCourse  # noqa: F401
 from csrn.audit.models import AuditEvent  # noqa: F401
 from csrn.auth.models import AuthToken, RecoveryCode, User, UserRole, UserSession  # noqa: F401
-from csrn.notify.models import OutboxMessage  # noqa: F401
-from csrn.settings.models import TaskForceSettings  # noqa: F401
 from csrn.directory.models import (  # noqa: F401
     CapacityConfirmation,
     GenderOption,
@@ -13,4 +11,10 @@ from csrn.directory.models import (  # noqa: F401
     ServiceFacet,
     ServiceType,
 )
+from csrn.notify.models import OutboxMessage  # noqa: F401
+from csrn.protocols.models import ProtocolAcknowledgement, ProtocolPage, ProtocolVersion  # noqa: F401
 from csrn.schedules.models import Holiday, ScheduleRule  # noqa: F401
+from csrn.settings.models import TaskForceSettings  # noqa: F401
+from csrn.intake.models import Consent, Intake, IntakeDraft, Pathway, PathwayStep, UnmetNeed  # noqa: F401
+from csrn.notify.models import Notification  # noqa: F401
+from csrn.referrals.models import Offer, Referral, ReferralEvent  # noqa: F401

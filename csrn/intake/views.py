@@ -1,0 +1,3 @@
+"""Intake pages."""
+
+from csrn.intake import bp  # noqa: F401

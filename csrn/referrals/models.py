@@ -1,0 +1,118 @@
+"""Referrals, offers (one pending at a time, exactly one accepted) and the timeline of events."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from csrn.extensions import db
+from csrn.types import UTCDateTime, UUIDString, new_uuid, state_check
+
+REFERRAL_STATES = ("offered", "accepted", "in_progress", "closed", "withdrawn", "unassigned")
+OFFER_STATES = ("pending", "accepted", "declined", "expired", "withdrawn")
+DECLINE_REASONS = {
+    "not_eligible": "Not eligible",
+    "no_capacity": "No capacity",
+    "outside_area": "Outside service area",
+    "language": "Language",
+    "conflict": "Conflict of interest",
+    "safety": "Safety concern",
+    "other": "Other",
+}
+OUTCOMES = {"engaged": "Services engaged", "client_declined": "Client declined services",
+            "lost_contact": "Lost contact", "transferred": "Transferred", "other": "Other"}
+
+
+class Referral(db.Model):
+    """A request for one service for one person, offered to one provider at a time."""
+
+    __tablename__ = "referral"
+    __table_args__ = (
+        state_check("state", REFERRAL_STATES),
+        state_check("urgency", ("emergency", "urgent", "routine")),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = mapped_column(UUIDString(), unique=True, default=new_uuid)
+    intake_id: Mapped[int] = mapped_column(ForeignKey("intake.id"), index=True)
+    service_type_id: Mapped[int] = mapped_column(ForeignKey("service_type.id"))
+    sending_agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"), index=True)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    urgency: Mapped[str] = mapped_column(String(10))
+    state: Mapped[str] = mapped_column(String(12), index=True)
+    outcome: Mapped[str] = mapped_column(String(20), default="")
+    accepted_agency_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id"), index=True)
+    # The order to offer in: the chosen receiver, the backups, then the other matches (agency ids).
+    candidates_json: Mapped[str] = mapped_column(Text, default="[]")
+    is_drill: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    intake = relationship("Intake", lazy="joined")
+    service_type = relationship("ServiceType", lazy="joined")
+    sending_agency = relationship("Agency", foreign_keys=[sending_agency_id], lazy="joined")
+    accepted_agency = relationship("Agency", foreign_keys=[accepted_agency_id])
+    offers: Mapped[list[Offer]] = relationship(back_populates="referral", order_by="Offer.id", lazy="selectin")
+
+    @property
+    def candidates(self) -> list[int]:
+        return json.loads(self.candidates_json or "[]")
+
+    @property
+    def pending_offer(self) -> Offer | None:
+        return next((o for o in self.offers if o.state == "pending"), None)
+
+    @property
+    def accepted_offer(self) -> Offer | None:
+        return next((o for o in self.offers if o.state == "accepted"), None)
+
+
+class Offer(db.Model):
+    """The referral offered to one provider; answered once."""
+
+    __tablename__ = "offer"
+    __table_args__ = (
+        state_check("state", OFFER_STATES),
+        CheckConstraint("state != 'declined' OR decline_reason != ''", name="decline_has_reason"),
+        # Exactly one accepted offer per referral, and at most one pending (R1, R3).
+        Index("uq_offer_one_accepted", "referral_id", unique=True,
+              sqlite_where=text("state = 'accepted'"), postgresql_where=text("state = 'accepted'")),
+        Index("uq_offer_one_pending", "referral_id", unique=True,
+              sqlite_where=text("state = 'pending'"), postgresql_where=text("state = 'pending'")),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    referral_id: Mapped[int] = mapped_column(ForeignKey("referral.id", ondelete="CASCADE"), index=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"), index=True)
+    service_id: Mapped[int | None] = mapped_column(ForeignKey("service.id", ondelete="SET NULL"))
+    state: Mapped[str] = mapped_column(String(10), index=True)
+    offered_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    deadline_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    answered_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    decline_reason: Mapped[str] = mapped_column(String(20), default="")
+    decline_text: Mapped[str] = mapped_column(Text, default="")
+    offered_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+
+    referral: Mapped[Referral] = relationship(back_populates="offers")
+    agency = relationship("Agency", lazy="joined")
+
+
+class ReferralEvent(db.Model):
+    """One change on a referral's timeline: who, when, what."""
+
+    __tablename__ = "referral_event"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    referral_id: Mapped[int] = mapped_column(ForeignKey("referral.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[str] = mapped_column(Text, default="")  # never identifying information
+
+    actor = relationship("User", lazy="joined")
+    agency = relationship("Agency", lazy="joined")

@@ -1,0 +1,3 @@
+"""Referral pages."""
+
+from csrn.referrals import bp  # noqa: F401

@@ -81,7 +81,7 @@ def _rollback(request, app):
     finally:
         with app.app_context():
             db.session.remove()
-            db.session.configure(bind=None, join_transaction_mode="conservative_savepoint")
+            db.session.configure(bind=None, join_transaction_mode="conditional_savepoint")
         transaction.rollback()
         connection.close()
 

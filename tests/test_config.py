@@ -16,9 +16,9 @@ from csrn.config import (
     ROOT,
     ConfigurationError,
     DevelopmentConfig,
-    TestConfig,
     load_config,
 )
+from csrn.config import TestConfig as _TestConfig
 from tests.conftest import Browser
 
 PROD_HOST = "csrn.example.org"
@@ -221,7 +221,7 @@ NEW_KEY = "new-secret-key-" + "n" * 40
 
 def _app_with_keys(set_env, database_url, secret: str, fallbacks: str = ""):
     set_env({"SECRET_KEY": secret, "SECRET_KEY_FALLBACKS": fallbacks} if fallbacks else {"SECRET_KEY": secret})
-    return _app_on(database_url, TestConfig())
+    return _app_on(database_url, _TestConfig())
 
 
 def test_secret_key_fallbacks_keep_sessions_alive_through_rotation(set_env, database_url, create_user):

@@ -74,7 +74,7 @@ def send_pending(now: datetime, limit: int = 100) -> dict[str, int]:
     except (OSError, smtplib.SMTPException) as exc:
         for message in due:
             _defer(message, now, f"connect: {exc}")
-            counts["deferred"] += 1
+            counts["failed" if message.status == "failed" else "deferred"] += 1
         db.session.commit()
         return counts
     with smtp:

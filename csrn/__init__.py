@@ -80,12 +80,26 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from csrn import agencies, audit, auth, dashboard, directory, health, notify, protocols, schedules, settings
+    from csrn import (
+        agencies,
+        audit,
+        auth,
+        dashboard,
+        directory,
+        health,
+        intake,
+        notify,
+        protocols,
+        referrals,
+        schedules,
+        settings,
+    )
     from csrn.agencies import trainings
     from csrn.auth import account, users
+    from csrn.notify import notifications
 
-    modules = (auth, account, users, agencies, trainings, directory, schedules, audit, dashboard, health, notify,
-               settings)
+    modules = (auth, account, users, agencies, trainings, directory, schedules, intake, referrals, notifications,
+               audit, dashboard, health, notify, settings)
     for module in modules:
         app.register_blueprint(module.bp)
     app.register_blueprint(protocols.bp)

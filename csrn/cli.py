@@ -17,10 +17,11 @@ from csrn.extensions import db
 csrn_cli = AppGroup("csrn", help="CSRN administration and scheduled jobs.")
 
 # Each module adds (name, "module:function") here; the function takes `now` and returns a summary.
-TICK_JOBS: list = []
+TICK_JOBS: list = [("escalations", "csrn.referrals.operations:escalation_pass")]
 DAILY_JOBS: list = [
     ("certificate and agreement expiry reminders", "csrn.agencies.operations:expiry_reminders"),
     ("directory confirmation links", "csrn.directory.operations:stale_reminders"),
+    ("intake drafts unused for 7 days", "csrn.intake.operations:purge_drafts"),
     ("protocol review reminders", "csrn.protocols.operations:review_reminders"),
 ]
 
@@ -105,6 +106,15 @@ def tick(now_text: str | None) -> None:
         click.echo(f"{name}: {_resolve(job)(now)}")
     counts = send_pending(now)
     click.echo(f"outbox: {counts['sent']} sent, {counts['deferred']} deferred, {counts['failed']} failed")
+
+
+@csrn_cli.command("escalate")
+@_now_option
+def escalate(now_text: str | None) -> None:
+    """Run the escalation pass alone (it also runs in `tick`)."""
+    from csrn.referrals.operations import escalation_pass
+
+    click.echo(escalation_pass(parse_now(now_text)))
 
 
 @csrn_cli.command("daily")

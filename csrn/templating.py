@@ -8,15 +8,22 @@ from flask import Flask, url_for
 from flask_login import current_user
 from sqlalchemy.exc import DBAPIError
 
-from csrn.auth.models import ADMIN, AGENCY_ADMIN, CHAIR
+from csrn.auth.models import ADMIN, AGENCY_ADMIN, CASE_MANAGER, CHAIR
 
 
 def navigation() -> list[tuple[str, str, str]]:
     """The navigation entries (endpoint, label, url) the current user's roles allow."""
     if not current_user.is_authenticated:
         return []
-    items = [("dashboard.index", "Home"), ("directory.search", "Directory"), ("agencies.index", "Agencies"),
-             ("trainings.index", "Training")]
+    items = [("dashboard.index", "Home")]
+    if current_user.agency is not None and current_user.agency.membership_status != "suspended":
+        items.append(("intake.new", "New intake"))
+    items.append(("referrals.index", "Referrals"))
+    if current_user.has_role(CASE_MANAGER, AGENCY_ADMIN):
+        items.append(("referrals.inbox", "Inbox"))
+    if current_user.has_role(CHAIR):
+        items.append(("referrals.queue", "Queue"))
+    items += [("directory.search", "Directory"), ("agencies.index", "Agencies"), ("trainings.index", "Training")]
     items.append(("protocols.index", "Protocols"))
     if current_user.has_role(AGENCY_ADMIN) and current_user.agency_id:
         items.append(("agencies.show", "My agency"))
@@ -48,6 +55,10 @@ def register(app: Flask) -> None:
     def longdate(value: date | None) -> str:
         return value.strftime("%-d %B %Y") if value else ""
 
+    from csrn.directory.languages import language_name
+
+    app.add_template_filter(language_name, "language_name")
+
     @app.template_filter("safe_url")
     def safe_url(value: str | None) -> str:
         """Only http(s) links ever reach an href, whatever is in the database."""
@@ -62,4 +73,9 @@ def register(app: Flask) -> None:
 
     @app.context_processor
     def inject():
-        return {"navigation": navigation, "task_force_name": task_force_name}
+        return {"navigation": navigation, "task_force_name": task_force_name, "unread_notifications": unread}
+
+    def unread() -> int:
+        from csrn.notify.notifications import unread_count
+
+        return unread_count(current_user) if current_user.is_authenticated else 0

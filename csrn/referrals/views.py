@@ -1,3 +1,182 @@
-"""Referral pages."""
+"""Referral pages: the referral as the viewer may see it, its timeline, actions, the inbox and the queue."""
 
-from csrn.referrals import bp  # noqa: F401
+from __future__ import annotations
+
+from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from csrn.agencies import operations as agency_ops
+from csrn.agencies.models import Agency
+from csrn.audit import operations as audit
+from csrn.auth.models import AGENCY_ADMIN, CASE_MANAGER, CHAIR
+from csrn.clock import utcnow
+from csrn.extensions import db
+from csrn.forms import EmptyForm, render_form
+from csrn.intake import operations as intake_ops
+from csrn.intake.models import AGE_GROUPS, CITIZENSHIP, CONSIDERATIONS, TRAFFICKING, URGENCIES
+from csrn.referrals import bp
+from csrn.referrals import operations as ops
+from csrn.referrals.forms import DeclineForm, OfferByHandForm
+from csrn.referrals.models import DECLINE_REASONS, OUTCOMES, REFERRAL_STATES, ReferralEvent
+from csrn.security import roles_required
+
+
+def _me():
+    return current_user._get_current_object()
+
+
+def _identifying(referral, rel: str, now) -> set[str]:
+    """Which identifying categories this viewer sees (DESIGN §5)."""
+    if rel == "author":
+        return {"identity", "contact", "immigration", "health", "narrative"}
+    if rel == "receiver":
+        return intake_ops.shared_categories(referral, current_user.agency_id, False, now)
+    if rel == "chair":
+        return intake_ops.shared_categories(referral, None, True, now)
+    return set()
+
+
+def _labels() -> dict:
+    from csrn.directory import operations as directory_ops
+
+    return {"urgency": URGENCIES, "age_group": AGE_GROUPS, "citizenship": CITIZENSHIP,
+            "trafficking_type": TRAFFICKING, "considerations": CONSIDERATIONS,
+            "needs": {t.code: t.name for t in directory_ops.service_types(active_only=False)},
+            "genders": {g.code: g.label for g in directory_ops.genders()}, "reasons": DECLINE_REASONS,
+            "outcomes": OUTCOMES}
+
+
+@bp.get("/")
+@login_required
+def index():
+    """The referrals the user may see, newest emergency first, filterable by state."""
+    state = request.args.get("state", "")
+    state = state if state in REFERRAL_STATES else ""
+    page = db.paginate(ops.list_query(_me(), state), page=request.args.get("page", 1, type=int),
+                       per_page=current_app.config["PER_PAGE"], error_out=False)
+    return render_template("referrals/index.html", page=page, state=state, states=REFERRAL_STATES, now=utcnow(),
+                           labels=_labels())
+
+
+@bp.get("/inbox")
+@roles_required(CASE_MANAGER, AGENCY_ADMIN)
+def inbox():
+    """Pending offers to my agency with time left; htmx polls the fragment (as a background request)."""
+    now = utcnow()
+    offers = db.session.scalars(ops.inbox_query(_me())).all()
+    template = "referrals/_inbox.html" if request.htmx else "referrals/inbox.html"
+    return render_template(template, offers=offers, now=now, labels=_labels())
+
+
+@bp.get("/queue")
+@roles_required(CHAIR)
+def queue():
+    """The committee queue: unassigned referrals, as summaries."""
+    referrals = db.session.scalars(ops.queue_query()).all()
+    return render_template("referrals/queue.html", referrals=referrals, now=utcnow(), labels=_labels())
+
+
+@bp.get("/<int:referral_id>")
+@login_required
+def show(referral_id: int):
+    """The referral as the viewer may see it, with its timeline and the viewer's actions."""
+    referral, rel = ops.get_referral_or_404(referral_id, _me())
+    now = utcnow()
+    shown = _identifying(referral, rel, now)
+    if shown:
+        audit.record(_me(), "referral.viewed_identifying", referral, fields=sorted(shown), now=now)
+        db.session.commit()
+    events = db.session.scalars(select(ReferralEvent).where(ReferralEvent.referral_id == referral.id)
+                                .order_by(ReferralEvent.at, ReferralEvent.id)).all()
+    own_offers = [o for o in referral.offers if o.agency_id == current_user.agency_id]
+    return render_template(
+        "referrals/show.html", referral=referral, rel=rel, shown=shown, events=events, now=now,
+        own_offers=own_offers, labels=_labels(), form=EmptyForm(), decline_form=DeclineForm(),
+        consent=intake_ops.consent_of(referral.intake) if rel in ("author", "sender") else None,
+    )
+
+
+@bp.get("/<int:referral_id>/sent")
+@login_required
+def sent(referral_id: int):
+    """After sending: who to phone right now (the receiver's line; for emergencies, its 24/7 number)."""
+    referral, rel = ops.get_referral_or_404(referral_id, _me())
+    if rel not in ("author", "sender"):
+        return redirect(url_for("referrals.show", referral_id=referral.id))
+    pending = referral.pending_offer
+    from csrn.settings.operations import get_settings
+
+    return render_template("referrals/sent.html", referral=referral, offer=pending, now=utcnow(),
+                           fallback_phone=get_settings().fallback_phone)
+
+
+@bp.post("/<int:referral_id>/accept")
+@login_required
+def accept(referral_id: int):
+    """Accept the offer to my agency (exactly one acceptance ever wins)."""
+    referral, rel = ops.get_referral_or_404(referral_id, _me())
+    try:
+        ops.accept(_me(), referral, utcnow())
+    except ops.RefusedTransition as exc:
+        flash(str(exc), "error")
+    else:
+        flash("Accepted. The sender has been told; the person's details are below as the consent allows.", "success")
+    return redirect(url_for("referrals.show", referral_id=referral_id), code=303)
+
+
+@bp.route("/<int:referral_id>/decline", methods=["GET", "POST"])
+@login_required
+def decline(referral_id: int):
+    """Decline the offer to my agency with a reason; it goes to the next candidate at once."""
+    referral, rel = ops.get_referral_or_404(referral_id, _me())
+    form = DeclineForm()
+    if form.validate_on_submit():
+        try:
+            ops.decline(_me(), referral, form.reason.data, form.text.data, utcnow())
+        except ops.RefusedTransition as exc:
+            flash(str(exc), "error")
+        else:
+            flash("Declined. The referral has gone to the next provider.", "success")
+            return redirect(url_for("referrals.inbox") if current_user.has_role(CASE_MANAGER, AGENCY_ADMIN)
+                            else url_for("referrals.index"), code=303)
+        return redirect(url_for("referrals.show", referral_id=referral_id), code=303)
+    return render_form("referrals/decline.html", form, referral=referral)
+
+
+@bp.route("/<int:referral_id>/withdraw", methods=["GET", "POST"])
+@login_required
+def withdraw(referral_id: int):
+    """The sender withdraws the referral (GET asks for confirmation)."""
+    referral, rel = ops.get_referral_or_404(referral_id, _me())
+    form = EmptyForm()
+    if form.validate_on_submit():
+        try:
+            ops.withdraw(_me(), referral, utcnow())
+        except ops.RefusedTransition as exc:
+            flash(str(exc), "error")
+        else:
+            flash("Referral withdrawn.", "success")
+        return redirect(url_for("referrals.show", referral_id=referral_id), code=303)
+    return render_template("referrals/withdraw.html", referral=referral, form=form)
+
+
+@bp.route("/<int:referral_id>/offer", methods=["GET", "POST"])
+@roles_required(CHAIR)
+def offer_by_hand(referral_id: int):
+    """A chair offers a queued referral to any provider that can receive it."""
+    referral, rel = ops.get_referral_or_404(referral_id, _me())
+    now = utcnow()
+    receivable = db.session.scalars(select(Agency).where(
+        agency_ops.receivable_condition(referral.service_type_id, now)).order_by(Agency.name)).all()
+    form = OfferByHandForm()
+    form.agency_id.choices = [(a.id, a.name) for a in receivable]
+    if form.validate_on_submit():
+        try:
+            ops.offer_by_hand(_me(), referral, db.session.get(Agency, form.agency_id.data), now)
+        except ops.RefusedTransition as exc:
+            form.agency_id.errors = [str(exc)]
+        else:
+            flash("Offered.", "success")
+            return redirect(url_for("referrals.show", referral_id=referral_id), code=303)
+    return render_form("referrals/offer.html", form, referral=referral)

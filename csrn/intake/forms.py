@@ -1,0 +1,119 @@
+"""One form per intake step (DESIGN §4.1), each validated on the server."""
+
+from __future__ import annotations
+
+from wtforms import (
+    BooleanField,
+    DateField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from csrn.directory.languages import language_choices
+from csrn.forms import BaseForm
+from csrn.intake.models import (
+    AGE_GROUPS,
+    CITIZENSHIP,
+    CONSENT_CATEGORIES,
+    CONSENT_HOW,
+    CONSIDERATIONS,
+    TRAFFICKING,
+    URGENCIES,
+)
+
+
+class Checkboxes(SelectMultipleField):
+    """A multiple choice shown as checkboxes."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class UrgencyForm(BaseForm):
+    """Step 1: urgency and place."""
+
+    urgency = RadioField("How urgent is it?", choices=list(URGENCIES.items()),
+                         validators=[InputRequired(message="Choose how urgent it is.")])
+    county = SelectField("County", description="Where the person is now.", choices=[])
+
+
+class PersonForm(BaseForm):
+    """Step 2: the person, minimally. "Unknown" is always allowed and never excludes a provider."""
+
+    alias = StringField("Alias or initials", description="Never a full legal name. Optional.",
+                        validators=[Optional(), Length(max=80)])
+    age_group = RadioField("Age group", choices=list(AGE_GROUPS.items()), default="unknown")
+    gender = SelectField("Gender", choices=[])
+    citizenship = RadioField("Citizenship", choices=list(CITIZENSHIP.items()), default="unknown")
+    trafficking_type = RadioField("Type of trafficking", choices=list(TRAFFICKING.items()), default="unknown")
+    languages = SelectMultipleField("Languages the person speaks", choices=language_choices(),
+                                    description="Hold Ctrl (or ⌘) to choose several.")
+    interpreter_needed = BooleanField("An interpreter is needed")
+    considerations = Checkboxes("Considerations", choices=list(CONSIDERATIONS.items()))
+
+
+class NeedsForm(BaseForm):
+    """Step 3: needs, as service types."""
+
+    needs = Checkboxes("What does the person need?", choices=[],
+                       validators=[DataRequired(message="Choose at least one need.")])
+
+
+class MatchForm(BaseForm):
+    """Step 4: the receiver (the top match preselected) and ordered backups."""
+
+    receiver = RadioField("Send to", coerce=int, choices=[], validate_choice=True)
+    backups = Checkboxes("Backups, in this order if the first does not answer", coerce=int, choices=[])
+
+
+class ConsentForm(BaseForm):
+    """Step 5: consent and the safe-contact plan. Consent is never a condition of service."""
+
+    consent = RadioField("Did the person agree to share identifying information?",
+                         choices=[("yes", "Yes"), ("no", "No — send without identifying information")],
+                         validators=[InputRequired(message="Say whether the person agreed.")])
+    consent_how = RadioField("How was consent given?", choices=list(CONSENT_HOW.items()), validators=[Optional()])
+    consent_with = Checkboxes("With whom", choices=[
+        ("receiver", "The chosen receiver"), ("backups", "Its backups"),
+        ("onward", "Onward providers the case manager will choose"), ("chairs", "The committee chairs")])
+    consent_agencies = SelectMultipleField("Also these named agencies", coerce=int, choices=[])
+    consent_categories = Checkboxes("Which information", choices=list(CONSENT_CATEGORIES.items()))
+    consent_date = DateField("Date consent was given", validators=[Optional()])
+    consent_expires = DateField("Consent expires on", description="Leave empty if no end date was agreed.",
+                                validators=[Optional()])
+    safe_channel = StringField("Safe way to reach the person", description="e.g. only through the shelter's phone.",
+                               validators=[Optional(), Length(max=200)])
+    safe_times = StringField("Safe times", validators=[Optional(), Length(max=200)])
+    do_not_text = BooleanField("Do not text")
+    phone_may_be_controlled = BooleanField("The phone may be controlled by the trafficker")
+    code_word = StringField("Code word", validators=[Optional(), Length(max=80)])
+    contact_phone = StringField("Phone", validators=[Optional(), Length(max=40)])
+    contact_other = StringField("Other contact", validators=[Optional(), Length(max=200)])
+    narrative = TextAreaField("What happened (only what the receiver needs)", validators=[Optional(), Length(max=5000)])
+    immigration_notes = TextAreaField("Immigration details", validators=[Optional(), Length(max=2000)])
+    health_notes = TextAreaField("Health", validators=[Optional(), Length(max=2000)])
+
+    def validate_consent_how(self, field):
+        """With consent, say how it was given."""
+        if self.consent.data == "yes" and not field.data:
+            raise ValidationError("Say how consent was given.")
+
+    def validate_consent_categories(self, field):
+        """With consent, say which information may be shared."""
+        if self.consent.data == "yes" and not field.data:
+            raise ValidationError("Choose which information may be shared.")
+
+    def validate_consent_with(self, field):
+        """With consent, say with whom."""
+        if self.consent.data == "yes" and not field.data and not self.consent_agencies.data:
+            raise ValidationError("Choose with whom it may be shared.")
+
+    def validate_consent_expires(self, field):
+        """The expiry cannot come before the consent."""
+        if field.data and self.consent_date.data and field.data < self.consent_date.data:
+            raise ValidationError("The expiry date must be on or after the date consent was given.")

@@ -1,0 +1,354 @@
+"""Referral state changes and visibility: offers, acceptance exactly once, declines, escalation, the queue."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+from flask import abort, current_app, url_for
+from sqlalchemy import case, or_, select, update
+
+from csrn.agencies.models import Agency
+from csrn.audit import operations as audit
+from csrn.auth.models import AGENCY_ADMIN, CASE_MANAGER, CHAIR, User
+from csrn.extensions import db
+from csrn.referrals.models import DECLINE_REASONS, Offer, Referral, ReferralEvent
+from csrn.schedules import engine
+from csrn.schedules import operations as schedule_ops
+from csrn.settings.operations import get_settings, task_force_zone
+
+URGENCY_ORDER = case((Referral.urgency == "emergency", 0), (Referral.urgency == "urgent", 1), else_=2)
+
+
+class RefusedTransition(Exception):
+    """The change is not allowed now (someone else answered first, or the viewer may not)."""
+
+
+# ----- deadlines ---------------------------------------------------------------------------------
+
+def business_deadline(start: datetime, hours: int, zone, holidays: set) -> datetime:
+    """`hours` business hours after `start`: Monday to Friday 09:00–17:00 local, skipping holidays."""
+    from datetime import time
+
+    office = engine.Schedule(
+        weekly=[engine.WeeklySpan(day, time(9), time(17)) for day in range(5)],
+        holidays=holidays, closed_on_holidays=True,
+    )
+    remaining = timedelta(hours=hours)
+    cursor = start
+    while True:
+        window_end = cursor + timedelta(days=14)
+        for opened, closed in engine.intervals(office, cursor, window_end, zone):
+            span = closed - opened
+            if span >= remaining:
+                return opened + remaining
+            remaining -= span
+        cursor = window_end
+
+
+def offer_deadline(urgency: str, offered_at: datetime) -> datetime:
+    """When an offer of this urgency escalates if nobody answers (configurable in the settings)."""
+    settings = get_settings()
+    if urgency == "emergency":
+        return offered_at + timedelta(minutes=settings.emergency_minutes)
+    if urgency == "urgent":
+        return offered_at + timedelta(hours=settings.urgent_hours)
+    return business_deadline(offered_at, settings.routine_business_hours, task_force_zone(),
+                             schedule_ops.holiday_set())
+
+
+# ----- events and notifications -------------------------------------------------------------------
+
+def add_event(referral: Referral, kind: str, now: datetime, actor=None, agency_id: int | None = None,
+              detail: str = "") -> ReferralEvent:
+    """Append an event to the referral's timeline (never identifying information in `detail`)."""
+    event = ReferralEvent(referral_id=referral.id, at=now, actor_id=getattr(actor, "id", None),
+                          agency_id=agency_id, kind=kind, detail=detail)
+    db.session.add(event)
+    return event
+
+
+def _users_of(agency_id: int, *roles: str) -> list[User]:
+    users = db.session.scalars(select(User).where(User.agency_id == agency_id, User.active.is_(True))).all()
+    return [u for u in users if u.has_role(*roles)]
+
+
+def _chairs() -> list[User]:
+    return [u for u in db.session.scalars(select(User).where(User.active.is_(True))) if u.has_role(CHAIR)]
+
+
+def notify(users, text: str, link: str, now: datetime, email: bool = True) -> None:
+    """Tell users what happened, in the app and by e-mail — a sentence and a link, never client details."""
+
+    from csrn.auth.tokens import external_url  # noqa: F401  (links in mail are absolute, from CSRN_BASE_URL)
+    from csrn.notify.models import Notification
+    from csrn.notify.operations import queue_mail
+
+    base = current_app.config["CSRN_BASE_URL"].rstrip("/")
+    seen = set()
+    for user in users:
+        if user.id in seen:
+            continue
+        seen.add(user.id)
+        db.session.add(Notification(user_id=user.id, created_at=now, text=text[:300], link=link))
+        if email:
+            queue_mail(user.email, f"CSRN: {text[:150]}", f"{text}\n\nOpen it in CSRN: {base}{link}\n", now)
+
+
+def escalation_contacts(referral: Referral, now: datetime) -> list[User]:
+    """Who hears of an escalation: the chairs (and, once the roster exists, the on-call contact)."""
+    return _chairs()
+
+
+# ----- creating and offering ---------------------------------------------------------------------
+
+def create_referral(actor, intake, service_type_id: int, candidates: list[int], now: datetime,
+                    is_drill: bool = False) -> Referral:
+    """Create a referral and offer it to the first candidate, or put it in the committee queue."""
+    referral = Referral(intake_id=intake.id, service_type_id=service_type_id, sending_agency_id=intake.agency_id,
+                        created_by_id=actor.id, urgency=intake.urgency, state="unassigned",
+                        candidates_json=json.dumps(candidates), is_drill=is_drill, created_at=now, updated_at=now)
+    db.session.add(referral)
+    db.session.flush()
+    add_event(referral, "created", now, actor, intake.agency_id)
+    if candidates:
+        _offer_to(referral, candidates[0], now, actor)
+    else:
+        _to_queue(referral, now, "No provider matched.")
+    return referral
+
+
+def _offer_to(referral: Referral, agency_id: int, now: datetime, actor=None) -> Offer:
+    from csrn.directory.models import Service
+
+    service_id = db.session.scalar(select(Service.id).where(
+        Service.agency_id == agency_id, Service.service_type_id == referral.service_type_id,
+        Service.status == "active").order_by(Service.id).limit(1))
+    offer = Offer(referral_id=referral.id, agency_id=agency_id, service_id=service_id, state="pending",
+                  offered_at=now, deadline_at=offer_deadline(referral.urgency, now),
+                  offered_by_id=getattr(actor, "id", None))
+    db.session.add(offer)
+    referral.state = "offered"
+    referral.updated_at = now
+    db.session.flush()
+    agency = db.session.get(Agency, agency_id)
+    add_event(referral, "offered", now, actor, agency_id, detail=f"Offered to {agency.name}")
+    link = url_for("referrals.show", referral_id=referral.id)
+    notify(_users_of(agency_id, CASE_MANAGER, AGENCY_ADMIN),
+           f"New {referral.urgency} referral offer for {referral.service_type.name.lower()}", link, now)
+    return offer
+
+
+def _to_queue(referral: Referral, now: datetime, why: str) -> None:
+    referral.state = "unassigned"
+    referral.updated_at = now
+    add_event(referral, "unassigned", now, detail=why)
+    notify(_chairs(), f"Referral #{referral.id} is in the committee queue", url_for("referrals.queue"), now)
+
+
+# ----- answering ---------------------------------------------------------------------------------
+
+def accept(actor, referral: Referral, now: datetime) -> Offer:
+    """Accept the pending offer to the actor's agency: one conditional UPDATE, so exactly one wins (R1)."""
+    from csrn.directory.models import Service
+
+    offer = referral.pending_offer
+    if offer is None or offer.agency_id != actor.agency_id or not actor.has_role(CASE_MANAGER, AGENCY_ADMIN):
+        raise RefusedTransition("There is no offer for your agency to accept.")
+    result = db.session.execute(
+        update(Offer).where(Offer.id == offer.id, Offer.state == "pending")
+        .values(state="accepted", answered_at=now, answered_by_id=actor.id)
+        .execution_options(synchronize_session=False))
+    if result.rowcount != 1:
+        db.session.rollback()
+        raise RefusedTransition("Someone else answered this offer first.")
+    won = db.session.execute(
+        update(Referral).where(Referral.id == referral.id, Referral.state == "offered")
+        .values(state="accepted", accepted_agency_id=actor.agency_id, updated_at=now)
+        .execution_options(synchronize_session=False))
+    if won.rowcount != 1:
+        db.session.rollback()
+        raise RefusedTransition("This referral was withdrawn or changed just now.")
+    if offer.service_id is not None:
+        # Never below zero, never blocking the acceptance (R2).
+        db.session.execute(update(Service).where(Service.id == offer.service_id, Service.open_slots > 0)
+                           .values(open_slots=Service.open_slots - 1).execution_options(synchronize_session=False))
+    add_event(referral, "accepted", now, actor, actor.agency_id, detail=f"Accepted by {actor.agency.name}")
+    audit.record(actor, "referral.accepted", referral, fields=["state"], now=now)
+    notify(_senders(referral), f"Referral #{referral.id} was accepted by {actor.agency.name}",
+           url_for("referrals.show", referral_id=referral.id), now)
+    db.session.commit()
+    db.session.expire_all()
+    return offer
+
+
+def decline(actor, referral: Referral, reason: str, text: str, now: datetime) -> None:
+    """Decline the pending offer with a coded reason; the next candidate is offered at once."""
+    if reason not in DECLINE_REASONS:
+        raise RefusedTransition("Choose a reason.")
+    offer = referral.pending_offer
+    if offer is None or offer.agency_id != actor.agency_id or not actor.has_role(CASE_MANAGER, AGENCY_ADMIN):
+        raise RefusedTransition("There is no offer for your agency to decline.")
+    result = db.session.execute(
+        update(Offer).where(Offer.id == offer.id, Offer.state == "pending")
+        .values(state="declined", answered_at=now, answered_by_id=actor.id, decline_reason=reason,
+                decline_text=text.strip()[:2000])
+        .execution_options(synchronize_session=False))
+    if result.rowcount != 1:
+        db.session.rollback()
+        raise RefusedTransition("Someone else answered this offer first.")
+    add_event(referral, "declined", now, actor, actor.agency_id,
+              detail=f"Declined by {actor.agency.name}: {DECLINE_REASONS[reason]}")
+    audit.record(actor, "referral.declined", referral, fields=["state", "decline_reason"], now=now)
+    db.session.expire(referral, ["offers"])
+    _escalate(referral, now, f"declined by {actor.agency.name}")
+    db.session.commit()
+
+
+def withdraw(actor, referral: Referral, now: datetime) -> None:
+    """The sending agency withdraws the referral; a pending offer is withdrawn with it."""
+    if actor.agency_id != referral.sending_agency_id:
+        raise RefusedTransition("Only the sending agency may withdraw this referral.")
+    result = db.session.execute(
+        update(Referral).where(Referral.id == referral.id, Referral.state.in_(("offered", "unassigned")))
+        .values(state="withdrawn", updated_at=now).execution_options(synchronize_session=False))
+    if result.rowcount != 1:
+        db.session.rollback()
+        raise RefusedTransition("This referral can no longer be withdrawn (it was accepted or closed).")
+    db.session.execute(update(Offer).where(Offer.referral_id == referral.id, Offer.state == "pending")
+                       .values(state="withdrawn", answered_at=now).execution_options(synchronize_session=False))
+    add_event(referral, "withdrawn", now, actor, actor.agency_id, detail="Withdrawn by the sender")
+    audit.record(actor, "referral.withdrawn", referral, fields=["state"], now=now)
+    db.session.commit()
+    db.session.expire_all()
+
+
+def _senders(referral: Referral) -> list[User]:
+    author = db.session.get(User, referral.created_by_id)
+    return ([author] if author and author.active else []) + _users_of(referral.sending_agency_id, AGENCY_ADMIN)
+
+
+def _escalate(referral: Referral, now: datetime, why: str) -> None:
+    """Offer to the next candidate not yet offered; else the committee queue. Tell chairs and the sender."""
+    offered = {o.agency_id for o in db.session.scalars(select(Offer).where(Offer.referral_id == referral.id))}
+    remaining = [agency_id for agency_id in referral.candidates if agency_id not in offered]
+    add_event(referral, "escalated", now, detail=f"Escalated: {why}")
+    link = url_for("referrals.show", referral_id=referral.id)
+    notify(escalation_contacts(referral, now), f"Referral #{referral.id} escalated ({why})", link, now)
+    notify(_senders(referral), f"Referral #{referral.id} escalated ({why})", link, now)
+    if remaining:
+        _offer_to(referral, remaining[0], now)
+    else:
+        _to_queue(referral, now, "No candidate left to offer.")
+
+
+def escalation_pass(now: datetime) -> str:
+    """The `tick` job: expire every pending offer past its deadline and escalate it, exactly once each."""
+    due = db.session.scalars(select(Offer.id).where(Offer.state == "pending", Offer.deadline_at <= now)).all()
+    escalated = 0
+    for offer_id in due:
+        result = db.session.execute(
+            update(Offer).where(Offer.id == offer_id, Offer.state == "pending", Offer.deadline_at <= now)
+            .values(state="expired", answered_at=now).execution_options(synchronize_session=False))
+        if result.rowcount != 1:  # another pass (or an answer) got there first
+            db.session.rollback()
+            continue
+        offer = db.session.get(Offer, offer_id)
+        referral = db.session.get(Referral, offer.referral_id)
+        add_event(referral, "expired", now, agency_id=offer.agency_id,
+                  detail=f"No answer from {offer.agency.name} before the deadline")
+        db.session.expire(referral, ["offers"])
+        _escalate(referral, now, f"no answer from {offer.agency.name}")
+        db.session.commit()
+        escalated += 1
+    return f"{escalated} offer(s) escalated"
+
+
+def offer_by_hand(actor, referral: Referral, agency: Agency, now: datetime) -> Offer:
+    """A chair offers an unassigned referral to any provider that can receive it."""
+    from csrn.agencies.operations import can_receive_referrals
+
+    if not actor.has_role(CHAIR):
+        raise RefusedTransition("Only chairs offer referrals by hand.")
+    if referral.state != "unassigned":
+        raise RefusedTransition("Only referrals in the committee queue can be offered by hand.")
+    if not can_receive_referrals(agency, referral.service_type_id, now):
+        raise RefusedTransition(f"{agency.name} cannot receive referrals for this service.")
+    offer = _offer_to(referral, agency.id, now, actor)
+    audit.record(actor, "referral.offered_by_hand", referral, fields=["state"], now=now)
+    db.session.commit()
+    return offer
+
+
+# ----- who sees what (DESIGN §5) ----------------------------------------------------------------
+
+def relation(referral: Referral, user) -> str | None:
+    """The viewer's relation to the referral, or None (then it is a 404)."""
+    if user.agency_id is not None:
+        if referral.intake.created_by_id == user.id:
+            return "author"
+        if referral.sending_agency_id == user.agency_id:
+            return "sender"
+        if referral.accepted_agency_id == user.agency_id and user.has_role(CASE_MANAGER, AGENCY_ADMIN):
+            return "receiver"
+        pending = referral.pending_offer
+        if pending is not None and pending.agency_id == user.agency_id and user.has_role(CASE_MANAGER, AGENCY_ADMIN):
+            return "offered"
+        if any(o.agency_id == user.agency_id for o in referral.offers) and user.has_role(CASE_MANAGER, AGENCY_ADMIN):
+            return "former"
+    if user.has_role(CHAIR) and (referral.state == "unassigned" or any(o.state in ("declined", "expired")
+                                                                       for o in referral.offers)):
+        return "chair"
+    return None
+
+
+def visible_query(user):
+    """Referrals the user may see in lists (the same rule as `relation`, in SQL)."""
+    conditions = []
+    if user.agency_id is not None:
+        conditions.append(Referral.sending_agency_id == user.agency_id)
+        if user.has_role(CASE_MANAGER, AGENCY_ADMIN):
+            conditions.append(Referral.id.in_(select(Offer.referral_id).where(Offer.agency_id == user.agency_id)))
+    if user.has_role(CHAIR):
+        conditions.append(Referral.state == "unassigned")
+        conditions.append(Referral.id.in_(select(Offer.referral_id).where(Offer.state.in_(("declined", "expired")))))
+    if not conditions:
+        return select(Referral).where(Referral.id.is_(None))
+    return select(Referral).where(or_(*conditions))
+
+
+def get_referral_or_404(referral_id: int, user) -> tuple[Referral, str]:
+    """The referral and the viewer's relation to it; anyone uninvolved gets a 404."""
+    referral = db.session.get(Referral, referral_id)
+    if referral is None:
+        abort(404)
+    rel = relation(referral, user)
+    if rel is None:
+        abort(404)
+    return referral, rel
+
+
+def inbox_query(user):
+    """Pending offers to the user's agency, most urgent deadline first."""
+    return (select(Offer).join(Referral, Referral.id == Offer.referral_id)
+            .where(Offer.agency_id == user.agency_id, Offer.state == "pending")
+            .order_by(Offer.deadline_at))
+
+
+def queue_query():
+    """The committee queue: unassigned referrals, emergencies first."""
+    return select(Referral).where(Referral.state == "unassigned").order_by(URGENCY_ORDER, Referral.created_at)
+
+
+def list_query(user, state: str = ""):
+    """The referral list: what the user may see, newest emergency first."""
+    query = visible_query(user)
+    if state:
+        query = query.where(Referral.state == state)
+    return query.order_by(URGENCY_ORDER, Referral.created_at.desc())
+
+
+def overdue(offer: Offer, now: datetime) -> bool:
+    """A pending offer past its deadline shows as overdue before the escalation pass runs."""
+    return offer.state == "pending" and offer.deadline_at <= now
+

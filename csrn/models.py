@@ -11,10 +11,12 @@ from csrn.directory.models import (  # noqa: F401
     ServiceFacet,
     ServiceType,
 )
-from csrn.notify.models import OutboxMessage  # noqa: F401
+from csrn.intake.models import Consent, Intake, IntakeDraft, Pathway, PathwayStep, UnmetNeed  # noqa: F401
+from csrn.notify.models import (
+    Notification,  # noqa: F401
+    OutboxMessage,  # noqa: F401
+)
 from csrn.protocols.models import ProtocolAcknowledgement, ProtocolPage, ProtocolVersion  # noqa: F401
+from csrn.referrals.models import Offer, Referral, ReferralEvent  # noqa: F401
 from csrn.schedules.models import Holiday, ScheduleRule  # noqa: F401
 from csrn.settings.models import TaskForceSettings  # noqa: F401
-from csrn.intake.models import Consent, Intake, IntakeDraft, Pathway, PathwayStep, UnmetNeed  # noqa: F401
-from csrn.notify.models import Notification  # noqa: F401
-from csrn.referrals.models import Offer, Referral, ReferralEvent  # noqa: F401

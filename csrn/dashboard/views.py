@@ -11,6 +11,7 @@ from csrn.clock import utcnow
 from csrn.dashboard import bp
 from csrn.extensions import db
 from csrn.notify.models import OutboxMessage
+from csrn.protocols import operations as protocol_ops
 
 
 def _membership_counts() -> list[tuple[str, str, int]]:
@@ -35,8 +36,10 @@ def _outbox_counts() -> dict[str, int]:
 def index():
     """Show the panels the user's roles call for."""
     panels = {"agency": current_user.agency}
+    panels["protocols_to_acknowledge"] = protocol_ops.pending_acknowledgements(current_user)
     if current_user.has_role(CHAIR):
         panels["membership"] = _membership_counts()
+        panels["protocols_due"] = protocol_ops.pages_due_for_review(protocol_ops.local_date(utcnow()))
         panels["losing_certification"] = agency_ops.losing_certification(utcnow())
     if current_user.has_role(ADMIN):
         panels["outbox"] = _outbox_counts()

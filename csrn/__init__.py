@@ -89,6 +89,7 @@ def _register_blueprints(app: Flask) -> None:
         health,
         intake,
         notify,
+        pathways,
         protocols,
         referrals,
         schedules,
@@ -98,11 +99,10 @@ def _register_blueprints(app: Flask) -> None:
     from csrn.auth import account, users
     from csrn.notify import notifications
 
-    modules = (auth, account, users, agencies, trainings, directory, schedules, intake, referrals, notifications,
-               audit, dashboard, health, notify, settings)
+    modules = (auth, account, users, agencies, trainings, directory, schedules, intake, pathways, referrals,
+               notifications, protocols, audit, dashboard, health, notify, settings)
     for module in modules:
         app.register_blueprint(module.bp)
-    app.register_blueprint(protocols.bp)
 
 
 ERROR_TITLES = {

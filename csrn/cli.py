@@ -26,6 +26,18 @@ DAILY_JOBS: list = [
 ]
 
 
+def _with_url_context(func_):
+    """Jobs build links (url_for) outside any request: give them one rooted at CSRN_BASE_URL."""
+    from functools import wraps
+
+    @wraps(func_)
+    def wrapped(*args, **kwargs):
+        with current_app.test_request_context("/", base_url=current_app.config["CSRN_BASE_URL"]):
+            return func_(*args, **kwargs)
+
+    return wrapped
+
+
 def _resolve(job):
     """A job given as "module:function" (imported when run) or as the function itself."""
     if isinstance(job, str):
@@ -78,6 +90,7 @@ def create_admin(email: str, name: str, password_stdin: bool) -> None:
 @click.option("--password", default=None, help="One password for every demo login (else random).")
 @click.option("--force", is_flag=True, help="Load the demo even though the database holds data.")
 @click.option("--if-empty", is_flag=True, help="Do nothing, quietly, when the database holds data.")
+@_with_url_context
 def seed_demo(password: str | None, force: bool, if_empty: bool) -> None:
     """Load the fictional demo task force and save its logins to instance/demo-logins.txt."""
     from csrn.demo import DemoRefused, database_has_data, seed, write_logins
@@ -97,6 +110,7 @@ def seed_demo(password: str | None, force: bool, if_empty: bool) -> None:
 
 @csrn_cli.command("tick")
 @_now_option
+@_with_url_context
 def tick(now_text: str | None) -> None:
     """The every-minute job: escalations and the outbox."""
     from csrn.notify.operations import send_pending
@@ -110,6 +124,7 @@ def tick(now_text: str | None) -> None:
 
 @csrn_cli.command("escalate")
 @_now_option
+@_with_url_context
 def escalate(now_text: str | None) -> None:
     """Run the escalation pass alone (it also runs in `tick`)."""
     from csrn.referrals.operations import escalation_pass
@@ -119,6 +134,7 @@ def escalate(now_text: str | None) -> None:
 
 @csrn_cli.command("daily")
 @_now_option
+@_with_url_context
 def daily(now_text: str | None) -> None:
     """The daily job: reminders, expiries, reviews due and the retention purge."""
     now = parse_now(now_text)

@@ -291,6 +291,7 @@ def seed(password: str | None, force: bool, now: datetime) -> list[tuple[str, st
     _seed_training(by_name, now)
     _seed_directory(by_name, now)
     db.session.commit()
+    _seed_referrals(now)
     seed_protocols(now)
     return logins
 
@@ -393,3 +394,76 @@ def _seed_directory(by_name: dict[str, Agency], now: datetime) -> None:
     for day, name in HOLIDAYS:
         if db.session.scalar(select(Holiday).where(Holiday.day == date.fromisoformat(day))) is None:
             db.session.add(Holiday(day=date.fromisoformat(day), name=name))
+
+
+PERSON = {"age_group": "25_plus", "gender": "female", "citizenship": "us", "trafficking_type": "sex",
+          "languages": ["en"], "needs": ["case_management", "mental_health"]}
+
+
+def _demo_intake(email: str, answers: dict, at: datetime):
+    """Submit a demo intake as this user at this time (through the real operations)."""
+    from csrn.intake import operations as intake_ops
+
+    user = db.session.scalar(User.by_email(email))
+    draft = intake_ops.start_draft(user, {}, at)
+    intake_ops.save_draft(draft, {**PERSON, "county": "Alder", "urgency": "routine", "consent": "no", **answers},
+                          5, at)
+    matches = intake_ops.match_case_management(draft.answers, at)
+    if matches and "receiver" not in answers:
+        intake_ops.save_draft(draft, {"receiver": matches[0].candidate.agency_id}, 5, at)
+    return intake_ops.submit(user, draft, draft.submission_key, at), user
+
+
+def _seed_referrals(now: datetime) -> None:
+    """Referrals in every state (some overdue, one escalated, one unassigned) and a draft; none involve
+    outsider@demo.example's agency, which offers no case management."""
+    from csrn.intake import operations as intake_ops
+    from csrn.referrals import operations as referral_ops
+
+    def user(email):
+        return db.session.scalar(User.by_email(email))
+
+    # A police officer's urgent referral, waiting for an answer.
+    _demo_intake("officer@demo.example", {"urgency": "urgent", "languages": ["es"], "alias": "M.R.",
+                                          "consent": "yes", "consent_how": "verbal",
+                                          "consent_with": ["receiver", "backups"],
+                                          "consent_categories": ["identity", "contact"],
+                                          "consent_date": now.date().isoformat(), "contact_phone": "+1 555 0199 0001",
+                                          "safe_channel": "Only through Riverton PD victim advocate",
+                                          "do_not_text": True}, now - timedelta(hours=1))
+    # A clinic's routine referral, accepted by New Dawn, then closed.
+    referral, _ = _demo_intake("clinic@demo.example", {"alias": "Rosa", "consent": "yes", "consent_how": "written",
+                                                       "consent_with": ["receiver"],
+                                                       "consent_categories": ["identity"],
+                                                       "receiver": by_email_agency("newdawn.cm@demo.example")},
+                               now - timedelta(days=3))
+    referral_ops.accept(user("newdawn.cm@demo.example"), referral, now - timedelta(days=3, hours=-2))
+    referral_ops.close(user("newdawn.cm@demo.example"), referral, "engaged", now - timedelta(days=1))
+    # A shelter's referral accepted and still open.
+    referral, _ = _demo_intake("shelter@demo.example", {"age_group": "18_24", "alias": "J.",
+                                                        "receiver": by_email_agency("casemanager@demo.example")},
+                               now - timedelta(days=1))
+    referral_ops.accept(user("casemanager@demo.example"), referral, now - timedelta(hours=20))
+    # A detective's emergency: declined by the only provider open now, so it went to the committee queue.
+    referral, _ = _demo_intake("detective@demo.example", {"urgency": "emergency", "citizenship": "foreign",
+                                                          "trafficking_type": "labour", "languages": ["tl"]},
+                               now - timedelta(minutes=20))
+    if referral.pending_offer is not None:
+        first = referral.pending_offer.agency_id
+        decliner = next((u for u in db.session.scalars(select(User).where(User.agency_id == first))
+                         if u.has_role(CASE_MANAGER)), None)
+        if decliner is not None:
+            referral_ops.decline(decliner, referral, "no_capacity", "All caseworkers are full this week.",
+                                 now - timedelta(minutes=10))
+    # An overdue routine offer (the escalation pass has not run yet).
+    _demo_intake("officer@demo.example", {"trafficking_type": "both", "alias": "K."}, now - timedelta(days=14))
+    # A withdrawn one.
+    referral, sender = _demo_intake("detective@demo.example", {"alias": "T."}, now - timedelta(days=2))
+    referral_ops.withdraw(sender, referral, now - timedelta(days=2, hours=-1))
+    # An unfinished intake.
+    intake_ops.start_draft(user("officer@demo.example"), {"urgency": "urgent", "county": "Cedar"}, now)
+
+
+def by_email_agency(email: str) -> int:
+    """The agency id of a demo user."""
+    return db.session.scalar(User.by_email(email)).agency_id

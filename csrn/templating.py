@@ -23,7 +23,8 @@ def navigation() -> list[tuple[str, str, str]]:
         items.append(("referrals.inbox", "Inbox"))
     if current_user.has_role(CHAIR):
         items.append(("referrals.queue", "Queue"))
-    items += [("directory.search", "Directory"), ("agencies.index", "Agencies"), ("trainings.index", "Training")]
+    items += [("directory.search", "Directory"), ("agencies.index", "Agencies"), ("trainings.index", "Training"),
+              ("pathways.index", "Pathways")]
     items.append(("protocols.index", "Protocols"))
     if current_user.has_role(AGENCY_ADMIN) and current_user.agency_id:
         items.append(("agencies.show", "My agency"))

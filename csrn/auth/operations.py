@@ -184,7 +184,8 @@ def users_query(actor: User, search: str = "", agency_id: int | None = None):
     """Users the actor may manage, in name order (one scope for the list and the detail page)."""
     query = select(User)
     if not actor.has_role(ADMIN, CHAIR):
-        query = query.where(User.agency_id == actor.agency_id)
+        # An agency admin of no agency manages nobody (never "every user without an agency").
+        query = query.where(User.agency_id.is_not(None), User.agency_id == actor.agency_id)
     elif agency_id:
         query = query.where(User.agency_id == agency_id)
     if search:

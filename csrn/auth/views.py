@@ -187,6 +187,10 @@ def require_enrolment():
     if current_user.has_two_factor:
         return None
     g.enrolment_required = True
+    if getattr(request, "htmx", False):  # a full page load, never the enrolment page swapped into a fragment
+        response = current_app.response_class("", status=401)
+        response.headers["HX-Redirect"] = url_for("account.two_factor_setup")
+        return response
     return redirect(url_for("account.two_factor_setup"))
 
 

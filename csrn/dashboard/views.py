@@ -6,12 +6,14 @@ from sqlalchemy import func, select
 
 from csrn.agencies import operations as agency_ops
 from csrn.agencies.models import MEMBERSHIP_STATUSES, Agency
-from csrn.auth.models import ADMIN, CHAIR
+from csrn.auth.models import ADMIN, AGENCY_ADMIN, CASE_MANAGER, CHAIR
 from csrn.clock import utcnow
 from csrn.dashboard import bp
 from csrn.extensions import db
+from csrn.intake import operations as intake_ops
 from csrn.notify.models import OutboxMessage
 from csrn.protocols import operations as protocol_ops
+from csrn.referrals import operations as referral_ops
 
 
 def _membership_counts() -> list[tuple[str, str, int]]:
@@ -36,11 +38,17 @@ def _outbox_counts() -> dict[str, int]:
 def index():
     """Show the panels the user's roles call for."""
     panels = {"agency": current_user.agency}
+    now = utcnow()
+    panels["drafts"] = intake_ops.drafts_of(current_user)
+    if current_user.has_role(CASE_MANAGER, AGENCY_ADMIN) and current_user.agency_id:
+        panels["offers"] = db.session.scalars(referral_ops.inbox_query(current_user)).all()
+        panels["now"] = now
     panels["protocols_to_acknowledge"] = protocol_ops.pending_acknowledgements(current_user)
     if current_user.has_role(CHAIR):
         panels["membership"] = _membership_counts()
         panels["protocols_due"] = protocol_ops.pages_due_for_review(protocol_ops.local_date(utcnow()))
         panels["losing_certification"] = agency_ops.losing_certification(utcnow())
+        panels["queue"] = db.session.scalars(referral_ops.queue_query()).all()
     if current_user.has_role(ADMIN):
         panels["outbox"] = _outbox_counts()
     return render_template("dashboard/index.html", panels=panels)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from datetime import datetime, time, timedelta
 
-from flask import abort
+from flask import abort, current_app
 from sqlalchemy import and_, exists, func, or_, select, update
 
 from csrn.agencies import operations as agency_ops
@@ -392,7 +392,9 @@ def stale_reminders(now: datetime) -> str:
         if recent is not None:
             continue
         raw = tokens.issue_for_agency("capacity", agency, now)
-        link = tokens.external_url("directory.confirm_link", token=raw)
+        # The daily job runs outside any request: url_for needs one (the link's host is CSRN_BASE_URL anyway).
+        with current_app.test_request_context("/"):
+            link = tokens.external_url("directory.confirm_link", token=raw)
         queue_mail(agency.poc_email, "CSRN: are your directory entries still accurate?",
                    f"Hello {agency.poc_name or agency.name},\n\nSome of {agency.name}'s services in the task force "
                    "directory have not been confirmed for 30 days. Other members rely on them to refer people "

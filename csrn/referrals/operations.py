@@ -352,3 +352,25 @@ def overdue(offer: Offer, now: datetime) -> bool:
     """A pending offer past its deadline shows as overdue before the escalation pass runs."""
     return offer.state == "pending" and offer.deadline_at <= now
 
+
+
+def close(actor, referral: Referral, outcome: str, now: datetime) -> None:
+    """The accepting agency closes the referral with an outcome; the sender is told."""
+    from csrn.referrals.models import OUTCOMES
+
+    if outcome not in OUTCOMES:
+        raise RefusedTransition("Choose an outcome.")
+    if referral.accepted_agency_id != actor.agency_id or not actor.has_role(CASE_MANAGER, AGENCY_ADMIN):
+        raise RefusedTransition("Only the accepting agency closes this referral.")
+    result = db.session.execute(
+        update(Referral).where(Referral.id == referral.id, Referral.state.in_(("accepted", "in_progress")))
+        .values(state="closed", outcome=outcome, updated_at=now).execution_options(synchronize_session=False))
+    if result.rowcount != 1:
+        db.session.rollback()
+        raise RefusedTransition("This referral is not open.")
+    add_event(referral, "closed", now, actor, actor.agency_id, detail=f"Closed: {OUTCOMES[outcome]}")
+    audit.record(actor, "referral.closed", referral, fields=["state", "outcome"], now=now)
+    notify(_senders(referral), f"Referral #{referral.id} was closed ({OUTCOMES[outcome].lower()})",
+           url_for("referrals.show", referral_id=referral.id), now)
+    db.session.commit()
+    db.session.expire_all()

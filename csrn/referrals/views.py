@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -17,7 +17,7 @@ from csrn.intake import operations as intake_ops
 from csrn.intake.models import AGE_GROUPS, CITIZENSHIP, CONSIDERATIONS, TRAFFICKING, URGENCIES
 from csrn.referrals import bp
 from csrn.referrals import operations as ops
-from csrn.referrals.forms import DeclineForm, OfferByHandForm
+from csrn.referrals.forms import CloseForm, DeclineForm, OfferByHandForm
 from csrn.referrals.models import DECLINE_REASONS, OUTCOMES, REFERRAL_STATES, ReferralEvent
 from csrn.security import roles_required
 
@@ -180,3 +180,35 @@ def offer_by_hand(referral_id: int):
             flash("Offered.", "success")
             return redirect(url_for("referrals.show", referral_id=referral_id), code=303)
     return render_form("referrals/offer.html", form, referral=referral)
+
+
+@bp.route("/<int:referral_id>/close", methods=["GET", "POST"])
+@login_required
+def close(referral_id: int):
+    """The accepting agency closes the referral with an outcome."""
+    referral, rel = ops.get_referral_or_404(referral_id, _me())
+    form = CloseForm()
+    if form.validate_on_submit():
+        try:
+            ops.close(_me(), referral, form.outcome.data, utcnow())
+        except ops.RefusedTransition as exc:
+            form.outcome.errors = [str(exc)]
+        else:
+            flash("Referral closed. The sender has been told.", "success")
+            return redirect(url_for("referrals.show", referral_id=referral_id), code=303)
+    return render_form("referrals/close.html", form, referral=referral)
+
+
+@bp.route("/<int:referral_id>/consent/revoke", methods=["GET", "POST"])
+@login_required
+def revoke_consent(referral_id: int):
+    """The sending agency records that the person revoked consent: identifying details vanish at once."""
+    referral, rel = ops.get_referral_or_404(referral_id, _me())
+    if rel not in ("author", "sender"):
+        abort(404)
+    form = EmptyForm()
+    if form.validate_on_submit():
+        intake_ops.revoke_consent(_me(), referral.intake, utcnow())
+        flash("Consent revoked. No identifying information is shared any more.", "success")
+        return redirect(url_for("referrals.show", referral_id=referral_id), code=303)
+    return render_template("referrals/revoke.html", referral=referral, form=form)

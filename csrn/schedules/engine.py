@@ -60,12 +60,27 @@ class Schedule:
 
 
 def _local(day: date, at: time, zone: ZoneInfo) -> datetime:
-    # fold=0: in the repeated autumn hour take the first; in the skipped spring hour zoneinfo shifts forward.
-    return datetime.combine(day, at, tzinfo=zone)
+    """The instant a local wall time names: in the repeated autumn hour the first occurrence (fold=0); a wall
+    time in the skipped spring hour never shows on the clock, so it takes effect at the change itself (the
+    first instant the clock reads it or later). zoneinfo alone would move it a whole gap later (02:30 ->
+    03:30), out of order with 03:00: a span 02:30-03:15 would vanish and one ending 02:30 would run to 03:30."""
+    value = datetime.combine(day, at, tzinfo=zone)
+    after = value.replace(fold=1)
+    if after.utcoffset() <= value.utcoffset():  # PEP 495: the fold=1 offset is larger only in a gap
+        return value
+    # value (old offset) lands after the change, `after` (new offset) before it: find the change to the second.
+    before_change, new_offset = after.astimezone(UTC), after.utcoffset()
+    low, high = 0, int((value.astimezone(UTC) - before_change).total_seconds())
+    while high - low > 1:
+        middle = (low + high) // 2
+        if (before_change + timedelta(seconds=middle)).astimezone(zone).utcoffset() == new_offset:
+            high = middle
+        else:
+            low = middle
+    return before_change + timedelta(seconds=high)
 
 
 def _to_utc(value: datetime) -> datetime:
-    # Round-trip through UTC normalises a wall time that does not exist (spring forward).
     return value.astimezone(UTC)
 
 
@@ -107,11 +122,13 @@ def _merge_clip(raw: Iterable[tuple[datetime, datetime]], start: datetime, end: 
 
 def is_open(schedule: Schedule, at: datetime, zone: ZoneInfo) -> bool:
     """Whether the schedule is open at this instant."""
+    at = at.astimezone(UTC)  # arithmetic on a local time is wall-clock arithmetic, and drops fold=1
     return bool(intervals(schedule, at, at + timedelta(seconds=1), zone))
 
 
 def next_opening(schedule: Schedule, at: datetime, zone: ZoneInfo, horizon_days: int = 14) -> datetime | None:
     """When it next opens after `at` (None if open now or not within the horizon)."""
+    at = at.astimezone(UTC)
     found = intervals(schedule, at, at + timedelta(days=horizon_days), zone)
     if not found:
         return None
@@ -122,6 +139,7 @@ def next_opening(schedule: Schedule, at: datetime, zone: ZoneInfo, horizon_days:
 
 def closes_at(schedule: Schedule, at: datetime, zone: ZoneInfo, horizon_days: int = 8) -> datetime | None:
     """When the current open interval ends (None if closed, or open past the horizon)."""
+    at = at.astimezone(UTC)
     found = intervals(schedule, at, at + timedelta(days=horizon_days), zone)
     if not found or found[0][0] > at.astimezone(UTC):
         return None

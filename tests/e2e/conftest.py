@@ -70,7 +70,7 @@ def live_server(tmp_path_factory):
     app = build_app(f"sqlite:///{path}")
     app.register_blueprint(probe)
     PUBLIC_ENDPOINTS.update(set())  # the probe pages still need a login
-    with app.app_context():
+    with app.app_context(), app.test_request_context("/"):
         seed(password=DEMO_PASSWORD, force=False, now=utcnow())
         db.session.remove()
     server = make_server("127.0.0.1", 0, app, threaded=True)

@@ -60,6 +60,11 @@ def register(app: Flask) -> None:
 
     app.add_template_filter(language_name, "language_name")
 
+    @app.template_filter("extract")
+    def extract(key, mapping: dict):
+        """Look a code up in a dict of labels: `codes|map("extract", labels)`."""
+        return mapping.get(key, key)
+
     @app.template_filter("safe_url")
     def safe_url(value: str | None) -> str:
         """Only http(s) links ever reach an href, whatever is in the database."""

@@ -6,7 +6,6 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from flask import current_app, url_for
 from sqlalchemy import select, update
 
 from csrn.auth.models import AuthToken
@@ -83,6 +82,4 @@ def consume(token: AuthToken, now: datetime) -> bool:
     return result.rowcount == 1
 
 
-def external_url(endpoint: str, **values) -> str:
-    """An absolute link for mail, built from CSRN_BASE_URL and never from the request's Host."""
-    return current_app.config["CSRN_BASE_URL"].rstrip("/") + url_for(endpoint, **values)
+from csrn.links import external_url  # noqa: E402,F401  (kept here: token links are built with it)

@@ -14,7 +14,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from flask import abort, current_app, url_for
+from flask import abort
 from sqlalchemy import Select, and_, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -524,11 +524,7 @@ def compare(old: ProtocolVersion, new: ProtocolVersion) -> Comparison:
 
 # ----- the daily reminder ---------------------------------------------------------------------------
 
-def external_url(endpoint: str, **values) -> str:
-    """An absolute link for mail, from CSRN_BASE_URL (never a request's Host), outside requests too."""
-    base = current_app.config["CSRN_BASE_URL"].rstrip("/")
-    with current_app.test_request_context("/", base_url=base + "/"):
-        return url_for(endpoint, _external=True, **values)
+from csrn.links import external_url  # noqa: E402  (one way to build mail links, outside requests too)
 
 
 def review_reminders(now: datetime) -> str:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
-from flask import abort, current_app, url_for
+from flask import abort, current_app
 from sqlalchemy import case, or_, select, update
 
 from csrn.agencies.models import Agency
 from csrn.audit import operations as audit
 from csrn.auth.models import AGENCY_ADMIN, CASE_MANAGER, CHAIR, User
 from csrn.extensions import db
+from csrn.links import path_for
 from csrn.referrals.models import DECLINE_REASONS, Offer, Referral, ReferralEvent
 from csrn.schedules import engine
 from csrn.schedules import operations as schedule_ops
@@ -133,7 +134,7 @@ def _offer_to(referral: Referral, agency_id: int, now: datetime, actor=None) -> 
     db.session.flush()
     agency = db.session.get(Agency, agency_id)
     add_event(referral, "offered", now, actor, agency_id, detail=f"Offered to {agency.name}")
-    link = url_for("referrals.show", referral_id=referral.id)
+    link = path_for("referrals.show", referral_id=referral.id)
     notify(_users_of(agency_id, CASE_MANAGER, AGENCY_ADMIN),
            f"New {referral.urgency} referral offer for {referral.service_type.name.lower()}", link, now)
     return offer
@@ -143,7 +144,7 @@ def _to_queue(referral: Referral, now: datetime, why: str) -> None:
     referral.state = "unassigned"
     referral.updated_at = now
     add_event(referral, "unassigned", now, detail=why)
-    notify(_chairs(), f"Referral #{referral.id} is in the committee queue", url_for("referrals.queue"), now)
+    notify(_chairs(), f"Referral #{referral.id} is in the committee queue", path_for("referrals.queue"), now)
 
 
 # ----- answering ---------------------------------------------------------------------------------
@@ -176,7 +177,7 @@ def accept(actor, referral: Referral, now: datetime) -> Offer:
     add_event(referral, "accepted", now, actor, actor.agency_id, detail=f"Accepted by {actor.agency.name}")
     audit.record(actor, "referral.accepted", referral, fields=["state"], now=now)
     notify(_senders(referral), f"Referral #{referral.id} was accepted by {actor.agency.name}",
-           url_for("referrals.show", referral_id=referral.id), now)
+           path_for("referrals.show", referral_id=referral.id), now)
     db.session.commit()
     db.session.expire_all()
     return offer
@@ -233,7 +234,7 @@ def _escalate(referral: Referral, now: datetime, why: str) -> None:
     offered = {o.agency_id for o in db.session.scalars(select(Offer).where(Offer.referral_id == referral.id))}
     remaining = [agency_id for agency_id in referral.candidates if agency_id not in offered]
     add_event(referral, "escalated", now, detail=f"Escalated: {why}")
-    link = url_for("referrals.show", referral_id=referral.id)
+    link = path_for("referrals.show", referral_id=referral.id)
     notify(escalation_contacts(referral, now), f"Referral #{referral.id} escalated ({why})", link, now)
     notify(_senders(referral), f"Referral #{referral.id} escalated ({why})", link, now)
     if remaining:
@@ -371,6 +372,6 @@ def close(actor, referral: Referral, outcome: str, now: datetime) -> None:
     add_event(referral, "closed", now, actor, actor.agency_id, detail=f"Closed: {OUTCOMES[outcome]}")
     audit.record(actor, "referral.closed", referral, fields=["state", "outcome"], now=now)
     notify(_senders(referral), f"Referral #{referral.id} was closed ({OUTCOMES[outcome].lower()})",
-           url_for("referrals.show", referral_id=referral.id), now)
+           path_for("referrals.show", referral_id=referral.id), now)
     db.session.commit()
     db.session.expire_all()

@@ -31,6 +31,11 @@ from csrn.settings.operations import get_settings
 from csrn.uploads import UploadRefused, save_upload, send_stored
 
 
+def _form_template() -> str:
+    """The whole page, or only the form area when htmx swaps it in place."""
+    return "agencies/_form.html" if request.htmx else "agencies/form.html"
+
+
 @bp.get("/")
 @login_required
 def index():
@@ -107,7 +112,7 @@ def create():
         agency = ops.create_agency(current_user, values, utcnow())
         flash(f"Agency “{agency.name}” created.", "success")
         return redirect_after_post(url_for("agencies.show", agency_id=agency.id))
-    return render_form("agencies/form.html", form, agency=None)
+    return render_form(_form_template(), form, agency=None)
 
 
 @bp.route("/<int:agency_id>/edit", methods=["GET", "POST"])
@@ -118,7 +123,7 @@ def edit(agency_id: int):
     full = ops.can_edit_everything(current_user)
     form_class, fields = (AgencyForm, CHAIR_FIELDS) if full else (AgencyProfileForm, PROFILE_FIELDS)
     form = form_class(obj=agency) if request.method == "GET" else form_class()
-    form.set_counties(get_settings().counties)
+    form.set_counties(get_settings().counties, stored=agency.county)
     if request.method == "POST" and form.validate_on_submit():
         values = {name: getattr(form, name).data for name in fields}
         try:
@@ -126,10 +131,10 @@ def edit(agency_id: int):
         except (StaleEdit, StaleDataError):
             db.session.rollback()
             form.form_errors.append(StaleEdit.message)
-            return render_form("agencies/form.html", form, agency=agency, stale=True)
+            return render_form(_form_template(), form, agency=agency, stale=True)
         flash("Agency saved.", "success")
         return redirect_after_post(url_for("agencies.show", agency_id=agency.id))
-    return render_form("agencies/form.html", form, agency=agency)
+    return render_form(_form_template(), form, agency=agency)
 
 
 @bp.route("/<int:agency_id>/membership", methods=["GET", "POST"])

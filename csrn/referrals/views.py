@@ -212,3 +212,18 @@ def revoke_consent(referral_id: int):
         flash("Consent revoked. No identifying information is shared any more.", "success")
         return redirect(url_for("referrals.show", referral_id=referral_id), code=303)
     return render_template("referrals/revoke.html", referral=referral, form=form)
+
+
+@bp.get("/<int:referral_id>/contact")
+@login_required
+def contact(referral_id: int):
+    """Unfold the person's contact details (audited); the safe-contact plan always comes first."""
+    referral, rel = ops.get_referral_or_404(referral_id, _me())
+    now = utcnow()
+    shown = _identifying(referral, rel, now)
+    if "contact" not in shown or referral.intake.purged_at is not None:
+        abort(404)
+    audit.record(_me(), "referral.contact_opened", referral, fields=["contact_phone", "contact_other"], now=now)
+    db.session.commit()
+    template = "referrals/_contact.html" if request.htmx else "referrals/contact.html"
+    return render_template(template, referral=referral, intake=referral.intake)

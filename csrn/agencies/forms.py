@@ -49,11 +49,14 @@ class AgencyProfileForm(VersionedForm):
         validators=[Optional(), Length(max=254), Email(message="Enter an e-mail address like name@example.org")],
     )
 
-    def set_counties(self, counties: list[str]) -> None:
-        """Offer the task force's counties (and keep a value no longer on the list)."""
+    def set_counties(self, counties: list[str], stored: str | None = None) -> None:
+        """Offer the task force's counties, and the stored value if it is no longer on the list.
+
+        Never the submitted value: that would accept any text, of any length, as a choice.
+        """
         choices = [("", "— not stated —")] + [(c, c) for c in counties]
-        if self.county.data and self.county.data not in counties:
-            choices.append((self.county.data, self.county.data))
+        if stored and stored not in counties:
+            choices.append((stored, stored))
         self.county.choices = choices
 
     def validate_phone(self, field):

@@ -94,11 +94,11 @@ def local_date(t: datetime) -> date:
     return t.astimezone(task_force_zone()).date()
 
 
-def certified_condition(on: date):
-    """SQL: the agency is a member with an active user holding a verified core certificate valid on `on`."""
+def valid_core_certificates(on: date):
+    """SQL: verified core certificates valid on `on`, held by active users of the agency in the outer query."""
     from csrn.auth.models import User
 
-    holder = (
+    return (
         select(Certificate.id)
         .join(User, User.id == Certificate.user_id)
         .join(TrainingCourse, TrainingCourse.id == Certificate.course_id)
@@ -111,7 +111,11 @@ def certified_condition(on: date):
             or_(Certificate.expires_on.is_(None), Certificate.expires_on >= on),
         )
     )
-    return and_(Agency.membership_status == "member", exists(holder))
+
+
+def certified_condition(on: date):
+    """SQL: the agency is a member with an active user holding a verified core certificate valid on `on`."""
+    return and_(Agency.membership_status == "member", exists(valid_core_certificates(on)))
 
 
 def agreement_current_condition(on: date):
@@ -215,17 +219,8 @@ def change_membership(actor, agency: Agency, to_status: str, reason: str, t: dat
 
 def has_current_core_certificate(agency: Agency, t: datetime) -> bool:
     """Whether any active user of the agency holds a verified core certificate valid at t (status aside)."""
-    from csrn.auth.models import User
-
-    on = local_date(t)
-    return bool(db.session.scalar(select(exists(
-        select(Certificate.id)
-        .join(User, User.id == Certificate.user_id)
-        .join(TrainingCourse, TrainingCourse.id == Certificate.course_id)
-        .where(User.agency_id == agency.id, User.active.is_(True), Certificate.status == "verified",
-               TrainingCourse.is_core.is_(True), Certificate.completed_on <= on,
-               or_(Certificate.expires_on.is_(None), Certificate.expires_on >= on))
-    ))))
+    return bool(db.session.scalar(select(
+        exists().where(Agency.id == agency.id, exists(valid_core_certificates(local_date(t)))))))
 
 
 def membership_history(agency: Agency) -> list[MembershipChange]:

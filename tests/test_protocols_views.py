@@ -477,6 +477,7 @@ def test_a_protocol_prints_with_its_version_and_date(login_as, create_protocol):
     assert ".print-footer { display: none; }" in css
     print_rules = css[css.index("@media print", css.index(".print-footer { display: none; }")):]
     assert ".print-footer { display: block; position: fixed; bottom: 0" in print_rules
+    assert "box-decoration-break: clone" in print_rules  # each page keeps room for the footer
     assert ".chair-tools" in print_rules and ".acknowledge-form" in print_rules
 
 

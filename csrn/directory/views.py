@@ -278,7 +278,9 @@ def confirm_link(token: str):
         corrections = 0
         for service in services:
             raw_slots = request.form.get(f"slots_{service.id}", "").strip()
-            if raw_slots.isdigit() and int(raw_slots) <= 10000 and int(raw_slots) != service.open_slots:
+            # isascii: "²".isdigit() is true but int("²") fails.
+            if raw_slots.isascii() and raw_slots.isdigit() and int(raw_slots) <= 10000 \
+                    and int(raw_slots) != service.open_slots:
                 service.open_slots = int(raw_slots)
                 corrections += 1
         ops.confirm_agency(None, agency, now, "link")
@@ -292,8 +294,9 @@ def _location_form(location=None) -> LocationForm:
     form = LocationForm(obj=location) if request.method == "GET" and location is not None else LocationForm()
     counties = get_settings().counties
     form.county.choices = [("", "— not stated —")] + [(c, c) for c in counties]
-    if form.county.data and form.county.data not in counties:
-        form.county.choices.append((form.county.data, form.county.data))
+    stored = location.county if location is not None else None  # never the submitted value: any text would pass
+    if stored and stored not in counties:
+        form.county.choices.append((stored, stored))
     return form
 
 

@@ -27,6 +27,10 @@ def engine_options(uri: str) -> dict:
     return {}
 
 
+def _unicode_lower(value):
+    return value.lower() if isinstance(value, str) else value
+
+
 def configure_engine(engine: Engine) -> None:
     """Apply SQLite's pragmas and begin every transaction IMMEDIATE (SQLAlchemy's recipe)."""
     if engine.dialect.name != "sqlite":
@@ -37,6 +41,8 @@ def configure_engine(engine: Engine) -> None:
         # Let SQLAlchemy, not the driver, emit BEGIN, so it can be IMMEDIATE.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
+        # SQLite's own lower() folds ASCII only; searches must find "Lưu Trú" from "LƯU TRÚ" as on PostgreSQL.
+        dbapi_connection.create_function("lower", 1, _unicode_lower, deterministic=True)
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         if engine.url.database and engine.url.database != ":memory:":

@@ -268,6 +268,8 @@ def save_service(actor, agency: Agency, service: Service | None, values: dict, f
         db.session.add(service)
     else:
         check_version(service, seen_version)
+    capacity_changed = any(
+        key in values and values[key] != getattr(service, key) for key in ("open_slots", "waitlist"))
     for key, value in values.items():
         setattr(service, key, value)
     for kind, chosen in facets.items():
@@ -277,7 +279,9 @@ def save_service(actor, agency: Agency, service: Service | None, values: dict, f
     rules += [ScheduleRule(kind="closed", start_date=start, end_date=end, note=note[:200])
               for start, end, note in closures]
     service.rules = rules
-    if "open_slots" in values or "waitlist" in values:
+    if service.is_24_7:
+        service.closed_on_holidays = False  # open every hour of every day, holidays included
+    if creating or capacity_changed:  # editing the description alone must not make a stale entry look fresh
         service.capacity_confirmed_at = now
     service.updated_at = now
     db.session.flush()
@@ -379,7 +383,7 @@ def stale_reminders(now: datetime) -> str:
     cutoff = now - STALE_AFTER
     agencies = db.session.scalars(
         select(Agency)
-        .where(Agency.poc_email != "")
+        .where(Agency.poc_email != "", Agency.membership_status.in_((*DIRECTORY_STATUSES, "listed")))
         .where(exists(select(Service.id).where(
             Service.agency_id == Agency.id, Service.status == "active",
             or_(Service.capacity_confirmed_at.is_(None), Service.capacity_confirmed_at < cutoff))))

@@ -9,7 +9,7 @@ from csrn.agencies.models import Agency
 from csrn.clock import utcnow
 from csrn.directory import operations as directory_ops
 from csrn.extensions import db, limiter
-from csrn.forms import EmptyForm, render_form
+from csrn.forms import EmptyForm, redirect_after_post, render_form
 from csrn.intake import bp
 from csrn.intake import operations as ops
 from csrn.intake.forms import ConsentForm, MatchForm, NeedsForm, PersonForm, UrgencyForm
@@ -28,6 +28,11 @@ FIELDS = {
         "consent_expires", "safe_channel", "safe_times", "do_not_text", "phone_may_be_controlled", "code_word",
         "contact_phone", "contact_other", "narrative", "immigration_notes", "health_notes"),
 }
+
+
+def _step_template() -> str:
+    """The whole page, or only the step's form when htmx validates it in place."""
+    return "intake/_step_form.html" if request.htmx else "intake/step.html"
 
 
 def _require_can_start():
@@ -51,6 +56,8 @@ def _form_for(step: int, answers: dict, now):
         choices = [(m.candidate.agency_id, m.candidate.agency_name) for m in matches]
         form.receiver.choices = choices
         form.backups.choices = choices
+        if not matches:
+            form.receiver.validate_choice = False  # nobody to choose: sending puts it in the committee queue
         if request.method == "GET" and form.receiver.data is None and matches:
             form.receiver.data = matches[0].candidate.agency_id  # the top candidate is preselected
         context.update(matches=matches, unmet=ops.unmet_needs(answers, now), pathways=ops.fitting_pathways(answers))
@@ -89,8 +96,8 @@ def new():
     form, context = _form_for(1, {}, now)
     if form.validate_on_submit():
         draft = ops.start_draft(current_user, _answers_from(1, form), now)
-        return redirect(url_for("intake.step", draft_id=draft.id, number=2), code=303)
-    return render_form("intake/step.html", form, step=1, steps=STEPS, draft=None, answers={}, **context)
+        return redirect_after_post(url_for("intake.step", draft_id=draft.id, number=2))
+    return render_form(_step_template(), form, step=1, steps=STEPS, draft=None, answers={}, **context)
 
 
 @bp.route("/<int:draft_id>/<int:number>", methods=["GET", "POST"])
@@ -109,8 +116,8 @@ def step(draft_id: int, number: int):
         ops.save_draft(draft, _answers_from(number, form), number, now)
         if number == 4 and request.form.get("send_now") and answers.get("urgency") == "emergency":
             return _send(draft)
-        return redirect(url_for("intake.step", draft_id=draft.id, number=number + 1), code=303)
-    return render_form("intake/step.html", form, step=number, steps=STEPS, draft=draft, answers=answers, **context)
+        return redirect_after_post(url_for("intake.step", draft_id=draft.id, number=number + 1))
+    return render_form(_step_template(), form, step=number, steps=STEPS, draft=draft, answers=answers, **context)
 
 
 @bp.get("/<int:draft_id>/unmet")
@@ -168,7 +175,7 @@ def _send(draft):
         return redirect(url_for("intake.drafts"), code=303)
     if referral is None:
         abort(404)
-    return redirect(url_for("referrals.sent", referral_id=referral.id), code=303)
+    return redirect_after_post(url_for("referrals.sent", referral_id=referral.id))
 
 
 @bp.get("/drafts")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from csrn.extensions import db
@@ -115,12 +115,14 @@ class ServiceFacet(db.Model):
     __table_args__ = (
         state_check("kind", FACET_KINDS),
         UniqueConstraint("service_id", "kind", "value", name="uq_service_facet_value"),
+        # "Stated and matching" lookups by (kind, value) for the outer service: PostgreSQL needs this order.
+        Index("ix_service_facet_kind_value_service", "kind", "value", "service_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     service_id: Mapped[int] = mapped_column(ForeignKey("service.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(20))
-    value: Mapped[str] = mapped_column(String(100), index=True)
+    value: Mapped[str] = mapped_column(String(100))
 
 
 class Location(db.Model):

@@ -109,7 +109,9 @@ def search_query(filters: Filters, now: datetime):
     elif filters.trafficking:
         query = query.where(_eligible("trafficking", filters.trafficking))
     if filters.language:
-        query = query.where(or_(_has("language", filters.language), _has("interpretation", filters.language)))
+        query = query.where(exists(select(ServiceFacet.id).where(
+            ServiceFacet.service_id == Service.id, ServiceFacet.kind.in_(("language", "interpretation")),
+            ServiceFacet.value == filters.language)))
     if filters.accepting:
         query = query.where(Service.open_slots > 0)
     if filters.twentyfour:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from sqlalchemy import select
 
 from csrn.agencies import operations as agency_ops
+from csrn.agencies.models import Agency
 from csrn.audit import operations as audit
 from csrn.auth import tokens
 from csrn.auth.account import fresh_login_required
@@ -68,8 +70,10 @@ def filters_from_request() -> ops.Filters:
 def _result_context(results, now) -> dict:
     """What the result rows need: open-now text, staleness, certification."""
     holiday_days, zone = schedule_ops.holiday_set(), task_force_zone()
-    agencies = {service.agency for service in results}
-    certified = {agency.id for agency in agencies if agency_ops.can_receive_referrals(agency, None, now)}
+    agency_ids = {service.agency_id for service in results}
+    # One query for the page, through the same rule as can_receive_referrals.
+    certified = set(db.session.scalars(select(Agency.id).where(
+        Agency.id.in_(agency_ids), agency_ops.receivable_condition(None, now)))) if agency_ids else set()
     return {
         "opening": {s.id: ops.opening_status(s, now, holiday_days, zone) for s in results},
         "certified_ids": certified,

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from flask import g, has_request_context
+
 from csrn.audit import operations as audit
 from csrn.concurrency import check_version
 from csrn.extensions import db
@@ -12,7 +14,17 @@ from csrn.settings.models import TaskForceSettings
 
 
 def get_settings() -> TaskForceSettings:
-    """Return the settings row, or unsaved defaults when none has been written yet."""
+    """Return the settings row (read once per request), or unsaved defaults when none has been written yet."""
+    cached = g.get("csrn_settings") if has_request_context() else None
+    if cached is not None:
+        return cached
+    settings = _load_settings()
+    if has_request_context() and settings.version:  # a stored row, never the unsaved defaults
+        g.csrn_settings = settings
+    return settings
+
+
+def _load_settings() -> TaskForceSettings:
     return db.session.get(TaskForceSettings, 1) or TaskForceSettings(
         id=1,
         name="Anti-Trafficking Task Force",
@@ -46,4 +58,6 @@ def update_settings(actor, values: dict, seen_version: int | None, now: datetime
     settings.updated_at = now
     audit.record(actor, "settings.update", settings, fields=changed, now=now)
     db.session.commit()
+    if has_request_context():
+        g.pop("csrn_settings", None)
     return settings

@@ -98,10 +98,13 @@ class ConsentForm(BaseForm):
     immigration_notes = TextAreaField("Immigration details", validators=[Optional(), Length(max=2000)])
     health_notes = TextAreaField("Health", validators=[Optional(), Length(max=2000)])
 
-    def validate_consent_how(self, field):
-        """With consent, say how it was given."""
-        if self.consent.data == "yes" and not field.data:
-            raise ValidationError("Say how consent was given.")
+    def validate(self, extra_validators=None) -> bool:
+        """With consent, say how it was given (checked here: `Optional` stops the field's own chain when empty)."""
+        valid = super().validate(extra_validators)
+        if self.consent.data == "yes" and not self.consent_how.data:
+            self.consent_how.errors = [*self.consent_how.errors, "Say how consent was given."]
+            valid = False
+        return valid
 
     def validate_consent_categories(self, field):
         """With consent, say which information may be shared."""

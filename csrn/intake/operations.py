@@ -208,7 +208,8 @@ def submit(actor, draft: IntakeDraft | None, submission_key: str, now: datetime)
     )
     db.session.add(intake)
     db.session.flush()
-    db.session.add(_consent_from(answers, intake, actor, now))
+    consent = _consent_from(answers, intake, actor, now)
+    db.session.add(consent)
     for service_type in unmet_needs(answers, now):
         db.session.add(UnmetNeed(intake_id=intake.id, service_type_id=service_type.id, age_group=intake.age_group,
                                  gender=intake.gender, citizenship=intake.citizenship,
@@ -220,6 +221,9 @@ def submit(actor, draft: IntakeDraft | None, submission_key: str, now: datetime)
     backups = [b for b in answers.get("backups") or [] if b in ranked and b != chosen]
     order = ([chosen] if chosen in ranked else []) + backups
     order += [agency_id for agency_id in ranked if agency_id not in order]
+    if consent.with_backups:
+        # "Its backups" are the backups the sender chose, not every later match (P1): the record names them.
+        consent.named_agencies_json = json.dumps(sorted(set(consent.named_agencies) | set(backups)))
     service_type = service_type_by_code(CASE_MANAGEMENT)
     referral = referral_ops.create_referral(actor, intake, service_type.id, order, now)
     audit.record(actor, "intake.submitted", intake,
@@ -279,7 +283,6 @@ def shared_categories(referral, viewer_agency_id: int | None, as_chair: bool, no
     candidates = referral.candidates
     covered = (
         (consent.with_receiver and candidates and viewer_agency_id == candidates[0])
-        or (consent.with_backups and viewer_agency_id in candidates[1:])
         or (viewer_agency_id in consent.named_agencies)
         or (as_chair and consent.with_chairs)
     )

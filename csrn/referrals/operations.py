@@ -149,20 +149,30 @@ def _to_queue(referral: Referral, now: datetime, why: str) -> None:
 
 # ----- answering ---------------------------------------------------------------------------------
 
+def _nothing_to_answer(referral: Referral, actor, verb: str) -> str:
+    """Why the actor cannot answer: a colleague answered first (the usual loser of a race), or there is no offer."""
+    own = [o for o in referral.offers if o.agency_id == actor.agency_id]
+    if not own or not actor.has_role(CASE_MANAGER, AGENCY_ADMIN):
+        return f"There is no offer for your agency to {verb}."
+    return {"withdrawn": "The sender withdrew this referral.",
+            "expired": "This offer expired and went to the next provider."}.get(
+        own[-1].state, "Someone else answered this offer first.")
+
+
 def accept(actor, referral: Referral, now: datetime) -> Offer:
     """Accept the pending offer to the actor's agency: one conditional UPDATE, so exactly one wins (R1)."""
     from csrn.directory.models import Service
 
     offer = referral.pending_offer
     if offer is None or offer.agency_id != actor.agency_id or not actor.has_role(CASE_MANAGER, AGENCY_ADMIN):
-        raise RefusedTransition("There is no offer for your agency to accept.")
+        raise RefusedTransition(_nothing_to_answer(referral, actor, "accept"))
     result = db.session.execute(
         update(Offer).where(Offer.id == offer.id, Offer.state == "pending")
         .values(state="accepted", answered_at=now, answered_by_id=actor.id)
         .execution_options(synchronize_session=False))
     if result.rowcount != 1:
-        db.session.rollback()
-        raise RefusedTransition("Someone else answered this offer first.")
+        db.session.rollback()  # expires the referral: the message reads what happened to the offer
+        raise RefusedTransition(_nothing_to_answer(referral, actor, "accept"))
     won = db.session.execute(
         update(Referral).where(Referral.id == referral.id, Referral.state == "offered")
         .values(state="accepted", accepted_agency_id=actor.agency_id, updated_at=now)
@@ -189,7 +199,7 @@ def decline(actor, referral: Referral, reason: str, text: str, now: datetime) ->
         raise RefusedTransition("Choose a reason.")
     offer = referral.pending_offer
     if offer is None or offer.agency_id != actor.agency_id or not actor.has_role(CASE_MANAGER, AGENCY_ADMIN):
-        raise RefusedTransition("There is no offer for your agency to decline.")
+        raise RefusedTransition(_nothing_to_answer(referral, actor, "decline"))
     result = db.session.execute(
         update(Offer).where(Offer.id == offer.id, Offer.state == "pending")
         .values(state="declined", answered_at=now, answered_by_id=actor.id, decline_reason=reason,
@@ -210,14 +220,19 @@ def withdraw(actor, referral: Referral, now: datetime) -> None:
     """The sending agency withdraws the referral; a pending offer is withdrawn with it."""
     if actor.agency_id != referral.sending_agency_id:
         raise RefusedTransition("Only the sending agency may withdraw this referral.")
+    # The offer first, then the referral: the lock order of accept, decline and the escalation pass, so a race
+    # with them waits instead of deadlocking (PostgreSQL); the offers once more at the end, for one that a racing
+    # escalation created in between.
+    withdraw_pending = (update(Offer).where(Offer.referral_id == referral.id, Offer.state == "pending")
+                        .values(state="withdrawn", answered_at=now).execution_options(synchronize_session=False))
+    db.session.execute(withdraw_pending)
     result = db.session.execute(
         update(Referral).where(Referral.id == referral.id, Referral.state.in_(("offered", "unassigned")))
         .values(state="withdrawn", updated_at=now).execution_options(synchronize_session=False))
     if result.rowcount != 1:
         db.session.rollback()
         raise RefusedTransition("This referral can no longer be withdrawn (it was accepted or closed).")
-    db.session.execute(update(Offer).where(Offer.referral_id == referral.id, Offer.state == "pending")
-                       .values(state="withdrawn", answered_at=now).execution_options(synchronize_session=False))
+    db.session.execute(withdraw_pending)
     add_event(referral, "withdrawn", now, actor, actor.agency_id, detail="Withdrawn by the sender")
     audit.record(actor, "referral.withdrawn", referral, fields=["state"], now=now)
     db.session.commit()
@@ -275,6 +290,14 @@ def offer_by_hand(actor, referral: Referral, agency: Agency, now: datetime) -> O
         raise RefusedTransition("Only referrals in the committee queue can be offered by hand.")
     if not can_receive_referrals(agency, referral.service_type_id, now):
         raise RefusedTransition(f"{agency.name} cannot receive referrals for this service.")
+    # Claim it with one conditional UPDATE: a second chair at the same moment, or a withdrawal, wins or loses
+    # cleanly instead of a duplicate pending offer or a withdrawn referral offered again.
+    claimed = db.session.execute(
+        update(Referral).where(Referral.id == referral.id, Referral.state == "unassigned")
+        .values(state="offered", updated_at=now).execution_options(synchronize_session=False))
+    if claimed.rowcount != 1:
+        db.session.rollback()
+        raise RefusedTransition("Only referrals in the committee queue can be offered by hand.")
     offer = _offer_to(referral, agency.id, now, actor)
     audit.record(actor, "referral.offered_by_hand", referral, fields=["state"], now=now)
     db.session.commit()

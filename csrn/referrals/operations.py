@@ -274,6 +274,7 @@ def escalation_pass(now: datetime) -> str:
         add_event(referral, "expired", now, agency_id=offer.agency_id,
                   detail=f"No answer from {offer.agency.name} before the deadline")
         db.session.expire(referral, ["offers"])
+        audit.record(None, "referral.offer_expired", referral, fields=["state"], now=now)
         _escalate(referral, now, f"no answer from {offer.agency.name}")
         db.session.commit()
         escalated += 1
@@ -360,8 +361,11 @@ def inbox_query(user):
 
 
 def queue_query():
-    """The committee queue: unassigned referrals, emergencies first."""
-    return select(Referral).where(Referral.state == "unassigned").order_by(URGENCY_ORDER, Referral.created_at)
+    """The committee queue: unassigned referrals, then escalated ones still on offer; emergencies first."""
+    escalated = Referral.id.in_(select(Offer.referral_id).where(Offer.state.in_(("declined", "expired"))))
+    return (select(Referral)
+            .where(or_(Referral.state == "unassigned", (Referral.state == "offered") & escalated))
+            .order_by(case((Referral.state == "unassigned", 0), else_=1), URGENCY_ORDER, Referral.created_at))
 
 
 def list_query(user, state: str = ""):

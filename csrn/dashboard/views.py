@@ -48,7 +48,8 @@ def index():
         panels["membership"] = _membership_counts()
         panels["protocols_due"] = protocol_ops.pages_due_for_review(protocol_ops.local_date(utcnow()))
         panels["losing_certification"] = agency_ops.losing_certification(utcnow())
-        panels["queue"] = db.session.scalars(referral_ops.queue_query()).all()
+        panels["queue_count"] = db.session.scalar(
+            select(func.count()).select_from(referral_ops.queue_query().order_by(None).subquery()))
     if current_user.has_role(ADMIN):
         panels["outbox"] = _outbox_counts()
     return render_template("dashboard/index.html", panels=panels)

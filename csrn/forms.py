@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from flask import render_template
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, IntegerField
+from wtforms import HiddenField, IntegerField, SelectMultipleField
 from wtforms.validators import ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
 
 
 def _strip(value):
@@ -42,6 +43,13 @@ class VersionedForm(BaseForm):
     """A form for a record two people may edit: carries the version it was loaded with."""
 
     version = IntegerField(widget=HiddenField.widget)
+
+
+class Checkboxes(SelectMultipleField):
+    """A multiple choice shown as checkboxes."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
 
 
 class EmptyForm(BaseForm):

@@ -1,11 +1,10 @@
 """Forms for logging in, two-factor, invitations, resets, the account page and user management."""
 
-from wtforms import EmailField, PasswordField, SelectField, SelectMultipleField, StringField
+from wtforms import EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
-from wtforms.widgets import CheckboxInput, ListWidget
 
 from csrn.auth.passwords import MAX_LENGTH, password_problem
-from csrn.forms import BaseForm
+from csrn.forms import BaseForm, Checkboxes
 
 
 class LoginForm(BaseForm):
@@ -81,12 +80,6 @@ class ResetRequestForm(BaseForm):
     )
 
 
-class MultiCheckboxField(SelectMultipleField):
-    """Checkboxes for a multiple choice."""
-
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
-
 
 class InviteForm(BaseForm):
     """Invite a person: e-mail, name, agency and roles (only those the inviter may grant)."""
@@ -97,10 +90,10 @@ class InviteForm(BaseForm):
     )
     name = StringField("Full name", validators=[DataRequired(), Length(max=120)])
     agency_id = SelectField("Agency", coerce=int, choices=[], validate_choice=True)
-    roles = MultiCheckboxField("Roles", choices=[], validators=[DataRequired(message="Choose at least one role.")])
+    roles = Checkboxes("Roles", choices=[], validators=[DataRequired(message="Choose at least one role.")])
 
 
 class RolesForm(BaseForm):
     """Change a user's roles within what the actor may grant."""
 
-    roles = MultiCheckboxField("Roles", choices=[])
+    roles = Checkboxes("Roles", choices=[])

@@ -15,20 +15,11 @@ from wtforms import (
     TimeField,
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
-from wtforms.widgets import CheckboxInput, ListWidget
 
 from csrn.directory.languages import language_choices
 from csrn.directory.models import AGE_GROUPS, CITIZENSHIP, COSTS, TRAFFICKING_TYPES, VISIBILITY
-from csrn.forms import BaseForm, VersionedForm
+from csrn.forms import BaseForm, Checkboxes, VersionedForm
 from csrn.schedules.engine import WEEKDAYS
-
-
-class Checkboxes(SelectMultipleField):
-    """A multiple choice shown as checkboxes."""
-
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
-
 
 CLOSURE_LINE = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:\s*(?:to|–|-{1,2})\s*(\d{4}-\d{2}-\d{2}))?\s*(.*)$")
 

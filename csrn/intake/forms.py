@@ -12,10 +12,9 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
-from wtforms.widgets import CheckboxInput, ListWidget
 
 from csrn.directory.languages import language_choices
-from csrn.forms import BaseForm
+from csrn.forms import BaseForm, Checkboxes
 from csrn.intake.models import (
     AGE_GROUPS,
     CITIZENSHIP,
@@ -25,13 +24,6 @@ from csrn.intake.models import (
     TRAFFICKING,
     URGENCIES,
 )
-
-
-class Checkboxes(SelectMultipleField):
-    """A multiple choice shown as checkboxes."""
-
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
 
 
 class UrgencyForm(BaseForm):

@@ -2,16 +2,15 @@
 
 from flask import flash, render_template, request, url_for
 from flask_login import current_user, login_required
-from wtforms import BooleanField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
-from wtforms.widgets import CheckboxInput, ListWidget
 
 from csrn.auth.models import CHAIR
 from csrn.clock import utcnow
 from csrn.concurrency import StaleEdit
 from csrn.directory import operations as directory_ops
 from csrn.extensions import db
-from csrn.forms import VersionedForm, redirect_after_post, render_form
+from csrn.forms import Checkboxes, VersionedForm, redirect_after_post, render_form
 from csrn.intake.models import AGE_GROUPS, CITIZENSHIP, TRAFFICKING
 from csrn.pathways import bp
 from csrn.pathways import operations as ops
@@ -19,12 +18,6 @@ from csrn.security import roles_required
 
 MAX_STEPS = 8
 
-
-class Checkboxes(SelectMultipleField):
-    """A multiple choice shown as checkboxes."""
-
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
 
 
 class PathwayForm(VersionedForm):

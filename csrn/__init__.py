@@ -94,13 +94,14 @@ def _register_blueprints(app: Flask) -> None:
         referrals,
         schedules,
         settings,
+        volunteers,
     )
     from csrn.agencies import trainings
     from csrn.auth import account, users
     from csrn.notify import notifications
 
     modules = (auth, account, users, agencies, trainings, directory, schedules, intake, pathways, referrals,
-               notifications, protocols, audit, dashboard, health, notify, settings)
+               notifications, protocols, volunteers, audit, dashboard, health, notify, settings)
     for module in modules:
         app.register_blueprint(module.bp)
 

@@ -23,6 +23,7 @@ DAILY_JOBS: list = [
     ("directory confirmation links", "csrn.directory.operations:stale_reminders"),
     ("intake drafts unused for 7 days", "csrn.intake.operations:purge_drafts"),
     ("protocol review reminders", "csrn.protocols.operations:review_reminders"),
+    ("volunteer renewals", "csrn.volunteers.operations:renewal_pass"),
 ]
 
 

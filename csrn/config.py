@@ -56,6 +56,9 @@ class Config:
         )
         self.RATELIMIT_STORAGE_URI = env.get("RATELIMIT_STORAGE_URI", "memory://")
         self.CSRN_REQUIRE_2FA = _flag("CSRN_REQUIRE_2FA", self.CSRN_ENV == "production")
+        # Public forms refuse posts sent sooner than this after the page was served (bots fill at once).
+        self.CSRN_FORM_MIN_SECONDS = float(env.get("CSRN_FORM_MIN_SECONDS")
+                                           or (3 if self.CSRN_ENV == "production" else 0))
         self.MAIL_SERVER = env.get("MAIL_SERVER", "")
         self.MAIL_PORT = int(env.get("MAIL_PORT", "25") or 25)
         self.MAIL_USERNAME = env.get("MAIL_USERNAME", "")

@@ -8,7 +8,7 @@ from flask import Flask, url_for
 from flask_login import current_user
 from sqlalchemy.exc import DBAPIError
 
-from csrn.auth.models import ADMIN, AGENCY_ADMIN, CASE_MANAGER, CHAIR
+from csrn.auth.models import ADMIN, AGENCY_ADMIN, CASE_MANAGER, CHAIR, VOLUNTEER
 
 
 def navigation() -> list[tuple[str, str, str]]:
@@ -16,6 +16,11 @@ def navigation() -> list[tuple[str, str, str]]:
     if not current_user.is_authenticated:
         return []
     items = [("dashboard.index", "Home")]
+    if current_user.roles == {VOLUNTEER}:
+        # An approved pro bono volunteer: their offers and the protocols meant for them.
+        items += [("referrals.index", "Referrals"), ("referrals.inbox", "Inbox"), ("protocols.index", "Protocols"),
+                  ("account.index", "Account")]
+        return [(endpoint, label, url_for(endpoint)) for endpoint, label in items]
     if current_user.agency is not None and current_user.agency.membership_status != "suspended":
         items.append(("intake.new", "New intake"))
     items.append(("referrals.index", "Referrals"))
@@ -33,7 +38,7 @@ def navigation() -> list[tuple[str, str, str]]:
     if current_user.has_role(ADMIN):
         items += [("settings.edit", "Settings"), ("notify.index", "Outbox"), ("audit.index", "Audit log")]
     if current_user.has_role(CHAIR):
-        items.append(("agencies.create", "New agency"))
+        items += [("volunteers.board", "Volunteers"), ("agencies.create", "New agency")]
     items.append(("account.index", "Account"))
     result = []
     for endpoint, label in items:

@@ -141,9 +141,14 @@ def offers_service_condition(service_type_id: int):
 
 
 def receivable_condition(service_type_id: int | None, t: datetime):
-    """SQL for `can_receive_referrals`: certified, agreement current, and (if given) offering the service type."""
+    """SQL for `can_receive_referrals`: certified, agreement current, and (if given) offering the service type.
+
+    A volunteer's one-person provider must also be approved with no vetting item expired.
+    """
+    from csrn.volunteers.operations import volunteer_receivable_condition
+
     on = local_date(t)
-    condition = and_(certified_condition(on), agreement_current_condition(on))
+    condition = and_(certified_condition(on), agreement_current_condition(on), volunteer_receivable_condition(on))
     if service_type_id is not None:
         condition = and_(condition, offers_service_condition(service_type_id))
     return condition

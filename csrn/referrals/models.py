@@ -82,6 +82,9 @@ class Offer(db.Model):
               sqlite_where=text("state = 'accepted'"), postgresql_where=text("state = 'accepted'")),
         Index("uq_offer_one_pending", "referral_id", unique=True,
               sqlite_where=text("state = 'pending'"), postgresql_where=text("state = 'pending'")),
+        # The escalation pass (overdue) and the inbox (one agency) read only pending offers.
+        Index("ix_offer_pending_deadline", "deadline_at", "agency_id",
+              sqlite_where=text("state = 'pending'"), postgresql_where=text("state = 'pending'")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -14,6 +14,7 @@ from csrn.config import INSTANCE
 from csrn.directory.models import Location, Service, ServiceType
 from csrn.extensions import db
 from csrn.protocols.demo import seed_protocols
+from csrn.volunteers.demo import seed_volunteers
 from csrn.schedules.models import Holiday, ScheduleRule
 from csrn.settings.models import TaskForceSettings
 
@@ -293,6 +294,7 @@ def seed(password: str | None, force: bool, now: datetime) -> list[tuple[str, st
     db.session.commit()
     _seed_referrals(now)
     seed_protocols(now)
+    logins += seed_volunteers(now, password, _demo_password)
     return logins
 
 

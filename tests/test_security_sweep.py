@@ -264,6 +264,31 @@ def _pathway(world: World) -> int:
     return pathway_id
 
 
+VOLUNTEER_ANSWERS = {
+    "name": "Sweep Volunteer", "email": "sweep-volunteer@example.org", "phone": "555 0199", "profession": "attorney",
+    "profession_other": "", "licence_number": "B-1", "licence_jurisdiction": "State Bar", "languages": ["en", "es"],
+    "language_pairs": "", "practice_areas": ["immigration"], "hours_per_month": 4, "availability": "",
+    "reference1_name": "Ref One", "reference1_contact": "one@example.org", "reference2_name": "Ref Two",
+    "reference2_contact": "two@example.org", "background_check_consent": True, "confidentiality_acknowledged": True,
+}
+
+
+def _volunteer(world: World) -> tuple[int, str, int]:
+    """A volunteer application: (id, raw status token, id of a checklist item with a document)."""
+    from csrn.volunteers import operations as volunteer_ops
+
+    name = world.stored_file()
+    with world.app.app_context():
+        submitted = volunteer_ops.submit_application(dict(VOLUNTEER_ANSWERS), utcnow())
+        item = submitted.application.items[0]
+        item.done_on, item.notes = NOW.date(), "Seen in person."
+        item.file_name, item.file_original_name, item.file_mime = name, "id.pdf", "application/pdf"
+        db.session.commit()
+        result = (submitted.application.id, submitted.raw_token, item.id)
+        db.session.remove()
+    return result
+
+
 # What to put in a URL argument: keyed by argument name, or by (endpoint, argument) when one rule
 # needs something special. Each function gets the World and returns the id of an object owned by
 # world.owner_agency_id (or world.owner). Later modules add theirs (offer_id, consent_id, ...).
@@ -288,6 +313,10 @@ ID_FILLERS: dict[str | tuple[str, str], Callable[[World], object]] = {
     ("auth.reset_password", "token"): _link_token("reset"),
     ("directory.confirm_link", "token"): _link_token("capacity"),
     ("static", "filename"): lambda world: "css/csrn.css",
+    "application_id": lambda world: world.value("volunteer", _volunteer)[0],
+    "item_id": lambda world: world.value("volunteer", _volunteer)[2],
+    ("volunteers.status", "token"): lambda world: world.value("volunteer", _volunteer)[1],
+    ("volunteers.withdraw", "token"): lambda world: world.value("volunteer", _volunteer)[1],
 }
 
 SHARED = "shared"  # shown to every logged-in user (agency profiles, courses, services, published protocols)
@@ -343,6 +372,11 @@ SCOPES: dict[str, str] = {
     "referrals.revoke_consent": AGENCY_SCOPED,
     "referrals.contact": AGENCY_SCOPED,
     "pathways.edit": ROLE_GATED,
+    "volunteers.show": ROLE_GATED,  # the vetting board is the chairs' alone
+    "volunteers.record_item": ROLE_GATED,
+    "volunteers.clear_item": ROLE_GATED,
+    "volunteers.item_document": ROLE_GATED,
+    "volunteers.change_status": ROLE_GATED,
 }
 KINDS = {SHARED, AGENCY_SCOPED, ROLE_GATED}
 

@@ -350,8 +350,11 @@ def allowed_moves(application: VolunteerApplication) -> tuple[str, ...]:
 
 
 def change_status(actor, application: VolunteerApplication, to_status: str, reason: str, seen_version: int | None,
-                  now: datetime, service_type_id: int | None = None) -> None:
-    """Move an application on the board; hold and decline need a reason; approval checks the list."""
+                  now: datetime, service_type_id: int | None = None) -> str | None:
+    """Move an application on the board; hold and decline need a reason; approval checks the list.
+
+    Returns the invitation link when this change was the first approval (else None).
+    """
     if actor is None or not actor.has_role(CHAIR):
         raise VettingError("Only chairs vet volunteers.")
     check_version(application, seen_version)
@@ -361,8 +364,7 @@ def change_status(actor, application: VolunteerApplication, to_status: str, reas
     if to_status in ("on_hold", "declined") and not reason.strip():
         raise VettingError("Say why: the reason goes on the application's history.")
     if to_status == "approved":
-        approve(actor, application, now, service_type_id=service_type_id)
-        return
+        return approve(actor, application, now, service_type_id=service_type_id)
     previous = application.status
     application.status = to_status
     application.status_reason = reason.strip()
@@ -371,10 +373,14 @@ def change_status(actor, application: VolunteerApplication, to_status: str, reas
            detail=reason.strip())
     audit.record(actor, "volunteer.status_changed", application, fields=["status", "status_reason"], now=now)
     db.session.commit()
+    return None
 
 
-def approve(actor, application: VolunteerApplication, now: datetime, service_type_id: int | None = None) -> None:
-    """Approve when every required item is done and current; the first approval brings them into the network."""
+def approve(actor, application: VolunteerApplication, now: datetime, service_type_id: int | None = None) -> str | None:
+    """Approve when every required item is done and current; the first approval brings them into the network.
+
+    Returns the invitation link the first approval sent (else None).
+    """
     from csrn.directory.models import Service, ServiceType
 
     if actor is None or not actor.has_role(CHAIR):
@@ -392,8 +398,9 @@ def approve(actor, application: VolunteerApplication, now: datetime, service_typ
             raise VettingError("Choose the service this volunteer offers.")
         if db.session.scalar(User.by_email(application.email)) is not None:
             raise VettingError("An account with this e-mail address already exists; ask an administrator.")
-        _bring_into_network(actor, application, service_type, Service, now)
+        link = _bring_into_network(actor, application, service_type, Service, now)
     else:
+        link = None
         user = application.user
         if user is not None and not user.active:
             user.active = True
@@ -404,9 +411,10 @@ def approve(actor, application: VolunteerApplication, now: datetime, service_typ
     _event(application, "status", now, actor=actor, from_status=previous, to_status="approved")
     audit.record(actor, "volunteer.approved", application, fields=["status", "agency_id", "user_id"], now=now)
     db.session.commit()
+    return link
 
 
-def _bring_into_network(actor, application: VolunteerApplication, service_type, service_model, now: datetime) -> None:
+def _bring_into_network(actor, application: VolunteerApplication, service_type, service_model, now: datetime) -> str:
     """A one-person provider (member, agreement signed), its service, the account and its certificates."""
     from csrn.auth.operations import _send_invitation, create_user
 
@@ -444,8 +452,9 @@ def _bring_into_network(actor, application: VolunteerApplication, service_type, 
     for item in application.items:
         if item.course_id is not None and item.done:
             _certificate_from(actor, application, item, now)
-    _send_invitation(actor, user, now)
+    link = _send_invitation(actor, user, now)
     audit.record(actor, "volunteer.provider_created", agency, fields=["name", "agency_type"], now=now)
+    return link
 
 
 def _certificate_from(actor, application: VolunteerApplication, item: VettingItem, now: datetime) -> None:

@@ -16,8 +16,9 @@ from csrn.directory import operations as directory_ops
 from csrn.directory.languages import LANGUAGES
 from csrn.extensions import db, limiter
 from csrn.forms import EmptyForm, redirect_after_post, render_form
+from csrn.notify.operations import mail_configured
 from csrn.security import roles_required
-from csrn.uploads import UploadRefused, save_upload, send_stored
+from csrn.uploads import UploadRefused, save_upload, send_stored, upload_folder
 from csrn.volunteers import bp
 from csrn.volunteers import operations as ops
 from csrn.volunteers.forms import ApplicationForm, ItemForm, LinkRequestForm, StatusForm
@@ -202,6 +203,8 @@ def record_item(application_id: int, item_id: int):
             }, stored, utcnow())
         except (UploadRefused, ops.VettingError) as exc:
             db.session.rollback()
+            if stored is not None:  # refused after the upload was kept: no file without its record
+                (upload_folder() / stored.name).unlink(missing_ok=True)
             form.form_errors.append(str(exc))
         else:
             flash(f"“{item.label}” recorded.", "success")
@@ -242,12 +245,20 @@ def change_status(application_id: int):
     form = _status_form(application, StatusForm())
     if form.validate_on_submit():
         try:
-            ops.change_status(current_user, application, form.to_status.data, form.reason.data or "",
-                              form.version.data, utcnow(), service_type_id=form.service_type_id.data or None)
+            link = ops.change_status(current_user, application, form.to_status.data, form.reason.data or "",
+                                     form.version.data, utcnow(), service_type_id=form.service_type_id.data or None)
         except (ops.VettingError, StaleEdit) as exc:
             db.session.rollback()
             form.form_errors.append(str(exc))
         else:
+            if link and not mail_configured():
+                # As with every invitation: with no mail server the inviter sees the single-use link, once.
+                response = current_app.make_response(
+                    render_template("users/invited.html", invited=application.user, link=link,
+                                    back_url=url_for("volunteers.show", application_id=application.id),
+                                    back_label="Back to the application"))
+                response.headers.update({"HX-Retarget": "main", "HX-Reswap": "outerHTML", "HX-Reselect": "main"})
+                return response
             flash(f"The application is now {application.status_label.lower()}.", "success")
             return _back(application)
     db.session.refresh(application)

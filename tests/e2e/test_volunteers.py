@@ -88,6 +88,11 @@ def test_apply_vet_approve_and_join_the_directory(page):
     expect(page.locator("#application-panel .checklist > li", has_text="Interview").locator(".tag-good")).to_be_visible()
     page.select_option("#to_status", "approved")
     page.click("#application-panel >> text=Change status")
+    # No mail server in the test: as with every invitation, the chair sees the single-use link once.
+    expect(page.locator("main h1")).to_contain_text(f"{NAME} has been invited")
+    expect(page.locator("main code.secret")).to_contain_text("/invitation/")
+    screenshot(page, "volunteer-invited")
+    page.click("text=Back to the application")
     expect(page.locator("#application-panel h2").first).to_contain_text("Approved")
     expect(page.locator("#application-panel .timeline")).to_contain_text("In review → Approved")
     screenshot(page, "volunteer-approved")

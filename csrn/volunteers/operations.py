@@ -262,27 +262,34 @@ def get_item_or_404(application: VolunteerApplication, item_id: int) -> VettingI
 
 @dataclass
 class Board:
-    """The vetting board: applications by column, with counts."""
+    """The vetting board: applications by column (oldest first, at most `limit` each), with counts."""
 
     columns: dict[str, list[VolunteerApplication]] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    limit: int = 100
 
     def count(self, status: str) -> int:
-        return len(self.columns.get(status, []))
+        return self.counts.get(status, 0)
 
 
-def board(profession: str = "", language: str = "", limit_per_column: int = 200) -> Board:
+def board(profession: str = "", language: str = "", limit_per_column: int = 100) -> Board:
     """Applications on the board (withdrawn ones leave it), filtered by profession and language."""
-    query = select(VolunteerApplication).where(VolunteerApplication.status.in_(BOARD_COLUMNS))
+    conditions = [VolunteerApplication.status.in_(BOARD_COLUMNS)]
     if profession:
-        query = query.where(VolunteerApplication.profession == profession)
+        conditions.append(VolunteerApplication.profession == profession)
     if language:
         # Codes are stored space-separated; pad both sides so "en" never matches "ben".
-        query = query.where((" " + VolunteerApplication.languages + " ").contains(f" {language} ", autoescape=True))
-    result = Board(columns={status: [] for status in BOARD_COLUMNS})
-    for application in db.session.scalars(query.order_by(VolunteerApplication.applied_at)).all():
-        column = result.columns[application.status]
-        if len(column) < limit_per_column:
-            column.append(application)
+        conditions.append((" " + VolunteerApplication.languages + " ").contains(f" {language} ", autoescape=True))
+    counts = dict(db.session.execute(
+        select(VolunteerApplication.status, func.count()).where(*conditions).group_by(VolunteerApplication.status)
+    ).all())
+    result = Board(columns={}, counts={status: counts.get(status, 0) for status in BOARD_COLUMNS},
+                   limit=limit_per_column)
+    for status in BOARD_COLUMNS:
+        result.columns[status] = list(db.session.scalars(
+            select(VolunteerApplication).where(*conditions, VolunteerApplication.status == status)
+            .order_by(VolunteerApplication.applied_at, VolunteerApplication.id).limit(limit_per_column)
+        ).all()) if result.counts[status] else []
     return result
 
 
@@ -303,6 +310,8 @@ def record_item(actor, application: VolunteerApplication, item: VettingItem, val
             raise VettingError("Choose the course the volunteer completed"
                                + (" (a core course)." if item.course_kind == "core" else "."))
     done_on: date = values["done_on"]
+    if done_on > local_date(now):
+        raise VettingError("The date it was done is in the future.")
     item.done_on = done_on
     item.notes = values.get("notes") or ""
     item.done_by_id = actor.id

@@ -96,3 +96,15 @@ def test_htmx_request_when_logged_out_gets_hx_redirect(client):
     assert response.status_code == 401
     assert response.headers["HX-Redirect"] == "/login"
     assert "<form" not in response.get_data(as_text=True)
+
+
+def test_the_login_form_masks_the_password_and_types_the_email(client):
+    """The password input is a password input (never type="None", which browsers show as text)."""
+    import re
+
+    html = client.get("/login").get_data(as_text=True)
+    password = re.search(r'<input[^>]*id="password"[^>]*>', html).group(0)
+    email = re.search(r'<input[^>]*id="email"[^>]*>', html).group(0)
+    assert 'type="password"' in password, password
+    assert 'type="email"' in email, email
+    assert '"None"' not in html

@@ -590,6 +590,8 @@ def page_problems(html: str | Page, external_links: set[str], full_page: bool) -
                 problems.append(f"<{tag}> has an inline handler attribute {name}={value!r}")
             if name == "style":
                 problems.append(f"<{tag}> has a style attribute {value!r}")
+            if value == "None":  # a Python None printed into the page (type="None" shows a password)
+                problems.append(f"<{tag}> has {name}='None': a None printed as text")
             if name in ("hx-vars",) or (name in ("hx-vals", "data-hx-vals") and "js:" in value.lower()):
                 problems.append(f"<{tag}> evaluates script through {name}={value!r}")
             if name not in URL_ATTRIBUTES:
@@ -1009,6 +1011,7 @@ def test_the_page_check_catches_what_it_names():
         "<form action='https://evil.example/'></form>": "not a path on this site",
         "<img src='x'>": "not a path on this site",
         "<meta name='htmx-config' content='{\"allowEval\":true}'>": "2 <meta",
+        "<input name=password type='None'>": "printed as text",
     }
     for snippet, expected in bad.items():
         found = page_problems(base.replace("{}", snippet), set(), True)

@@ -224,10 +224,26 @@ def withdraw(application: VolunteerApplication, now: datetime) -> None:
     if application.user is not None and application.user.active:
         application.user.active = False
         application.user.session_version += 1
+    if application.agency is not None:
+        _leave_directory(application.agency, now)
     _event(application, "withdrawn", now, from_status=previous, to_status="withdrawn")
     audit.record(None, "volunteer.withdrawn", application, fields=["status"], now=now)
     _notify_chairs("A volunteer application was withdrawn by the applicant.", f"/volunteers/{application.id}", now)
     db.session.commit()
+
+
+def _leave_directory(agency: Agency, now: datetime) -> None:
+    """A withdrawn volunteer's one-person provider lapses and its services stop (the history says why)."""
+    from csrn.directory.models import Service
+
+    for service in db.session.scalars(select(Service).where(Service.agency_id == agency.id)).all():
+        service.status = "inactive"
+        service.updated_at = now
+    if agency.membership_status != "lapsed":
+        db.session.add(MembershipChange(agency_id=agency.id, from_status=agency.membership_status,
+                                        to_status="lapsed", reason="The volunteer withdrew.", changed_at=now))
+        agency.membership_status = "lapsed"
+        agency.updated_at = now
 
 
 def applicant_view(application: VolunteerApplication, today: date) -> list[tuple[str, str]]:

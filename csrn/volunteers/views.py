@@ -33,14 +33,18 @@ def _stamp() -> str:
     return URLSafeTimedSerializer(current_app.secret_key, salt="volunteer-form").dumps(int(time.time()))
 
 
+STAMP_MAX_AGE = 24 * 3600  # a stamp is good for a day: a bot cannot fetch one and reuse it for ever
+
+
 def _sent_too_fast(stamp: str) -> bool:
-    """Whether the form came back sooner than CSRN_FORM_MIN_SECONDS after it was served (or unstamped)."""
+    """Whether the form came back sooner than CSRN_FORM_MIN_SECONDS after it was served (or unstamped, or stale)."""
     minimum = current_app.config.get("CSRN_FORM_MIN_SECONDS", 0)
     if not minimum:
         return False
     try:
-        served = URLSafeTimedSerializer(current_app.secret_key, salt="volunteer-form").loads(stamp or "")
-    except BadSignature:
+        served = URLSafeTimedSerializer(current_app.secret_key, salt="volunteer-form").loads(
+            stamp or "", max_age=STAMP_MAX_AGE)
+    except BadSignature:  # forged, missing, or older than a day (SignatureExpired is a BadSignature)
         return True
     return time.time() - float(served) < minimum
 
@@ -55,8 +59,9 @@ def apply():
         return render_template("volunteers/received.html", duplicate=False)
     if form.validate_on_submit():
         if _sent_too_fast(form.started.data):
-            form.form_errors.append("That was quicker than a person can fill the form in. "
-                                    "Check your answers, then send the form again.")
+            form.form_errors.append("We could not accept the form as sent (it came back quicker than a person "
+                                    "fills it in, or the page was open for more than a day). Check your answers, "
+                                    "then send the form again.")
             form.started.data = _stamp()
             return render_template("volunteers/apply.html", form=form), 422
         values = {name: getattr(form, name).data for name in ops.APPLICANT_FIELDS}

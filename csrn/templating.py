@@ -65,6 +65,11 @@ def register(app: Flask) -> None:
 
     app.add_template_filter(language_name, "language_name")
 
+    @app.template_filter("language_names")
+    def language_names(codes) -> str:
+        """Language codes as names, comma-separated (one call: `map("language_name")` costs a call per code)."""
+        return ", ".join(language_name(code) for code in codes or ())
+
     @app.template_filter("extract")
     def extract(key, mapping: dict):
         """Look a code up in a dict of labels: `codes|map("extract", labels)`."""

@@ -60,17 +60,30 @@ class Filters:
         return args
 
 
+def _per_request(key: str, load):
+    """Load once per request (reference lists a page asks for more than once); outside requests, every time."""
+    from flask import has_request_context, request
+
+    if not has_request_context():
+        return load()
+    cache = request.__dict__.setdefault("_csrn_directory_lists", {})
+    if key not in cache:
+        cache[key] = load()
+    return cache[key]
+
+
 def service_types(active_only: bool = True) -> list[ServiceType]:
     """The taxonomy in its order."""
     query = select(ServiceType).order_by(ServiceType.sort_order, ServiceType.name)
     if active_only:
         query = query.where(ServiceType.active.is_(True))
-    return db.session.scalars(query).all()
+    return _per_request(f"service_types:{active_only}", lambda: db.session.scalars(query).all())
 
 
 def genders() -> list[GenderOption]:
     """The chair-editable gender list."""
-    return db.session.scalars(select(GenderOption).order_by(GenderOption.sort_order, GenderOption.label)).all()
+    return _per_request("genders", lambda: db.session.scalars(
+        select(GenderOption).order_by(GenderOption.sort_order, GenderOption.label)).all())
 
 
 def _has(kind: str, value: str | None = None):

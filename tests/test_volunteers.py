@@ -1548,3 +1548,13 @@ def test_the_daily_command_runs_the_renewal_pass(app, runner, expiring_volunteer
     assert result.exit_code == 0, result.output
     assert "volunteer renewals: 1 volunteer(s) moved to renewal due, 0 reminder(s)" in result.output
     assert application_row(app, expiring_volunteer)["status"] == "renewal_due"
+
+
+def test_an_approved_volunteer_starts_no_intake(login_as, create_agency):
+    """Volunteers answer offers; the intake (and its navigation entry) is for agency staff (DESIGN §2)."""
+    agency_id = create_agency(name="Pro Bono Person")
+    volunteer = login_as(roles=("volunteer",), agency_id=agency_id)
+    assert volunteer.client.get("/intake/new").status_code == 403
+    assert "New intake" not in volunteer.client.get("/").get_data(as_text=True)
+    staff = login_as(roles=("staff",), agency_id=agency_id)
+    assert staff.client.get("/intake/new").status_code in (200, 302)

@@ -38,8 +38,14 @@ class CannotStartIntake(Exception):
 
 
 def can_start_intake(user) -> bool:
-    """Any active user of an agency that is not suspended, whatever its membership status."""
-    return bool(user.active and user.agency is not None and user.agency.membership_status != "suspended")
+    """Any active user of an agency that is not suspended, whatever its membership status.
+
+    Not a pro bono volunteer alone: volunteers answer offers and start no intakes (DESIGN §2).
+    """
+    from csrn.auth.models import VOLUNTEER
+
+    return bool(user.active and user.agency is not None and user.agency.membership_status != "suspended"
+                and user.roles != {VOLUNTEER})
 
 
 # ----- drafts ------------------------------------------------------------------------------------

@@ -15,7 +15,8 @@ own on the BENCH_DATABASE_URL server, dropped afterwards):
 
 1. the intake's match step for a person with five needs: `match_case_management` plus `unmet_needs`;
 2. `GET /referrals/inbox` and `GET /` as a case manager of the busy agency, through the Flask test client
-   logged in via the real login form (and `GET /` as a chair, whose dashboard also shows the queue);
+   logged in via the real login form (and, as a chair, `GET /`, whose dashboard also counts the queue, and the
+   first page of `GET /referrals/queue`);
 3. one `escalation_pass(now)` over the 1,000 overdue offers (wall time), and a second, idle one.
 """
 
@@ -332,7 +333,7 @@ def main() -> int:
             raise SystemExit(f"the inbox shows {shown} offers, expected {data['busy_pending']}")
         requests = {}
         for name, client, url in (("inbox", manager, "/referrals/inbox"), ("dashboard", manager, "/"),
-                                  ("dashboard_chair", chair, "/")):
+                                  ("dashboard_chair", chair, "/"), ("queue", chair, "/referrals/queue")):
             requests[name] = directory.measure(client, [url] * RUNS, counter, profiler_for(name))
         with app.app_context():
             queue = db.session.scalar(select(func.count()).select_from(referral_ops.queue_query().subquery()))
@@ -353,6 +354,7 @@ def main() -> int:
             ("GET / dashboard (case manager)", *requests["dashboard"][::2], ""),
             ("GET / dashboard (chair, queue panel)", *requests["dashboard_chair"][::2],
              f"{queue} referrals in the queue"),
+            ("GET /referrals/queue (chair, first page)", *requests["queue"][::2], ""),
         ]
         for label, times, statements, note in lines:
             print(row(label, len(times), statistics.median(times), p95(times), "ms", TARGET_MS,

@@ -14,9 +14,9 @@ from csrn.config import INSTANCE
 from csrn.directory.models import Location, Service, ServiceType
 from csrn.extensions import db
 from csrn.protocols.demo import seed_protocols
-from csrn.volunteers.demo import seed_volunteers
 from csrn.schedules.models import Holiday, ScheduleRule
 from csrn.settings.models import TaskForceSettings
+from csrn.volunteers.demo import seed_volunteers
 
 COUNTIES = ["Alder", "Birch Hollow", "Cedar", "Dunmore", "Elk River"]
 TIMEZONE = "America/Chicago"

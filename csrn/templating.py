@@ -8,7 +8,7 @@ from flask import Flask, url_for
 from flask_login import current_user
 from sqlalchemy.exc import DBAPIError
 
-from csrn.auth.models import ADMIN, AGENCY_ADMIN, CASE_MANAGER, CHAIR, VOLUNTEER
+from csrn.auth.models import ADMIN, AGENCY_ADMIN, CHAIR, RECEIVER_ROLES, VOLUNTEER
 
 
 def navigation() -> list[tuple[str, str, str]]:
@@ -24,7 +24,7 @@ def navigation() -> list[tuple[str, str, str]]:
     if current_user.agency is not None and current_user.agency.membership_status != "suspended":
         items.append(("intake.new", "New intake"))
     items.append(("referrals.index", "Referrals"))
-    if current_user.has_role(CASE_MANAGER, AGENCY_ADMIN):
+    if current_user.has_role(*RECEIVER_ROLES):
         items.append(("referrals.inbox", "Inbox"))
     if current_user.has_role(CHAIR):
         items.append(("referrals.queue", "Queue"))

@@ -3,8 +3,10 @@ fed from the directory (receivable, stale capacity, open now, pending offers).""
 
 from __future__ import annotations
 
-from datetime import time, timedelta
+import random
+from datetime import date, time, timedelta
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -13,6 +15,7 @@ from csrn.extensions import db
 from csrn.intake import matching
 from csrn.intake import operations as intake_ops
 from csrn.intake.matching import Candidate, Person
+from csrn.schedules.models import ScheduleRule
 from tests.conftest import NOW
 from tests.referral_factories import make_provider, make_sender, send_intake, type_id
 
@@ -230,3 +233,75 @@ def test_only_the_needed_service_type_is_a_candidate(ctx):
     assert intake_ops.unmet_needs({"needs": ["emergency_shelter"]}, NOW) == []
     stale_far_future = NOW + timedelta(days=3650)  # certificates and agreements still hold; capacity goes stale
     assert intake_ops.load_candidates(shelter_type, stale_far_future)[0].stale
+
+
+def test_open_now_reads_overnight_spans_and_closures(ctx):
+    """Open now: an overnight span from the day before still running; closed: today's hours cancelled by a closure,
+    or hours that start tomorrow. NOW is Saturday 15:00 in the task force's zone (UTC without settings)."""
+    overnight = make_provider("Overnight", is_24_7=False, weekly=[(4, time(20), time(16))])  # Friday to Saturday
+    closed_today = make_provider("Closed today", is_24_7=False, weekly=[(5, time(8), time(17))])
+    tomorrow = make_provider("Tomorrow", is_24_7=False, weekly=[(6, time(0), time(23))])
+    always_but_closed = make_provider("Always, closed today")
+    for provider in (closed_today, always_but_closed):
+        db.session.add(ScheduleRule(service_id=provider.service_id, kind="closed", start_date=date(2026, 11, 27),
+                                    end_date=date(2026, 11, 28)))
+    db.session.commit()
+    loaded = {c.agency_id: c for c in intake_ops.load_candidates(
+        db.session.get(Service, overnight.service_id).service_type, NOW)}
+    assert loaded[overnight.agency_id].open_now
+    assert not loaded[closed_today.agency_id].open_now
+    assert not loaded[tomorrow.agency_id].open_now
+    assert loaded[always_but_closed.agency_id].is_24_7 and not loaded[always_but_closed.agency_id].open_now
+
+
+# ----- what SQL decides before the matcher agrees with the matcher ---------------------------------------------
+
+STATED = {"age": AGES, "gender": GENDERS, "citizenship": CITIZENSHIP, "trafficking": TRAFFICKING}
+
+
+@pytest.fixture
+def varied_providers(ctx):
+    """Case-management and shelter providers whose stated eligibility takes every shape (nothing stated, one value,
+    several, all), some unable to receive referrals, some closed now; nobody offers dental care."""
+    rng = random.Random(20261128)
+    for n in range(24):
+        facets = {kind: rng.sample(values, rng.randint(0, len(values))) for kind, values in STATED.items()}
+        make_provider(f"Varied {n}", facets={kind: values for kind, values in facets.items() if values},
+                      certified=n % 5 != 0, is_24_7=n % 3 != 0, weekly=[(0, time(9), time(17))],
+                      type_codes=("case_management",) if n % 2 else ("emergency_shelter",))
+
+
+@given(person=people)
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+def test_sql_narrowing_and_unmet_needs_agree_with_the_matcher(varied_providers, person):
+    """The candidates SQL keeps for a person are those whose facets admit them, the ranked matches are the same as
+    from every candidate, and the unmet needs are the needs the matcher finds nobody for (opening hours aside)."""
+    answers = {"age_group": person.age_group, "gender": person.gender, "citizenship": person.citizenship,
+               "trafficking_type": person.trafficking_type, "languages": list(person.languages),
+               "county": person.county, "urgency": person.urgency}
+    relaxed = Person(**{**person.__dict__, "urgency": "routine"})
+    unmet = []
+    for code in ("case_management", "emergency_shelter", "dental"):
+        service_type = intake_ops.service_type_by_code(code)
+        everyone = intake_ops.load_candidates(service_type, NOW)
+        narrowed = intake_ops.load_candidates(service_type, NOW, person)
+        assert sorted(c.service_id for c in narrowed) == sorted(
+            c.service_id for c in everyone if not matching.eligibility_failures(c, person))
+        assert ([(m.candidate.service_id, m.score) for m in matching.match(person, narrowed)]
+                == [(m.candidate.service_id, m.score) for m in matching.match(person, everyone)])
+        if not matching.match(relaxed, everyone):
+            unmet.append(code)
+    needs = ["dental", "case_management", "emergency_shelter"]
+    assert [t.code for t in intake_ops.unmet_needs({**answers, "needs": needs}, NOW)] == [
+        code for code in needs if code in unmet]
+
+
+def test_unmet_needs_follow_eligibility_and_receivability(varied_providers):
+    """Someone nobody states they serve has unmet needs where everyone states otherwise; unknown answers fit all."""
+    assert [t.code for t in intake_ops.unmet_needs({"needs": ["emergency_shelter", "dental"]}, NOW)] == ["dental"]
+    make_provider("Minors only", facets={"age": ["minor"]}, type_codes=("dental",), certified=False)
+    assert [t.code for t in intake_ops.unmet_needs({"age_group": "minor", "needs": ["dental"]}, NOW)] == ["dental"]
+    make_provider("Minors, certified", facets={"age": ["minor"]}, type_codes=("dental",))
+    assert intake_ops.unmet_needs({"age_group": "minor", "needs": ["dental"]}, NOW) == []
+    assert [t.code for t in intake_ops.unmet_needs({"age_group": "25_plus", "needs": ["dental"]}, NOW)] == ["dental"]

@@ -226,8 +226,10 @@ def test_two_chairs_offering_by_hand_at_once_make_one_offer(capp):
     chain_is_intact(capp)
 
 
-def test_two_escalation_passes_at_once_escalate_each_offer_once(capp):
-    """Eight overdue emergency offers, two passes at the same moment: eight escalations in all, one each."""
+@pytest.mark.parametrize("chunk", [ops.ESCALATION_CHUNK, 3])
+def test_two_escalation_passes_at_once_escalate_each_offer_once(capp, chunk):
+    """Eight overdue emergency offers, two passes at the same moment (all in one chunk, or chunks of three that
+    interleave): eight escalations in all, one each."""
     count = 8
     with capp.app_context():
         sent_at = utcnow() - timedelta(hours=1)
@@ -244,7 +246,7 @@ def test_two_escalation_passes_at_once_escalate_each_offer_once(capp):
     def one_pass(i):
         with capp.app_context():
             try:
-                return ops.escalation_pass(when)
+                return ops.escalation_pass(when, chunk=chunk)
             finally:
                 db.session.remove()
 

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
+from csrn.audit import operations as audit_ops
 from csrn.audit.models import AuditEvent
 from csrn.auth.models import User
 from csrn.directory.models import Service
@@ -351,6 +352,45 @@ def test_escalation_pass_expires_overdue_offers_and_offers_the_next(world, urgen
     assert r.state == "unassigned" and r.pending_offer is None
     assert [o.state for o in offers_of(r.id)] == ["expired", "expired"]
     assert ops.escalation_pass(second_deadline + timedelta(days=31)) == "0 offer(s) escalated"
+
+
+def test_the_pass_works_in_chunks_each_offer_once_with_its_timeline_audit_and_notices(world):
+    """Five overdue emergencies, two to a chunk: three go on to B, two (nobody left) to the queue; each has one
+    expiry, one escalation and one audit entry; chairs, the author and B's case managers are told, by mail too."""
+    onward = [routed(world, urgency="emergency").id for _ in range(3)]
+    for name in ("B", "C"):  # from now on only A can receive: the next two referrals have no one after A
+        db.session.get(Service, world[name].service_id).agency.mou_renewal_on = date(2026, 1, 1)
+    db.session.commit()
+    stranded = [routed(world, urgency="emergency", backups=()).id for _ in range(2)]
+    when = NOW + timedelta(minutes=31)
+
+    assert ops.escalation_pass(when, chunk=2) == "5 offer(s) escalated"
+
+    b = world["B"].agency_id
+    for rid in onward:
+        assert [(o.agency_id, o.state) for o in offers_of(rid)] == [(world["A"].agency_id, "expired"), (b, "pending")]
+        assert [e.kind for e in events_of(rid)][-4:] == ["offered", "expired", "escalated", "offered"]
+        assert offers_of(rid)[-1].deadline_at == when + timedelta(minutes=30)
+        assert referral(rid).state == "offered"
+    for rid in stranded:
+        assert [o.state for o in offers_of(rid)] == ["expired"]
+        assert [e.kind for e in events_of(rid)][-3:] == ["expired", "escalated", "unassigned"]
+        assert referral(rid).state == "unassigned"
+    expiries = db.session.scalars(select(AuditEvent.object_id).where(AuditEvent.action == "referral.offer_expired"))
+    assert sorted(expiries) == sorted(str(rid) for rid in onward + stranded)
+    assert audit_ops.verify_chain() == (True, None)
+    chair_texts = [n.text for n in notifications_of(world["chair"].id)]
+    assert sorted(t for t in chair_texts if "escalated (no answer from Provider A)" in t) == sorted(
+        f"Referral #{rid} escalated (no answer from Provider A)" for rid in onward + stranded)
+    assert sorted(t for t in chair_texts if "committee queue" in t) == sorted(
+        f"Referral #{rid} is in the committee queue" for rid in stranded)
+    assert len([n for n in notifications_of(world["author"].id) if "escalated" in n.text]) == 5
+    offer_notice = "New emergency referral offer for case management"
+    for manager_id in world["B"].case_manager_ids:
+        assert [n.text for n in notifications_of(manager_id)] == [offer_notice] * 3
+    assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == db.session.scalar(
+        select(func.count()).select_from(Notification))
+    assert ops.escalation_pass(when, chunk=2) == "0 offer(s) escalated"
 
 
 def test_an_answered_offer_is_never_expired(world):

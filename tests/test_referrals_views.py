@@ -398,6 +398,24 @@ def test_the_committee_queue_is_for_chairs_only(app, scene, who):
     assert as_(app, scene, who).get("/referrals/queue").status_code == 403
 
 
+def test_the_committee_queue_comes_a_page_at_a_time(app, scene, monkeypatch):
+    """Two to a page here: the first page holds the two first in the queue and a link on; the second the third."""
+    monkeypatch.setitem(app.config, "PER_PAGE", 2)
+    queued = []
+    for urgency in ("emergency", "urgent", "routine"):
+        rid = send(app, scene, urgency=urgency)
+        decline_all(app, rid)
+        queued.append(rid)
+    chair = as_(app, scene, "chair")
+    first = chair.get("/referrals/queue").get_data(as_text=True)
+    assert [f'href="/referrals/{rid}"' in first for rid in queued] == [True, True, False]
+    assert 'href="/referrals/queue?page=2" rel="next"' in first and "Page 1 of 2 (3 in all)" in first
+    second = chair.get("/referrals/queue?page=2").get_data(as_text=True)
+    assert [f'href="/referrals/{rid}"' in second for rid in queued] == [False, False, True]
+    assert 'href="/referrals/queue?page=1" rel="prev"' in second
+    assert "The queue is empty." in chair.get("/referrals/queue?page=3").get_data(as_text=True)
+
+
 def test_a_chair_offers_by_hand_only_to_receivable_providers(app, scene):
     """The form lists receivable providers only; an uncertified one is refused; a receivable one is offered."""
     with app.app_context():

@@ -6,6 +6,7 @@ import hashlib
 import json
 from collections.abc import Iterable
 from datetime import datetime
+from types import SimpleNamespace
 
 from flask import has_request_context, request
 from sqlalchemy import select, text
@@ -72,6 +73,25 @@ def record(
     db.session.add(event)
     db.session.flush()
     return event
+
+
+def record_many(action: str, object_type: str, object_ids, fields: Iterable[str] = (),
+                now: datetime | None = None) -> None:
+    """Append the events `record(None, action, ...)` would, one per object id, chained alike — with one lock,
+    one read of the chain's head and one INSERT (rows written in order, so their ids follow the chain)."""
+    _lock_chain_head()
+    prev = db.session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)) or GENESIS
+    ip = (request.remote_addr or "")[:64] if has_request_context() else ""
+    at = now or utcnow()
+    field_text = ",".join(sorted(set(fields)))[:1000]
+    rows = []
+    for object_id in object_ids:
+        row = dict(at=at, actor_id=None, actor_email="", actor_agency_id=None, action=action,
+                   object_type=object_type, object_id=str(object_id), fields=field_text, ip=ip, prev_hash=prev)
+        row["hash"] = prev = _digest(prev, SimpleNamespace(**row))
+        rows.append(row)
+    if rows:
+        db.session.execute(AuditEvent.__table__.insert(), rows)
 
 
 def verify_chain() -> tuple[bool, int | None]:

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from csrn.agencies import operations as agency_ops
 from csrn.agencies.models import MEMBERSHIP_STATUSES, Agency
-from csrn.auth.models import ADMIN, AGENCY_ADMIN, CASE_MANAGER, CHAIR
+from csrn.auth.models import ADMIN, CHAIR, RECEIVER_ROLES
 from csrn.clock import utcnow
 from csrn.dashboard import bp
 from csrn.extensions import db
@@ -40,7 +40,7 @@ def index():
     panels = {"agency": current_user.agency}
     now = utcnow()
     panels["drafts"] = intake_ops.drafts_of(current_user)
-    if current_user.has_role(CASE_MANAGER, AGENCY_ADMIN) and current_user.agency_id:
+    if current_user.has_role(*RECEIVER_ROLES) and current_user.agency_id:
         panels["offers"] = db.session.scalars(referral_ops.inbox_query(current_user)).all()
         panels["now"] = now
     panels["protocols_to_acknowledge"] = protocol_ops.pending_acknowledgements(current_user)

@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import secrets
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from types import SimpleNamespace
 
 from flask import abort
-from sqlalchemy import delete, func, select
+from sqlalchemy import String, and_, case, cast, delete, func, or_, select
 
 from csrn.agencies import operations as agency_ops
 from csrn.agencies.models import Agency
 from csrn.audit import operations as audit
-from csrn.directory import operations as directory_ops
-from csrn.directory.models import Service, ServiceType
+from csrn.directory.models import STALE_AFTER, Service, ServiceFacet, ServiceType
 from csrn.extensions import db
 from csrn.intake import matching
 from csrn.intake.models import Consent, Intake, IntakeDraft, Pathway, UnmetNeed
 from csrn.referrals import operations as referral_ops
 from csrn.referrals.models import Offer
+from csrn.schedules import engine
 from csrn.schedules import operations as schedule_ops
+from csrn.schedules.models import ScheduleRule
 from csrn.settings.operations import task_force_zone
 
 DRAFT_LIFETIME = timedelta(days=7)
@@ -114,33 +117,121 @@ def person_from(answers: dict) -> matching.Person:
     )
 
 
-def load_candidates(service_type: ServiceType, now: datetime) -> list[matching.Candidate]:
-    """Every active service of the type at a network agency, with what matching needs (few queries)."""
-    services = db.session.scalars(
-        select(Service).join(Agency, Agency.id == Service.agency_id)
-        .where(Service.service_type_id == service_type.id, Service.status == "active",
-               Agency.membership_status == "member")
-    ).unique().all()
-    if not services:
+# A service's facets and schedule rules arrive as one text each (one row per service, not one per facet or rule);
+# the ASCII record and unit separators cannot come from a form.
+RECORD, UNIT = "\x1e", "\x1f"
+
+
+def _candidate_services(*conditions):
+    """SQL: active services at member agencies (every candidate the matcher sees), of the types the conditions say."""
+    return (select(Service.id).join(Agency, Agency.id == Service.agency_id)
+            .where(Service.status == "active", Agency.membership_status == "member", *conditions))
+
+
+def _joined(*columns):
+    """SQL: the columns as one text, UNIT between them, NULL as empty."""
+    parts = [func.coalesce(cast(column, String), "") for column in columns]
+    text = parts[0]
+    for part in parts[1:]:
+        text = text + UNIT + part
+    return text
+
+
+# The parts of the candidates' SELECT that never change are built once: building SQLAlchemy expressions is a good
+# part of the match step's time in Python.
+
+@functools.cache
+def _facets_text():
+    """SQL: the service's facets as one text (kind UNIT value, RECORD between)."""
+    return (select(func.aggregate_strings(ServiceFacet.kind + UNIT + ServiceFacet.value, RECORD))
+            .where(ServiceFacet.service_id == Service.id).scalar_subquery())
+
+
+@functools.cache
+def _rule_text():
+    """SQL: one schedule rule as text."""
+    return func.aggregate_strings(_joined(ScheduleRule.kind, ScheduleRule.weekday, ScheduleRule.opens,
+                                          ScheduleRule.closes, ScheduleRule.start_date, ScheduleRule.end_date), RECORD)
+
+
+def _rules_text(now: datetime, zone):
+    """SQL: the service's schedule rules that can decide whether it is open at `now`, as one text: weekly spans
+    starting on the local day before through the day after (a span ends within a day of its start), closures
+    touching those days. The schedule engine reads no other rule for one instant, and fewer rules make fewer
+    different hours to compute."""
+    today = now.astimezone(zone).date()
+    first, last = today - timedelta(days=1), today + timedelta(days=1)
+    return (select(_rule_text())
+            .where(ScheduleRule.service_id == Service.id,
+                   or_(and_(ScheduleRule.kind == "weekly",
+                            ScheduleRule.weekday.in_(sorted({first.weekday(), today.weekday(), last.weekday()}))),
+                       and_(ScheduleRule.kind == "closed", ScheduleRule.start_date <= last,
+                            ScheduleRule.end_date >= first)))
+            .scalar_subquery())
+
+
+def _facets_from(text: str | None) -> dict[str, set[str]]:
+    """The facets text back as values by kind."""
+    facets: dict[str, set[str]] = {}
+    for item in text.split(RECORD) if text else ():
+        kind, value = item.split(UNIT, 1)
+        if kind in facets:
+            facets[kind].add(value)
+        else:
+            facets[kind] = {value}
+    return facets
+
+
+def _rules_from(text: str | None) -> list[SimpleNamespace]:
+    """The rules as schedule_from_rules reads them (times and dates as both databases write them as text)."""
+    rules = []
+    for item in text.split(RECORD) if text else ():
+        kind, weekday, opens, closes, start, end = item.split(UNIT)
+        rules.append(SimpleNamespace(
+            kind=kind, weekday=int(weekday) if weekday else None,
+            opens=time.fromisoformat(opens) if opens else None, closes=time.fromisoformat(closes) if closes else None,
+            start_date=date.fromisoformat(start) if start else None, end_date=date.fromisoformat(end) if end else None))
+    return rules
+
+
+def load_candidates(service_type: ServiceType, now: datetime,
+                    person: matching.Person | None = None) -> list[matching.Candidate]:
+    """Every active service of the type at a network agency, with what matching reads, from plain rows: one SELECT
+    of the services (their facets, hours, staleness and whether they can receive referrals computed in it), one of
+    the pending offers per agency, one of the holidays. Given a person, only the services whose facets admit the
+    person (in SQL, see `_eligible`): the matcher would drop the others first, and they are most of the work."""
+    zone = task_force_zone()
+    rows = db.session.execute(
+        _candidate_services(Service.service_type_id == service_type.id, *(_eligible(person) if person else ()))
+        .add_columns(Service.agency_id, Agency.name, Service.name,
+                     # Each is an active service of the type: the type's part of the rule holds already. A column,
+                     # not a condition: PostgreSQL would start from every agency that can receive referrals.
+                     agency_ops.receivable_condition(None, now), Service.open_slots,
+                     or_(Service.capacity_confirmed_at.is_(None), Service.capacity_confirmed_at < now - STALE_AFTER),
+                     Service.is_24_7, Service.closed_on_holidays, _facets_text(), _rules_text(now, zone))
+    ).tuples().all()
+    if not rows:
         return []
-    agency_ids = {s.agency_id for s in services}
-    receivable = set(db.session.scalars(select(Agency.id).where(
-        Agency.id.in_(agency_ids), agency_ops.receivable_condition(service_type.id, now))))
     pending = dict(db.session.execute(
-        select(Offer.agency_id, func.count()).where(Offer.state == "pending", Offer.agency_id.in_(agency_ids))
-        .group_by(Offer.agency_id)).all())
-    holidays, zone = schedule_ops.holiday_set(), task_force_zone()
-    return [
-        matching.Candidate(
-            agency_id=s.agency_id, agency_name=s.agency.name, service_id=s.id, service_title=s.title,
-            receivable=s.agency_id in receivable,
-            facets={kind: set(s.values(kind)) for kind in ("age", "gender", "citizenship", "trafficking",
-                                                           "language", "interpretation", "county")},
-            open_slots=s.open_slots, stale=s.is_stale(now), is_24_7=s.is_24_7,
-            open_now=directory_ops.is_open(s, now, holidays, zone), pending_offers=pending.get(s.agency_id, 0),
-        )
-        for s in services
-    ]
+        select(Offer.agency_id, func.count())
+        # A range on the deadline steers SQLite to the partial index of pending offers (every offer has one).
+        .where(referral_ops.PENDING, Offer.deadline_at > datetime(2000, 1, 1, tzinfo=UTC))
+        .group_by(Offer.agency_id)).tuples().all())
+    holidays = schedule_ops.holiday_set()
+    open_now: dict[tuple, bool] = {}  # by hours: most services keep one of a few, so the engine runs a few times
+    candidates = []
+    for (service_id, agency_id, agency_name, name, receivable, open_slots, stale, is_24_7, closed_on_holidays,
+         facets, rules) in rows:
+        hours = (is_24_7, closed_on_holidays, rules)
+        if hours not in open_now:
+            schedule = schedule_ops.schedule_from_rules(_rules_from(rules), is_24_7, closed_on_holidays, holidays)
+            open_now[hours] = engine.is_open(schedule, now, zone)
+        candidates.append(matching.Candidate(
+            agency_id=agency_id, agency_name=agency_name, service_id=service_id,
+            service_title=name or service_type.name, receivable=bool(receivable), facets=_facets_from(facets),
+            open_slots=open_slots, stale=bool(stale), is_24_7=is_24_7, open_now=open_now[hours],
+            pending_offers=pending.get(agency_id, 0)))
+    return candidates
 
 
 def service_type_by_code(code: str) -> ServiceType | None:
@@ -153,19 +244,45 @@ def match_case_management(answers: dict, now: datetime) -> list[matching.Match]:
     service_type = service_type_by_code(CASE_MANAGEMENT)
     if service_type is None:
         return []
-    return matching.match(person_from(answers), load_candidates(service_type, now))
+    person = person_from(answers)
+    return matching.match(person, load_candidates(service_type, now, person))
 
 
 def unmet_needs(answers: dict, now: datetime) -> list[ServiceType]:
-    """The checked needs no provider can receive for this person (ignoring opening hours)."""
-    person = person_from(answers)
-    relaxed = matching.Person(**{**person.__dict__, "urgency": "routine"})
-    missing = []
-    for code in answers.get("needs") or []:
-        service_type = service_type_by_code(code)
-        if service_type is not None and not matching.match(relaxed, load_candidates(service_type, now)):
-            missing.append(service_type)
-    return missing
+    """The checked needs no provider can receive for this person (ignoring opening hours): one SELECT of the
+    needs some candidate admits, each an EXISTS that stops at the first such service."""
+    codes = answers.get("needs") or []
+    if not codes:
+        return []
+    admitted = _candidate_services(Service.service_type_id == ServiceType.id,
+                                   agency_ops.receivable_condition(None, now), *_eligible(person_from(answers)))
+    unmet = {service_type.code: service_type for service_type, met in db.session.execute(
+        select(ServiceType, admitted.exists()).where(ServiceType.code.in_(set(codes)))) if not met}
+    return [unmet[code] for code in codes if code in unmet]
+
+
+def _eligible(person: matching.Person) -> list:
+    """SQL conditions on a candidate service: its facets admit the person, as matching.eligibility_failures decides
+    (the tests hold the two to the same answers): for age, gender, citizenship and type of trafficking the person's
+    answer is unknown, or the service states nothing of that kind, or states what the person needs ("both": sex
+    and labour). With `receivable_condition` and opening hours, these are the matcher's hard filters."""
+    wanted = tuple((kind, (value,)) for kind, value in (("age", person.age_group), ("gender", person.gender),
+                                                        ("citizenship", person.citizenship)) if value != "unknown")
+    if person.trafficking_type != "unknown":
+        wanted += (("trafficking", ("labour", "sex") if person.trafficking_type == "both"
+                    else (person.trafficking_type,)),)
+    return [_facets_fit(wanted)] if wanted else []
+
+
+@functools.lru_cache(maxsize=512)
+def _facets_fit(wanted: tuple[tuple[str, tuple[str, ...]], ...]):
+    """SQL: the service's facets fit what is wanted (built once per combination of answers). One pass over its own
+    facets (an index range) counting, per kind, what it states and how much of it fits; not EXISTS OR NOT EXISTS per
+    kind, which PostgreSQL answers by hashing every service's facets."""
+    fits = [or_(func.count(case((ServiceFacet.kind == kind, 1))) == 0,
+                func.count(case((and_(ServiceFacet.kind == kind, ServiceFacet.value.in_(values)), 1))) == len(values))
+            for kind, values in wanted]
+    return select(and_(*fits)).where(ServiceFacet.service_id == Service.id).scalar_subquery()
 
 
 def fitting_pathways(answers: dict) -> list[Pathway]:

@@ -25,16 +25,24 @@ def _single_line(value: str) -> str:
     return value
 
 
-def queue_mail(to_addr: str, subject: str, body: str, now: datetime) -> OutboxMessage:
-    """Add a message to the outbox in the current transaction; `tick` sends it after commit."""
-    message = OutboxMessage(
+def mail_row(to_addr: str, subject: str, body: str, now: datetime) -> dict:
+    """An outbox message's values, headers checked (for one INSERT of many messages)."""
+    return dict(
         created_at=now,
         to_addr=_single_line(to_addr.strip()),
         subject=_single_line(subject.strip())[:200],
         body=body,
         status="pending",
+        attempts=0,
         next_attempt_at=now,
+        sent_at=None,
+        last_error="",
     )
+
+
+def queue_mail(to_addr: str, subject: str, body: str, now: datetime) -> OutboxMessage:
+    """Add a message to the outbox in the current transaction; `tick` sends it after commit."""
+    message = OutboxMessage(**mail_row(to_addr, subject, body, now))
     db.session.add(message)
     return message
 

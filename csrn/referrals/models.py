@@ -85,10 +85,12 @@ class Offer(db.Model):
         # The escalation pass (overdue) and the inbox (one agency) read only pending offers.
         Index("ix_offer_pending_deadline", "deadline_at", "agency_id",
               sqlite_where=text("state = 'pending'"), postgresql_where=text("state = 'pending'")),
+        Index("ix_offer_referral_state", "referral_id", "state"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    referral_id: Mapped[int] = mapped_column(ForeignKey("referral.id", ondelete="CASCADE"), index=True)
+    # Indexed with its state below: the committee queue counts a referral's declined and expired offers.
+    referral_id: Mapped[int] = mapped_column(ForeignKey("referral.id", ondelete="CASCADE"))
     agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"), index=True)
     service_id: Mapped[int | None] = mapped_column(ForeignKey("service.id", ondelete="SET NULL"))
     state: Mapped[str] = mapped_column(String(10), index=True)

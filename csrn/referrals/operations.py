@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 
-from flask import abort, current_app
-from sqlalchemy import case, or_, select, update
+from flask import abort, current_app, has_request_context, url_for
+from sqlalchemy import case, func, literal_column, or_, select, update
 from sqlalchemy.orm import contains_eager
 
 from csrn.agencies.models import Agency
 from csrn.audit import operations as audit
-from csrn.auth.models import AGENCY_ADMIN, CASE_MANAGER, CHAIR, User, UserRole
+from csrn.auth.models import AGENCY_ADMIN, CHAIR, RECEIVER_ROLES, User, UserRole
 from csrn.extensions import db
 from csrn.links import path_for
 from csrn.referrals.models import DECLINE_REASONS, Offer, Referral, ReferralEvent
@@ -20,6 +21,9 @@ from csrn.schedules import operations as schedule_ops
 from csrn.settings.operations import get_settings, task_force_zone
 
 URGENCY_ORDER = case((Referral.urgency == "emergency", 0), (Referral.urgency == "urgent", 1), else_=2)
+# A literal, not a parameter: the partial indexes on pending offers apply to it in every plan (PostgreSQL's generic
+# plans of prepared statements included).
+PENDING = Offer.state == literal_column("'pending'")
 
 
 class RefusedTransition(Exception):
@@ -83,25 +87,53 @@ def _chairs() -> list[User]:
 
 def notify(users, text: str, link: str, now: datetime, email: bool = True) -> None:
     """Tell users what happened, in the app and by e-mail — a sentence and a link, never client details."""
-
-    from csrn.auth.tokens import external_url  # noqa: F401  (links in mail are absolute, from CSRN_BASE_URL)
-    from csrn.notify.models import Notification
-    from csrn.notify.operations import queue_mail
-
-    base = current_app.config["CSRN_BASE_URL"].rstrip("/")
-    seen = set()
-    for user in users:
-        if user.id in seen:
-            continue
-        seen.add(user.id)
-        db.session.add(Notification(user_id=user.id, created_at=now, text=text[:300], link=link))
-        if email:
-            queue_mail(user.email, f"CSRN: {text[:150]}", f"{text}\n\nOpen it in CSRN: {base}{link}\n", now)
+    notices = Notices(now)
+    notices.add(users, text, link, email)
+    notices.write()
 
 
-def escalation_contacts(referral: Referral, now: datetime) -> list[User]:
-    """Who hears of an escalation: the chairs (and, once the roster exists, the on-call contact)."""
-    return _chairs()
+class Notices:
+    """Notifications and mails gathered (anything with `id` and `email` is a recipient), then written with one
+    INSERT per table: what `notify` writes, for a whole chunk of escalations at once."""
+
+    def __init__(self, now: datetime):
+        self.now = now
+        self.base = current_app.config["CSRN_BASE_URL"].rstrip("/")  # links in mail are absolute
+        self.notifications: list[dict] = []
+        self.mails: list[dict] = []
+
+    def add(self, users, text: str, link: str, email: bool = True) -> None:
+        """One notice to each user (once, however often listed)."""
+        from csrn.notify.operations import mail_row
+
+        seen = set()
+        for user in users:
+            if user.id in seen:
+                continue
+            seen.add(user.id)
+            self.notifications.append(dict(user_id=user.id, created_at=self.now, text=text[:300], link=link))
+            if email:
+                self.mails.append(mail_row(user.email, f"CSRN: {text[:150]}",
+                                           f"{text}\n\nOpen it in CSRN: {self.base}{link}\n", self.now))
+
+    def write(self) -> None:
+        """Insert what was gathered, in the current transaction."""
+        from csrn.notify.models import Notification, OutboxMessage
+
+        for model, rows in ((Notification, self.notifications), (OutboxMessage, self.mails)):
+            if rows:
+                db.session.execute(model.__table__.insert(), rows)
+        self.notifications, self.mails = [], []
+
+
+def escalation_contacts(now: datetime) -> list:
+    """Who hears of an escalation: the chairs (and, once the roster exists, the on-call contact at `now`)."""
+    return _as_recipients(_chairs())
+
+
+def _as_recipients(users) -> list[SimpleNamespace]:
+    """Users as the id and address a notice needs: plain values, still readable after a commit expires the users."""
+    return [SimpleNamespace(id=user.id, email=user.email) for user in users]
 
 
 # ----- creating and offering ---------------------------------------------------------------------
@@ -138,7 +170,7 @@ def _offer_to(referral: Referral, agency_id: int, now: datetime, actor=None) -> 
     agency = db.session.get(Agency, agency_id)
     add_event(referral, "offered", now, actor, agency_id, detail=f"Offered to {agency.name}")
     link = path_for("referrals.show", referral_id=referral.id)
-    notify(_users_of(agency_id, CASE_MANAGER, AGENCY_ADMIN),
+    notify(_users_of(agency_id, *RECEIVER_ROLES),
            f"New {referral.urgency} referral offer for {referral.service_type.name.lower()}", link, now)
     return offer
 
@@ -155,7 +187,7 @@ def _to_queue(referral: Referral, now: datetime, why: str) -> None:
 def _nothing_to_answer(referral: Referral, actor, verb: str) -> str:
     """Why the actor cannot answer: a colleague answered first (the usual loser of a race), or there is no offer."""
     own = [o for o in referral.offers if o.agency_id == actor.agency_id]
-    if not own or not actor.has_role(CASE_MANAGER, AGENCY_ADMIN):
+    if not own or not actor.has_role(*RECEIVER_ROLES):
         return f"There is no offer for your agency to {verb}."
     return {"withdrawn": "The sender withdrew this referral.",
             "expired": "This offer expired and went to the next provider."}.get(
@@ -167,7 +199,7 @@ def accept(actor, referral: Referral, now: datetime) -> Offer:
     from csrn.directory.models import Service
 
     offer = referral.pending_offer
-    if offer is None or offer.agency_id != actor.agency_id or not actor.has_role(CASE_MANAGER, AGENCY_ADMIN):
+    if offer is None or offer.agency_id != actor.agency_id or not actor.has_role(*RECEIVER_ROLES):
         raise RefusedTransition(_nothing_to_answer(referral, actor, "accept"))
     result = db.session.execute(
         update(Offer).where(Offer.id == offer.id, Offer.state == "pending")
@@ -201,7 +233,7 @@ def decline(actor, referral: Referral, reason: str, text: str, now: datetime) ->
     if reason not in DECLINE_REASONS:
         raise RefusedTransition("Choose a reason.")
     offer = referral.pending_offer
-    if offer is None or offer.agency_id != actor.agency_id or not actor.has_role(CASE_MANAGER, AGENCY_ADMIN):
+    if offer is None or offer.agency_id != actor.agency_id or not actor.has_role(*RECEIVER_ROLES):
         raise RefusedTransition(_nothing_to_answer(referral, actor, "decline"))
     result = db.session.execute(
         update(Offer).where(Offer.id == offer.id, Offer.state == "pending")
@@ -247,40 +279,161 @@ def _senders(referral: Referral) -> list[User]:
     return ([author] if author and author.active else []) + _users_of(referral.sending_agency_id, AGENCY_ADMIN)
 
 
+class _Escalations:
+    """What escalating many referrals at once reads only once: chairs and escalation contacts, deadlines (settings
+    and holidays), agency names; then, per chunk, the users to tell and each agency's service of the type. One
+    instance per escalation pass (or decline); `escalate` writes a chunk's events, offers, referral states and
+    notices with one statement each."""
+
+    def __init__(self, now: datetime):
+        self.now = now
+        self.chairs = _as_recipients(_chairs())
+        self.contacts = escalation_contacts(now)
+        self.deadlines: dict[str, datetime] = {}
+        self.agency_names: dict[int, str] = {}
+
+    def deadline(self, urgency: str) -> datetime:
+        """The deadline of an offer of this urgency made now (settings and holidays read once per urgency)."""
+        if urgency not in self.deadlines:
+            self.deadlines[urgency] = offer_deadline(urgency, self.now)
+        return self.deadlines[urgency]
+
+    def names_of(self, agency_ids) -> dict[int, str]:
+        """Agency names by id (read once per pass)."""
+        missing = set(agency_ids) - self.agency_names.keys()
+        if missing:
+            self.agency_names.update(
+                db.session.execute(select(Agency.id, Agency.name).where(Agency.id.in_(missing))).all())
+        return self.agency_names
+
+    def escalate(self, whys: dict[int, str], events: list[dict] | None = None) -> None:
+        """Escalate each referral (id: why): offer it to its next candidate not yet offered, else the committee
+        queue; tell the escalation contacts and the sender. `events` (expiries) go first on the timeline."""
+        from csrn.directory.models import Service, ServiceType
+
+        now, ids = self.now, list(whys)
+        referrals = {row.id: row for row in db.session.execute(
+            select(Referral.id, Referral.urgency, Referral.candidates_json, Referral.sending_agency_id,
+                   Referral.created_by_id, Referral.service_type_id, ServiceType.name.label("service_name"))
+            .join(ServiceType, ServiceType.id == Referral.service_type_id).where(Referral.id.in_(ids)))}
+        offered: dict[int, set[int]] = {referral_id: set() for referral_id in ids}
+        for referral_id, agency_id in db.session.execute(
+                select(Offer.referral_id, Offer.agency_id).where(Offer.referral_id.in_(ids))):
+            offered[referral_id].add(agency_id)
+        next_agency = {}
+        for referral_id in ids:
+            remaining = [a for a in json.loads(referrals[referral_id].candidates_json or "[]")
+                         if a not in offered[referral_id]]
+            next_agency[referral_id] = remaining[0] if remaining else None
+        receivers = {a for a in next_agency.values() if a is not None}
+        senders = {r.sending_agency_id for r in referrals.values()}
+        names = self.names_of(receivers)
+        staff = _active_users_with_roles(receivers | senders, RECEIVER_ROLES)
+        authors = {row.id: row for row in db.session.execute(
+            select(User.id, User.email).where(User.id.in_({r.created_by_id for r in referrals.values()}),
+                                              User.active.is_(True)))}
+        services = {(agency_id, type_id): service_id for agency_id, type_id, service_id in db.session.execute(
+            select(Service.agency_id, Service.service_type_id, func.min(Service.id))
+            .where(Service.agency_id.in_(receivers), Service.status == "active",
+                   Service.service_type_id.in_({r.service_type_id for r in referrals.values()}))
+            .group_by(Service.agency_id, Service.service_type_id))} if receivers else {}
+        links = _referral_links(ids)
+        queue_link = path_for("referrals.queue")
+
+        events, offers, states, notices = list(events or []), [], [], Notices(now)
+        for referral_id in ids:
+            referral, why, link = referrals[referral_id], whys[referral_id], links[referral_id]
+            agency_id = next_agency[referral_id]
+            events.append(dict(referral_id=referral_id, at=now, actor_id=None, agency_id=None, kind="escalated",
+                               detail=f"Escalated: {why}"))
+            notices.add(self.contacts, f"Referral #{referral_id} escalated ({why})", link)
+            sender_admins = [u for u in staff.get(referral.sending_agency_id, ()) if AGENCY_ADMIN in u.roles]
+            author = [authors[referral.created_by_id]] if referral.created_by_id in authors else []
+            notices.add(author + sender_admins, f"Referral #{referral_id} escalated ({why})", link)
+            if agency_id is not None:
+                offers.append(dict(referral_id=referral_id, agency_id=agency_id,
+                                   service_id=services.get((agency_id, referral.service_type_id)), state="pending",
+                                   offered_at=now, deadline_at=self.deadline(referral.urgency),
+                                   offered_by_id=None, decline_reason="", decline_text=""))
+                states.append(dict(id=referral_id, state="offered", updated_at=now))
+                events.append(dict(referral_id=referral_id, at=now, actor_id=None, agency_id=agency_id,
+                                   kind="offered", detail=f"Offered to {names[agency_id]}"))
+                notices.add(staff.get(agency_id, ()),
+                            f"New {referral.urgency} referral offer for {referral.service_name.lower()}", link)
+            else:
+                states.append(dict(id=referral_id, state="unassigned", updated_at=now))
+                events.append(dict(referral_id=referral_id, at=now, actor_id=None, agency_id=None,
+                                   kind="unassigned", detail="No candidate left to offer."))
+                notices.add(self.chairs, f"Referral #{referral_id} is in the committee queue", queue_link)
+        db.session.flush()  # what the caller added first (a decline's event) keeps its place on the timeline
+        db.session.execute(ReferralEvent.__table__.insert(), events)
+        if offers:
+            db.session.execute(Offer.__table__.insert(), offers)
+        db.session.execute(update(Referral), states)
+        notices.write()
+
+
+def _active_users_with_roles(agency_ids, roles) -> dict[int, list]:
+    """Active users of these agencies holding any of the roles, as rows (id, email, roles) by agency."""
+    found: dict[int, dict[int, SimpleNamespace]] = {}
+    if not agency_ids:
+        return {}
+    for user_id, email, agency_id, role in db.session.execute(
+            select(User.id, User.email, User.agency_id, UserRole.role).join(UserRole, UserRole.user_id == User.id)
+            .where(User.agency_id.in_(agency_ids), User.active.is_(True), UserRole.role.in_(roles))
+            .order_by(User.id)):
+        user = found.setdefault(agency_id, {}).setdefault(user_id, SimpleNamespace(id=user_id, email=email,
+                                                                                     roles=set()))
+        user.roles.add(role)
+    return {agency_id: list(users.values()) for agency_id, users in found.items()}
+
+
+def _referral_links(referral_ids) -> dict[int, str]:
+    """Each referral's page, built in one request context (path_for makes one per call outside a request)."""
+    if has_request_context():
+        return {referral_id: url_for("referrals.show", referral_id=referral_id) for referral_id in referral_ids}
+    with current_app.test_request_context("/"):
+        return {referral_id: url_for("referrals.show", referral_id=referral_id) for referral_id in referral_ids}
+
+
 def _escalate(referral: Referral, now: datetime, why: str) -> None:
     """Offer to the next candidate not yet offered; else the committee queue. Tell chairs and the sender."""
-    offered = {o.agency_id for o in db.session.scalars(select(Offer).where(Offer.referral_id == referral.id))}
-    remaining = [agency_id for agency_id in referral.candidates if agency_id not in offered]
-    add_event(referral, "escalated", now, detail=f"Escalated: {why}")
-    link = path_for("referrals.show", referral_id=referral.id)
-    notify(escalation_contacts(referral, now), f"Referral #{referral.id} escalated ({why})", link, now)
-    notify(_senders(referral), f"Referral #{referral.id} escalated ({why})", link, now)
-    if remaining:
-        _offer_to(referral, remaining[0], now)
-    else:
-        _to_queue(referral, now, "No candidate left to offer.")
+    _Escalations(now).escalate({referral.id: why})
+    db.session.expire(referral)
 
 
-def escalation_pass(now: datetime) -> str:
-    """The `tick` job: expire every pending offer past its deadline and escalate it, exactly once each."""
-    due = db.session.scalars(select(Offer.id).where(Offer.state == "pending", Offer.deadline_at <= now)).all()
+ESCALATION_CHUNK = 200  # offers expired and escalated per transaction
+
+
+def escalation_pass(now: datetime, chunk: int = ESCALATION_CHUNK) -> str:
+    """The `tick` job: expire every pending offer past its deadline and escalate it, exactly once each.
+
+    In chunks, one transaction each: one conditional UPDATE expires the chunk's offers that are still pending and
+    due (RETURNING them), so an offer answered meanwhile, or expired by a second pass at the same moment, is left
+    out; then one INSERT each of the events, next offers, notifications and mail, and the audit entries."""
+    due = db.session.scalars(select(Offer.id).where(PENDING, Offer.deadline_at <= now).order_by(Offer.id)).all()
+    escalations = None
     escalated = 0
-    for offer_id in due:
-        result = db.session.execute(
-            update(Offer).where(Offer.id == offer_id, Offer.state == "pending", Offer.deadline_at <= now)
-            .values(state="expired", answered_at=now).execution_options(synchronize_session=False))
-        if result.rowcount != 1:  # another pass (or an answer) got there first
+    for start in range(0, len(due), chunk):
+        expired = db.session.execute(
+            update(Offer).where(Offer.id.in_(due[start:start + chunk]), PENDING, Offer.deadline_at <= now)
+            .values(state="expired", answered_at=now)
+            .returning(Offer.referral_id, Offer.agency_id).execution_options(synchronize_session=False)).all()
+        if not expired:  # another pass (or answers) got there first
             db.session.rollback()
             continue
-        offer = db.session.get(Offer, offer_id)
-        referral = db.session.get(Referral, offer.referral_id)
-        add_event(referral, "expired", now, agency_id=offer.agency_id,
-                  detail=f"No answer from {offer.agency.name} before the deadline")
-        db.session.expire(referral, ["offers"])
-        audit.record(None, "referral.offer_expired", referral, fields=["state"], now=now)
-        _escalate(referral, now, f"no answer from {offer.agency.name}")
+        escalations = escalations or _Escalations(now)
+        names = escalations.names_of({agency_id for _, agency_id in expired})
+        expired = sorted(tuple(row) for row in expired)
+        events = [dict(referral_id=referral_id, at=now, actor_id=None, agency_id=agency_id, kind="expired",
+                       detail=f"No answer from {names[agency_id]} before the deadline")
+                  for referral_id, agency_id in expired]
+        audit.record_many("referral.offer_expired", "referral", [referral_id for referral_id, _ in expired],
+                          fields=["state"], now=now)
+        escalations.escalate({referral_id: f"no answer from {names[agency_id]}" for referral_id, agency_id in expired},
+                             events)
         db.session.commit()
-        escalated += 1
+        escalated += len(expired)
     return f"{escalated} offer(s) escalated"
 
 
@@ -317,12 +470,12 @@ def relation(referral: Referral, user) -> str | None:
             return "author"
         if referral.sending_agency_id == user.agency_id:
             return "sender"
-        if referral.accepted_agency_id == user.agency_id and user.has_role(CASE_MANAGER, AGENCY_ADMIN):
+        if referral.accepted_agency_id == user.agency_id and user.has_role(*RECEIVER_ROLES):
             return "receiver"
         pending = referral.pending_offer
-        if pending is not None and pending.agency_id == user.agency_id and user.has_role(CASE_MANAGER, AGENCY_ADMIN):
+        if pending is not None and pending.agency_id == user.agency_id and user.has_role(*RECEIVER_ROLES):
             return "offered"
-        if any(o.agency_id == user.agency_id for o in referral.offers) and user.has_role(CASE_MANAGER, AGENCY_ADMIN):
+        if any(o.agency_id == user.agency_id for o in referral.offers) and user.has_role(*RECEIVER_ROLES):
             return "former"
     if user.has_role(CHAIR) and (referral.state == "unassigned" or any(o.state in ("declined", "expired")
                                                                        for o in referral.offers)):
@@ -335,7 +488,7 @@ def visible_query(user):
     conditions = []
     if user.agency_id is not None:
         conditions.append(Referral.sending_agency_id == user.agency_id)
-        if user.has_role(CASE_MANAGER, AGENCY_ADMIN):
+        if user.has_role(*RECEIVER_ROLES):
             conditions.append(Referral.id.in_(select(Offer.referral_id).where(Offer.agency_id == user.agency_id)))
     if user.has_role(CHAIR):
         conditions.append(Referral.state == "unassigned")
@@ -366,10 +519,14 @@ def inbox_query(user):
 
 def queue_query():
     """The committee queue: unassigned referrals, then escalated ones still on offer; emergencies first."""
-    escalated = Referral.id.in_(select(Offer.referral_id).where(Offer.state.in_(("declined", "expired"))))
+    # A count of the referral's own declined or expired offers (an index range each), not IN or EXISTS: beside the
+    # OR, both make PostgreSQL (IN: SQLite too) collect every declined and expired offer first.
+    escalated = select(func.count()).where(Offer.referral_id == Referral.id,
+                                           Offer.state.in_(("declined", "expired"))).scalar_subquery() > 0
     return (select(Referral)
-            .where(or_(Referral.state == "unassigned", (Referral.state == "offered") & escalated))
-            .order_by(case((Referral.state == "unassigned", 0), else_=1), URGENCY_ORDER, Referral.created_at))
+            .where(Referral.state.in_(("unassigned", "offered")), or_(Referral.state == "unassigned", escalated))
+            .order_by(case((Referral.state == "unassigned", 0), else_=1), URGENCY_ORDER, Referral.created_at,
+                      Referral.id))  # a total order: pages neither repeat nor skip a referral
 
 
 def list_query(user, state: str = ""):
@@ -392,7 +549,7 @@ def close(actor, referral: Referral, outcome: str, now: datetime) -> None:
 
     if outcome not in OUTCOMES:
         raise RefusedTransition("Choose an outcome.")
-    if referral.accepted_agency_id != actor.agency_id or not actor.has_role(CASE_MANAGER, AGENCY_ADMIN):
+    if referral.accepted_agency_id != actor.agency_id or not actor.has_role(*RECEIVER_ROLES):
         raise RefusedTransition("Only the accepting agency closes this referral.")
     result = db.session.execute(
         update(Referral).where(Referral.id == referral.id, Referral.state.in_(("accepted", "in_progress")))

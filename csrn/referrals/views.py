@@ -5,11 +5,12 @@ from __future__ import annotations
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
+from sqlalchemy.orm import lazyload, selectinload
 
 from csrn.agencies import operations as agency_ops
 from csrn.agencies.models import Agency
 from csrn.audit import operations as audit
-from csrn.auth.models import AGENCY_ADMIN, CASE_MANAGER, CHAIR
+from csrn.auth.models import CHAIR, RECEIVER_ROLES
 from csrn.clock import utcnow
 from csrn.extensions import db
 from csrn.forms import EmptyForm, render_form
@@ -18,7 +19,7 @@ from csrn.intake.models import AGE_GROUPS, CITIZENSHIP, CONSIDERATIONS, TRAFFICK
 from csrn.referrals import bp
 from csrn.referrals import operations as ops
 from csrn.referrals.forms import CloseForm, DeclineForm, OfferByHandForm
-from csrn.referrals.models import DECLINE_REASONS, OUTCOMES, REFERRAL_STATES, ReferralEvent
+from csrn.referrals.models import DECLINE_REASONS, OUTCOMES, REFERRAL_STATES, Referral, ReferralEvent
 from csrn.security import roles_required
 
 
@@ -60,7 +61,7 @@ def index():
 
 
 @bp.get("/inbox")
-@roles_required(CASE_MANAGER, AGENCY_ADMIN)
+@roles_required(*RECEIVER_ROLES)
 def inbox():
     """Pending offers to my agency with time left; htmx polls the fragment (as a background request)."""
     now = utcnow()
@@ -72,9 +73,15 @@ def inbox():
 @bp.get("/queue")
 @roles_required(CHAIR)
 def queue():
-    """The committee queue: unassigned referrals, as summaries."""
-    referrals = db.session.scalars(ops.queue_query()).all()
-    return render_template("referrals/queue.html", referrals=referrals, now=utcnow(), labels=_labels())
+    """The committee queue: unassigned referrals, then escalated ones still on offer, as summaries, a page at a
+    time."""
+    # The rows show no intake, and their type and sender are loaded for the page only: joined to every referral in
+    # the queue, they cost more than the page itself.
+    query = ops.queue_query().options(lazyload(Referral.intake), selectinload(Referral.service_type),
+                                      selectinload(Referral.sending_agency))
+    page = db.paginate(query, page=request.args.get("page", 1, type=int), per_page=current_app.config["PER_PAGE"],
+                       error_out=False)
+    return render_template("referrals/queue.html", page=page, now=utcnow(), labels=_labels())
 
 
 @bp.get("/<int:referral_id>")
@@ -138,7 +145,7 @@ def decline(referral_id: int):
             flash(str(exc), "error")
         else:
             flash("Declined. The referral has gone to the next provider.", "success")
-            return redirect(url_for("referrals.inbox") if current_user.has_role(CASE_MANAGER, AGENCY_ADMIN)
+            return redirect(url_for("referrals.inbox") if current_user.has_role(*RECEIVER_ROLES)
                             else url_for("referrals.index"), code=303)
         return redirect(url_for("referrals.show", referral_id=referral_id), code=303)
     return render_form("referrals/decline.html", form, referral=referral)

@@ -478,3 +478,21 @@ def test_every_referral_url_answers_404_to_the_uninvolved(app, scene, stage, who
     assert not problems, problems
     with app.app_context():
         assert (db.session.get(Referral, rid).state, [(o.id, o.state) for o in offers_of(rid)]) == before
+
+
+def test_action_pages_send_the_wrong_side_back_to_the_referral_saying_why(app, scene):
+    """Decline, withdraw and close pages are offered only to who may act: others land on the referral with a
+    message instead of a form whose POST would be refused."""
+    rid = send(app, scene)
+    author, receiver = as_(app, scene, "author"), as_(app, scene, "a_cm")
+    refused = author.get(f"/referrals/{rid}/decline")
+    assert refused.status_code == 303 and refused.headers["Location"].endswith(f"/referrals/{rid}")
+    assert "Only the agency this referral is offered to can decline it." in follow(author, refused)
+    assert "Only the sending agency can withdraw" in follow(receiver, receiver.get(f"/referrals/{rid}/withdraw"))
+    assert "Only the accepting agency can close" in follow(receiver, receiver.get(f"/referrals/{rid}/close"))
+    assert receiver.get(f"/referrals/{rid}/decline").status_code == 200
+    act(app, ops.accept, scene["emails"]["a_cm"], rid)
+    assert receiver.get(f"/referrals/{rid}/close").status_code == 200
+    assert author.get(f"/referrals/{rid}/close").status_code == 303
+    assert "before it is accepted" in follow(author, author.get(f"/referrals/{rid}/withdraw"))
+    assert state(app, rid) == "accepted"

@@ -252,6 +252,32 @@ def _referral(world: World) -> int:
     return referral_id
 
 
+def _referral_to_owner(accepted: bool) -> Callable[[World], int]:
+    """A referral another agency sent, offered to the owner agency (and accepted by the owner user, if asked)."""
+
+    def make(world: World) -> int:
+        from csrn.directory.models import ServiceType
+        from csrn.intake import operations as intake_ops
+        from csrn.referrals import operations as referral_ops
+
+        sender = world.create_user(roles=("staff",), agency_id=world.create_agency(name="Sending Agency"))
+        with world.app.app_context():
+            actor, now = db.session.get(User, sender.id), utcnow()
+            draft = intake_ops.start_draft(actor, {}, now)
+            intake_ops.save_draft(draft, dict(INTAKE_ANSWERS), 5, now)
+            intake = intake_ops.submit(actor, draft, draft.submission_key, now).intake
+            type_id = db.session.scalar(select(ServiceType.id).where(ServiceType.code == "case_management"))
+            referral = referral_ops.create_referral(actor, intake, type_id, [world.owner_agency_id], now)
+            db.session.commit()
+            if accepted:
+                referral_ops.accept(db.session.get(User, world.owner.id), referral, now)
+            referral_id = referral.id
+            db.session.remove()
+        return referral_id
+
+    return make
+
+
 def _pathway(world: World) -> int:
     from csrn.pathways import operations as pathway_ops
 
@@ -308,6 +334,8 @@ ID_FILLERS: dict[str | tuple[str, str], Callable[[World], object]] = {
     "number": lambda world: 1,  # a protocol's first version; an intake draft's first step
     "draft_id": _draft,
     "referral_id": _referral,
+    ("referrals.decline", "referral_id"): lambda world: world.value("offered_to_owner", _referral_to_owner(False)),
+    ("referrals.close", "referral_id"): lambda world: world.value("accepted_by_owner", _referral_to_owner(True)),
     "pathway_id": _pathway,
     ("auth.accept_invitation", "token"): _link_token("invite"),
     ("auth.reset_password", "token"): _link_token("reset"),

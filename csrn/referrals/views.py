@@ -118,6 +118,12 @@ def sent(referral_id: int):
                            fallback_phone=get_settings().fallback_phone)
 
 
+def _not_yours(referral, message: str):
+    """A form page for an action the viewer cannot take: back to the referral, saying why."""
+    flash(message, "info")
+    return redirect(url_for("referrals.show", referral_id=referral.id), code=303)
+
+
 @bp.post("/<int:referral_id>/accept")
 @login_required
 def accept(referral_id: int):
@@ -137,6 +143,8 @@ def accept(referral_id: int):
 def decline(referral_id: int):
     """Decline the offer to my agency with a reason; it goes to the next candidate at once."""
     referral, rel = ops.get_referral_or_404(referral_id, _me())
+    if request.method == "GET" and rel != "offered":
+        return _not_yours(referral, "Only the agency this referral is offered to can decline it.")
     form = DeclineForm()
     if form.validate_on_submit():
         try:
@@ -156,6 +164,8 @@ def decline(referral_id: int):
 def withdraw(referral_id: int):
     """The sender withdraws the referral (GET asks for confirmation)."""
     referral, rel = ops.get_referral_or_404(referral_id, _me())
+    if request.method == "GET" and (rel not in ("author", "sender") or referral.state not in ("offered", "unassigned")):
+        return _not_yours(referral, "Only the sending agency can withdraw a referral, and only before it is accepted.")
     form = EmptyForm()
     if form.validate_on_submit():
         try:
@@ -194,6 +204,8 @@ def offer_by_hand(referral_id: int):
 def close(referral_id: int):
     """The accepting agency closes the referral with an outcome."""
     referral, rel = ops.get_referral_or_404(referral_id, _me())
+    if request.method == "GET" and (rel != "receiver" or referral.state not in ("accepted", "in_progress")):
+        return _not_yours(referral, "Only the accepting agency can close this referral, once accepted.")
     form = CloseForm()
     if form.validate_on_submit():
         try:

@@ -144,6 +144,7 @@ def referral_rows(rng: random.Random, now: datetime, facts: dict, busy: int) -> 
             earlier = len(candidates)
         events = [("created", created, sending_agency, "")]
         at = created
+        escalated_at = None
         for position, agency_id in enumerate(offered):
             offer_id += 1
             last = position == earlier
@@ -163,6 +164,7 @@ def referral_rows(rng: random.Random, now: datetime, facts: dict, busy: int) -> 
                     row.update(state="expired", answered_at=at)
                     events.append(("expired", at, agency_id, "No answer before the deadline"))
                 events.append(("escalated", at, None, "Escalated"))
+                escalated_at = at
             elif state == "offered":
                 row.update(state="pending", deadline_at=deadline)
             elif state == "withdrawn":
@@ -185,7 +187,8 @@ def referral_rows(rng: random.Random, now: datetime, facts: dict, busy: int) -> 
             id=referral_id, uuid=str(uuid.uuid4()), intake_id=referral_id, service_type_id=facts["case_management"],
             sending_agency_id=sending_agency, created_by_id=user_id, urgency=urgency, state=state, outcome=outcome,
             accepted_agency_id=offered[-1] if state in ("accepted", "in_progress", "closed") else None,
-            candidates_json=json.dumps(candidates), is_drill=False, created_at=created, updated_at=at))
+            candidates_json=json.dumps(candidates), is_drill=False, created_at=created, updated_at=at,
+            escalated_at=escalated_at if state != "unassigned" else at))
         rows["event"] += [dict(referral_id=referral_id, at=when, actor_id=None, agency_id=agency, kind=kind,
                                detail=detail) for kind, when, agency, detail in events]
     return rows

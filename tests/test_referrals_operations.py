@@ -507,3 +507,14 @@ def test_no_notification_or_mail_contains_identifying_information(world):
         assert "http://localhost/referrals/" in m.body  # a link, built from CSRN_BASE_URL
     for e in db.session.scalars(select(ReferralEvent)):
         assert not any(s in e.detail for s in SENTINELS)
+
+
+def test_the_queue_lists_a_referral_escalated_and_still_on_offer(world):
+    """A decline moves the referral to its backup and marks it escalated: the chairs' queue lists it (on offer),
+    while a referral nobody has declined stays out of it."""
+    fresh = routed(world)
+    moved = routed(world, urgency="urgent")
+    ops.decline(world["A"].case_manager, referral(moved.id), "no_capacity", "", NOW)
+    assert referral(moved.id).state == "offered" and referral(moved.id).escalated_at == NOW
+    assert referral(fresh.id).escalated_at is None
+    assert [r.id for r in db.session.scalars(ops.queue_query())] == [moved.id]

@@ -50,6 +50,8 @@ class Referral(db.Model):
     is_drill: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # When an offer of it was last declined or expired and it moved on: the committee queue's "escalated".
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     intake = relationship("Intake", lazy="joined")
     service_type = relationship("ServiceType", lazy="joined")

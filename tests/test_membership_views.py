@@ -20,7 +20,7 @@ from csrn.auth.models import User, UserSession
 from csrn.clock import utcnow
 from csrn.extensions import db
 from csrn.uploads import MAX_UPLOAD_BYTES
-from tests.conftest import NOW
+from tests.conftest import NOW, stored_files
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 32
@@ -36,18 +36,6 @@ def today(app) -> date:
 
 def longdate(day: date) -> str:
     return day.strftime("%-d %B %Y")
-
-
-@pytest.fixture
-def upload_dir(app, tmp_path, monkeypatch):
-    """Uploads go to a fresh folder for the test."""
-    folder = tmp_path / "uploads"
-    monkeypatch.setitem(app.config, "UPLOAD_FOLDER", str(folder))
-    return folder
-
-
-def stored_files(folder) -> list[str]:
-    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
 
 
 def make_course(app, valid_months=12, is_core=True, name=None) -> int:

@@ -37,7 +37,7 @@ from csrn.intake import operations as intake_ops
 from csrn.notify.models import Notification, OutboxMessage
 from csrn.volunteers import operations as ops
 from csrn.volunteers.models import VettingItem, VolunteerApplication, VolunteerEvent
-from tests.conftest import NOW, Browser, csrf_from
+from tests.conftest import NOW, Browser, csrf_from, stored_files
 
 HX = {"HX-Request": "true"}
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >>\n%%EOF\n"
@@ -161,18 +161,6 @@ def courses(app) -> Courses:
 def chair(create_user):
     """A chair account (operations tests act as it)."""
     return create_user(roles=("chair",))
-
-
-@pytest.fixture
-def upload_dir(app, tmp_path, monkeypatch):
-    """Uploads go to a fresh folder for the test."""
-    folder = tmp_path / "uploads"
-    monkeypatch.setitem(app.config, "UPLOAD_FOLDER", str(folder))
-    return folder
-
-
-def stored_files(folder) -> list[str]:
-    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
 
 
 # ----- acting as a chair through the operations ----------------------------------------------------------

@@ -492,10 +492,6 @@ def _certificate_from(actor, application: VolunteerApplication, item: VettingIte
     ))
 
 
-def history(application: VolunteerApplication) -> list[VolunteerEvent]:
-    return list(application.events)
-
-
 def days_since(application: VolunteerApplication, now: datetime) -> int:
     return max(0, (local_date(now) - local_date(application.applied_at)).days)
 
@@ -544,10 +540,3 @@ def renewal_pass(now: datetime) -> str:
             reminded += 1
     db.session.commit()
     return f"{moved} volunteer(s) moved to renewal due, {reminded} reminder(s)"
-
-
-def counts_by_status() -> dict[str, int]:
-    rows = db.session.execute(
-        select(VolunteerApplication.status, func.count()).group_by(VolunteerApplication.status)).all()
-    return {status: count for status, count in rows}
-

@@ -137,15 +137,25 @@ def board():
                            profession=profession, language=language, now=utcnow(), days_since=ops.days_since)
 
 
+def _active_courses() -> list[TrainingCourse]:
+    return db.session.scalars(db.select(TrainingCourse).where(TrainingCourse.active.is_(True))
+                              .order_by(TrainingCourse.name)).all()
+
+
+def _course_choices(item, courses) -> list[tuple[int, str]]:
+    """The courses a training item may be recorded with (a core item: core courses only)."""
+    if not item.course_kind:
+        return []
+    return [(0, "— choose the course —")] + [
+        (c.id, c.name) for c in courses if item.course_kind != "core" or c.is_core]
+
+
 def _item_forms(application) -> dict:
+    courses = _active_courses()
     forms = {}
-    cores = db.session.scalars(db.select(TrainingCourse).where(TrainingCourse.active.is_(True))
-                               .order_by(TrainingCourse.name)).all()
     for item in application.items:
         form = ItemForm(prefix=f"item{item.id}", formdata=None)
-        if item.course_kind:
-            form.course_id.choices = [(0, "— choose the course —")] + [
-                (c.id, c.name) for c in cores if item.course_kind != "core" or c.is_core]
+        form.course_id.choices = _course_choices(item, courses)
         forms[item.id] = form
     return forms
 
@@ -195,7 +205,7 @@ def record_item(application_id: int, item_id: int):
     application = ops.get_application_or_404(application_id)
     item = ops.get_item_or_404(application, item_id)
     form = ItemForm(prefix=f"item{item.id}")
-    form.course_id.choices = _item_forms(application)[item.id].course_id.choices
+    form.course_id.choices = _course_choices(item, _active_courses())
     if form.validate_on_submit():
         stored = None
         try:

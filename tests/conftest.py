@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 from flask_migrate import upgrade
@@ -13,6 +13,7 @@ from sqlalchemy import MetaData, create_engine, text
 from sqlalchemy.engine import make_url
 
 from csrn import create_app
+from csrn.clock import utcnow
 from csrn.config import TestConfig, normalise_database_url
 from csrn.extensions import db, limiter
 
@@ -84,6 +85,20 @@ def _rollback(request, app):
             db.session.configure(bind=None, join_transaction_mode="conditional_savepoint")
         transaction.rollback()
         connection.close()
+
+
+def task_force_today(app, at: datetime | None = None) -> date:
+    """The task force's calendar date at `at` (default now): the date the app judges by, never the machine's."""
+    from csrn.agencies.operations import local_date
+
+    with app.app_context():
+        return local_date(at or utcnow())
+
+
+@pytest.fixture
+def today(app) -> date:
+    """Today in the task force's zone (between midnight UTC and midnight there, the machine's date is wrong)."""
+    return task_force_today(app)
 
 
 @pytest.fixture

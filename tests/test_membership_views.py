@@ -20,18 +20,13 @@ from csrn.auth.models import User, UserSession
 from csrn.clock import utcnow
 from csrn.extensions import db
 from csrn.uploads import MAX_UPLOAD_BYTES
-from tests.conftest import NOW, stored_files
+from tests.conftest import NOW, stored_files, task_force_today
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 32
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 32
 HTML = b"<!doctype html><html><body><script>alert(document.cookie)</script></body></html>"
 HEX_NAME = re.compile(r"^[0-9a-f]{32}$")
-
-
-def today(app) -> date:
-    with app.app_context():
-        return ops.local_date(utcnow())
 
 
 def longdate(day: date) -> str:
@@ -151,7 +146,7 @@ def test_in_training_to_member_needs_a_current_verified_core_certificate(app, ch
     agency_id = create_agency(membership_status="in_training")
     holder = create_user(roles=("staff",), agency_id=agency_id)
     course_id = make_course(app)
-    certificate_id = make_certificate(app, holder.id, course_id, today(app) - timedelta(days=3), status="pending")
+    certificate_id = make_certificate(app, holder.id, course_id, task_force_today(app) - timedelta(days=3), status="pending")
     url = f"/agencies/{agency_id}/membership"
     response = chair.post(url, {"to_status": "member", "reason": "Training done"})
     assert response.status_code == 422
@@ -185,7 +180,7 @@ def test_non_chairs_get_403_on_membership_and_agreement(app, login_as, create_ag
 @pytest.fixture
 def certified_member(app, create_agency, create_user):
     """A certified member with a current agreement (signed a year ago, renewal in the future)."""
-    now = today(app)
+    now = task_force_today(app)
     agency_id = create_agency(name="Lighthouse Legal", membership_status="member",
                               mou_signed_on=now - timedelta(days=365), mou_renewal_on=now + timedelta(days=200))
     holder = create_user(roles=("staff",), agency_id=agency_id)
@@ -195,7 +190,7 @@ def certified_member(app, create_agency, create_user):
 
 def test_lapsed_agreement_says_so_and_stops_referrals(app, chair, login_as, certified_member):
     """The day after the renewal date: the profile says the agreement lapsed and no referrals are offered."""
-    now = today(app)
+    now = task_force_today(app)
     with app.app_context():
         assert ops.can_receive_referrals(db.session.get(Agency, certified_member), None, utcnow())
     page = login_as(roles=("staff",)).get(f"/agencies/{certified_member}").get_data(as_text=True)
@@ -220,7 +215,7 @@ def test_lapsed_agreement_says_so_and_stops_referrals(app, chair, login_as, cert
 
 def test_chair_records_an_agreement_with_its_document(app, chair, create_agency, upload_dir):
     """The chair saves signing date, signatory, renewal and a PDF; the profile shows them."""
-    now = today(app)
+    now = task_force_today(app)
     agency_id = create_agency(membership_status="applicant")
     response = chair.post(f"/agencies/{agency_id}/agreement", {
         "mou_signed_on": (now - timedelta(days=10)).isoformat(), "mou_signatory": "Dana Director, ED",
@@ -331,7 +326,7 @@ def certificates_of(app, user_id) -> list[Certificate]:
 
 def test_agency_admin_records_a_pending_certificate(app, certificate_world, upload_dir):
     """The completion is recorded for the admin's own user, pending, with its expiry from the course."""
-    completed = today(app) - timedelta(days=7)
+    completed = task_force_today(app) - timedelta(days=7)
     response = record(certificate_world, completed)
     assert response.status_code == 303
     [certificate] = certificates_of(app, certificate_world["holder"].id)
@@ -348,18 +343,18 @@ def test_agency_admin_records_a_pending_certificate(app, certificate_world, uplo
 
 def test_agency_admin_cannot_record_for_another_agencys_user(app, certificate_world, upload_dir):
     """Another agency's user id posted by hand: 422, nothing recorded."""
-    response = record(certificate_world, today(app) - timedelta(days=7), user_id=certificate_world["outsider"].id)
+    response = record(certificate_world, task_force_today(app) - timedelta(days=7), user_id=certificate_world["outsider"].id)
     assert response.status_code == 422
     assert certificates_of(app, certificate_world["outsider"].id) == []
 
 
 def test_a_future_completion_date_is_refused(app, certificate_world, upload_dir):
     """Tomorrow is refused with a message; today is fine."""
-    response = record(certificate_world, today(app) + timedelta(days=1))
+    response = record(certificate_world, task_force_today(app) + timedelta(days=1))
     assert response.status_code == 422
     assert "cannot be in the future" in response.get_data(as_text=True)
     assert certificates_of(app, certificate_world["holder"].id) == []
-    assert record(certificate_world, today(app)).status_code == 303
+    assert record(certificate_world, task_force_today(app)).status_code == 303
 
 
 @pytest.mark.parametrize("roles", [("staff",), ("case_manager",), ("admin",)])
@@ -367,13 +362,13 @@ def test_only_agency_admins_and_chairs_record(app, certificate_world, login_as, 
     """Staff, case managers and administrators cannot record completions."""
     b = login_as(roles=roles, agency_id=certificate_world["first"])
     assert b.get("/trainings/certificates/new").status_code == 403
-    assert record(certificate_world, today(app), admin=b).status_code == 403
+    assert record(certificate_world, task_force_today(app), admin=b).status_code == 403
     assert certificates_of(app, certificate_world["holder"].id) == []
 
 
 def test_renamed_html_is_refused_and_nothing_is_stored(app, certificate_world, upload_dir):
     """An HTML file named .pdf: 422 with a message, no certificate, no file."""
-    response = record(certificate_world, today(app), document=(io.BytesIO(HTML), "certificate.pdf"))
+    response = record(certificate_world, task_force_today(app), document=(io.BytesIO(HTML), "certificate.pdf"))
     assert response.status_code == 422
     assert "Upload a PDF, PNG or JPEG file." in response.get_data(as_text=True)
     assert certificates_of(app, certificate_world["holder"].id) == []
@@ -389,7 +384,7 @@ def test_renamed_html_is_refused_and_nothing_is_stored(app, certificate_world, u
 def test_real_files_are_stored_under_a_random_name(app, certificate_world, upload_dir, content, filename, mime,
                                                    stored_as):
     """PDF, PNG and JPEG magic bytes accepted; kept under a random hex name in UPLOAD_FOLDER, not the original."""
-    response = record(certificate_world, today(app), document=(io.BytesIO(content), filename))
+    response = record(certificate_world, task_force_today(app), document=(io.BytesIO(content), filename))
     assert response.status_code == 303, response.get_data(as_text=True)[:1000]
     [certificate] = certificates_of(app, certificate_world["holder"].id)
     assert HEX_NAME.match(certificate.file_name)
@@ -402,7 +397,7 @@ def test_real_files_are_stored_under_a_random_name(app, certificate_world, uploa
 
 def test_a_dot_dot_filename_is_harmless(app, certificate_world, upload_dir, tmp_path):
     """`../../etc/passwd` is only a display name: the file lands in UPLOAD_FOLDER under a random name."""
-    response = record(certificate_world, today(app), document=(io.BytesIO(PDF), "../../etc/passwd"))
+    response = record(certificate_world, task_force_today(app), document=(io.BytesIO(PDF), "../../etc/passwd"))
     assert response.status_code == 303
     [certificate] = certificates_of(app, certificate_world["holder"].id)
     assert stored_files(upload_dir) == [certificate.file_name]
@@ -418,13 +413,13 @@ def test_a_dot_dot_filename_is_harmless(app, certificate_world, upload_dir, tmp_
 def test_over_5_mb_is_refused(app, certificate_world, upload_dir):
     """One byte over 5 MB (a valid PDF header) is refused with a message; exactly 5 MB is accepted."""
     too_big = PDF + b"0" * (MAX_UPLOAD_BYTES + 1 - len(PDF))
-    response = record(certificate_world, today(app), document=(io.BytesIO(too_big), "big.pdf"))
+    response = record(certificate_world, task_force_today(app), document=(io.BytesIO(too_big), "big.pdf"))
     assert response.status_code == 422
     assert "larger than 5 MB" in response.get_data(as_text=True)
     assert certificates_of(app, certificate_world["holder"].id) == []
     assert stored_files(upload_dir) == []
     just_right = PDF + b"0" * (MAX_UPLOAD_BYTES - len(PDF))
-    assert record(certificate_world, today(app), document=(io.BytesIO(just_right), "ok.pdf")).status_code == 303
+    assert record(certificate_world, task_force_today(app), document=(io.BytesIO(just_right), "ok.pdf")).status_code == 303
     assert len(stored_files(upload_dir)) == 1
 
 
@@ -436,7 +431,7 @@ def test_the_request_size_is_capped(app):
 @pytest.fixture
 def certificate_with_file(app, certificate_world, upload_dir):
     """A recorded certificate with a PDF, in the first agency."""
-    response = record(certificate_world, today(app), document=(io.BytesIO(PDF), "rosa-certificate.pdf"))
+    response = record(certificate_world, task_force_today(app), document=(io.BytesIO(PDF), "rosa-certificate.pdf"))
     assert response.status_code == 303
     [certificate] = certificates_of(app, certificate_world["holder"].id)
     return certificate.id
@@ -496,7 +491,7 @@ def test_a_tampered_stored_name_is_404(app, chair, certificate_world, upload_dir
     secret = upload_dir.parent / "secret.txt"
     secret.write_text("do not serve")
     certificate_id = make_certificate(app, certificate_world["holder"].id, certificate_world["course_id"],
-                                      today(app), file_name="../secret.txt", file_original_name="x.pdf",
+                                      task_force_today(app), file_name="../secret.txt", file_original_name="x.pdf",
                                       file_mime="application/pdf")
     assert chair.get(f"/trainings/certificates/{certificate_id}/file").status_code == 404
 
@@ -506,7 +501,7 @@ def test_a_tampered_stored_name_is_404(app, chair, certificate_world, upload_dir
 def test_chair_verifies_once(app, chair, certificate_world):
     """Verify: the certificate counts; a second verification is refused and changes nothing."""
     certificate_id = make_certificate(app, certificate_world["holder"].id, certificate_world["course_id"],
-                                      today(app) - timedelta(days=2), status="pending")
+                                      task_force_today(app) - timedelta(days=2), status="pending")
     page = chair.get(f"/trainings/certificates/{certificate_id}").get_data(as_text=True)
     assert f"/trainings/certificates/{certificate_id}/verify" in page
     response = chair.post(f"/trainings/certificates/{certificate_id}/verify", page="/")
@@ -526,7 +521,7 @@ def test_chair_verifies_once(app, chair, certificate_world):
 def test_chair_rejects_with_a_reason(app, chair, certificate_world):
     """Reject needs a reason; the admin sees it on the certificate page."""
     certificate_id = make_certificate(app, certificate_world["holder"].id, certificate_world["course_id"],
-                                      today(app) - timedelta(days=2), status="pending")
+                                      task_force_today(app) - timedelta(days=2), status="pending")
     url = f"/trainings/certificates/{certificate_id}/reject"
     assert chair.post(url, {"reason": "  "}).status_code == 422
     assert load(app, Certificate, certificate_id).status == "pending"
@@ -544,7 +539,7 @@ def test_chair_rejects_with_a_reason(app, chair, certificate_world):
 def test_non_chairs_cannot_verify_or_reject(app, certificate_world, login_as, who):
     """403 on verify and reject for everyone but chairs; the certificate stays pending."""
     certificate_id = make_certificate(app, certificate_world["holder"].id, certificate_world["course_id"],
-                                      today(app) - timedelta(days=2), status="pending")
+                                      task_force_today(app) - timedelta(days=2), status="pending")
     b = {"own_agency_admin": lambda: certificate_world["admin"],
          "holder_staff": lambda: _login(app, certificate_world["holder"]),
          "admin": lambda: login_as(roles=("admin",), agency_id=None)}[who]()
@@ -557,7 +552,7 @@ def test_non_chairs_cannot_verify_or_reject(app, certificate_world, login_as, wh
 def test_admin_page_shows_no_verify_button(app, certificate_world):
     """The agency admin sees the certificate but not the chair's actions."""
     certificate_id = make_certificate(app, certificate_world["holder"].id, certificate_world["course_id"],
-                                      today(app) - timedelta(days=2), status="pending")
+                                      task_force_today(app) - timedelta(days=2), status="pending")
     page = certificate_world["admin"].get(f"/trainings/certificates/{certificate_id}")
     assert page.status_code == 200
     assert "/verify" not in page.get_data(as_text=True)
@@ -589,7 +584,7 @@ def test_only_chairs_define_courses(login_as, roles):
 @pytest.fixture
 def overview_world(app, create_agency, create_user):
     """A steady agency (two certified users) and one whose only certificate expires in 10 days."""
-    now = today(app)
+    now = task_force_today(app)
     course_id = make_course(app, valid_months=12)
     steady = create_agency(name="Steady Shelter", membership_status="member",
                            mou_signed_on=now - timedelta(days=100), mou_renewal_on=now + timedelta(days=265))

@@ -12,7 +12,7 @@ from werkzeug.serving import make_server
 
 from csrn.clock import utcnow
 from csrn.extensions import db
-from tests.conftest import build_app
+from tests.conftest import build_app, task_force_today
 
 DEMO_PASSWORD = "demo password for browser tests"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -61,19 +61,29 @@ def boom():
 
 
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory):
-    """Serve a migrated, demo-seeded app on a free port in a background thread."""
+def live_app(tmp_path_factory):
+    """A migrated, demo-seeded app on a database of its own, for the live server."""
     from csrn.demo import seed
-    from csrn.security import PUBLIC_ENDPOINTS
 
     path = tmp_path_factory.mktemp("e2e") / "e2e.sqlite3"
     app = build_app(f"sqlite:///{path}")
-    app.register_blueprint(probe)
-    PUBLIC_ENDPOINTS.update(set())  # the probe pages still need a login
+    app.register_blueprint(probe)  # the probe pages still need a login
     with app.app_context(), app.test_request_context("/"):
         seed(password=DEMO_PASSWORD, force=False, now=utcnow())
         db.session.remove()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    return app
+
+
+@pytest.fixture
+def today(live_app):
+    """The live app's calendar date in the task force's zone (never the machine's date)."""
+    return task_force_today(live_app)
+
+
+@pytest.fixture(scope="session")
+def live_server(live_app):
+    """Serve the live app on a free port in a background thread."""
+    server = make_server("127.0.0.1", 0, live_app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"

@@ -9,7 +9,8 @@ def test_chair_edits_an_agency_and_sees_inline_errors(page):
     """A 422 from an htmx form swaps in errors with the answers kept; a valid save lands on the profile."""
     login(page, "chair@demo.example")
     page.click("text=Agencies")
-    page.wait_for_function("window.htmx !== undefined")  # deferred script: type only once it listens
+    # Wait for the page's load event (deferred scripts have run): type only once htmx listens.
+    page.wait_for_url("**/agencies/", wait_until="load")
     page.fill("#q", "Lakeshore")
     expect(page.locator("#agency-list tbody tr")).to_have_count(1)  # active search, no submit
     page.click("#agency-list >> text=Lakeshore Legal Aid")

@@ -13,8 +13,7 @@ NAME = "Noor Haddad"
 
 def _apply(page) -> str:
     page.set_viewport_size({"width": 390, "height": 844})
-    page.goto("/volunteer/apply")
-    page.wait_for_function("window.htmx !== undefined")
+    page.goto("/volunteer/apply")  # waits for the load event: htmx (a deferred script) listens by then
     page.fill("#name", NAME)
     page.check("input[name=profession][value=attorney]")
     page.fill("#hours_per_month", "500")
@@ -46,7 +45,7 @@ def _apply(page) -> str:
     return page.url
 
 
-def test_apply_vet_approve_and_join_the_directory(page):
+def test_apply_vet_approve_and_join_the_directory(page, today):
     status_url = _apply(page)
 
     page.set_viewport_size({"width": 1280, "height": 900})
@@ -54,7 +53,6 @@ def test_apply_vet_approve_and_join_the_directory(page):
     page.click("header >> text=Volunteers")
     page.click(f".board-column >> text={NAME}")
     panel = page.locator("#application-panel")
-    today = date.today().isoformat()
     items = panel.locator(".checklist > li")
     count = items.count()
     assert count == 8  # identity, licence, background, references, two trainings, confidentiality, interview
@@ -64,12 +62,12 @@ def test_apply_vet_approve_and_join_the_directory(page):
         if label.startswith("Interview"):
             continue  # left for later: approval must be refused without it
         item.locator("summary").click()
-        item.locator("input[type=date]").first.fill(today)
+        item.locator("input[type=date]").first.fill(today.isoformat())
         course = item.locator("select")
         if course.count():
             course.select_option(index=1)
         elif item.locator("input[name$=expires_on]").count():
-            item.locator("input[name$=expires_on]").fill(date(date.today().year + 1, 12, 31).isoformat())
+            item.locator("input[name$=expires_on]").fill(date(today.year + 1, 12, 31).isoformat())
         item.locator("textarea").fill(f"Checked: {label}")
         item.locator("button[type=submit]").first.click()
         # The panel is swapped in place: wait for this item to show as done before the next one.
@@ -83,7 +81,7 @@ def test_apply_vet_approve_and_join_the_directory(page):
     expect(page.locator("#application-panel .error-summary")).to_contain_text("Interview")
     interview = page.locator("#application-panel .checklist > li", has_text="Interview")
     interview.locator("summary").click()
-    interview.locator("input[type=date]").first.fill(today)
+    interview.locator("input[type=date]").first.fill(today.isoformat())
     interview.locator("button[type=submit]").first.click()
     interview_done = page.locator("#application-panel .checklist > li", has_text="Interview").locator(".tag-good")
     expect(interview_done).to_be_visible()

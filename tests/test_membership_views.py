@@ -146,7 +146,8 @@ def test_in_training_to_member_needs_a_current_verified_core_certificate(app, ch
     agency_id = create_agency(membership_status="in_training")
     holder = create_user(roles=("staff",), agency_id=agency_id)
     course_id = make_course(app)
-    certificate_id = make_certificate(app, holder.id, course_id, task_force_today(app) - timedelta(days=3), status="pending")
+    three_days_ago = task_force_today(app) - timedelta(days=3)
+    certificate_id = make_certificate(app, holder.id, course_id, three_days_ago, status="pending")
     url = f"/agencies/{agency_id}/membership"
     response = chair.post(url, {"to_status": "member", "reason": "Training done"})
     assert response.status_code == 422
@@ -343,7 +344,8 @@ def test_agency_admin_records_a_pending_certificate(app, certificate_world, uplo
 
 def test_agency_admin_cannot_record_for_another_agencys_user(app, certificate_world, upload_dir):
     """Another agency's user id posted by hand: 422, nothing recorded."""
-    response = record(certificate_world, task_force_today(app) - timedelta(days=7), user_id=certificate_world["outsider"].id)
+    week_ago = task_force_today(app) - timedelta(days=7)
+    response = record(certificate_world, week_ago, user_id=certificate_world["outsider"].id)
     assert response.status_code == 422
     assert certificates_of(app, certificate_world["outsider"].id) == []
 
@@ -419,7 +421,8 @@ def test_over_5_mb_is_refused(app, certificate_world, upload_dir):
     assert certificates_of(app, certificate_world["holder"].id) == []
     assert stored_files(upload_dir) == []
     just_right = PDF + b"0" * (MAX_UPLOAD_BYTES - len(PDF))
-    assert record(certificate_world, task_force_today(app), document=(io.BytesIO(just_right), "ok.pdf")).status_code == 303
+    response = record(certificate_world, task_force_today(app), document=(io.BytesIO(just_right), "ok.pdf"))
+    assert response.status_code == 303
     assert len(stored_files(upload_dir)) == 1
 
 

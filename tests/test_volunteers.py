@@ -14,7 +14,7 @@ import socket
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from email import message_from_bytes
 from email.policy import default as default_policy
 from html.parser import HTMLParser
@@ -952,7 +952,7 @@ def test_recording_an_item_keeps_date_notes_expiry_who_and_a_pdf(app, login_as, 
     application_id, _ = submit()
     item = items_of(app, application_id)["licence"]
     b = login_as(roles=("chair",))
-    today = task_force_today(app, utcnow())
+    today = task_force_today(app)
     response = record_via_view(b, application_id, item["id"], done_on=today.isoformat(), notes="Bar checked online",
                                expires_on=(today + timedelta(days=365)).isoformat(),
                                document=(io.BytesIO(PDF), "bar-card.pdf"))
@@ -975,7 +975,7 @@ def test_a_renamed_html_file_is_refused_and_nothing_is_saved(app, login_as, subm
     application_id, _ = submit()
     item = items_of(app, application_id)["confidentiality"]
     b = login_as(roles=("chair",))
-    response = record_via_view(b, application_id, item["id"], done_on=task_force_today(app, utcnow()).isoformat(),
+    response = record_via_view(b, application_id, item["id"], done_on=task_force_today(app).isoformat(),
                                notes="signed", document=(io.BytesIO(HTML_AS_PDF), "agreement.pdf"))
     assert response.status_code == 422
     assert "Upload a PDF, PNG or JPEG file." in response.get_data(as_text=True)
@@ -998,7 +998,7 @@ def test_an_expiry_before_the_date_done_is_refused(app, login_as, submit):
     """An item cannot expire before it was done."""
     application_id, _ = submit()
     item = items_of(app, application_id)["background_check"]
-    today = task_force_today(app, utcnow())
+    today = task_force_today(app)
     response = record_via_view(login_as(roles=("chair",)), application_id, item["id"], done_on=today.isoformat(),
                                expires_on=(today - timedelta(days=1)).isoformat())
     assert response.status_code == 422
@@ -1012,7 +1012,7 @@ def test_training_items_need_a_course_and_the_core_item_a_core_course(app, login
     application_id, _ = submit()
     items = items_of(app, application_id)
     b = login_as(roles=("chair",))
-    done = task_force_today(app, utcnow()) - timedelta(days=10)
+    done = task_force_today(app) - timedelta(days=10)
     core_id, trauma_id = items["core_training"]["id"], items["trauma_training"]["id"]
     response = record_via_view(b, application_id, core_id, done_on=done.isoformat(), course_id="0",
                                document=(io.BytesIO(PDF), "certificate.pdf"))
@@ -1054,7 +1054,7 @@ def test_clearing_an_item_makes_it_to_do_again(app, login_as, submit):
     application_id, _ = submit()
     item = items_of(app, application_id)["interview"]
     b = login_as(roles=("chair",))
-    assert record_via_view(b, application_id, item["id"], done_on=task_force_today(app, utcnow()).isoformat(),
+    assert record_via_view(b, application_id, item["id"], done_on=task_force_today(app).isoformat(),
                            notes="Good interview").status_code == 303
     assert items_of(app, application_id)["interview"]["done_on"] is not None
     response = b.post(f"/volunteers/{application_id}/items/{item['id']}/clear", page=f"/volunteers/{application_id}")
@@ -1069,7 +1069,7 @@ def test_clearing_needs_csrf(app, login_as, submit):
     application_id, _ = submit()
     item = items_of(app, application_id)["interview"]
     b = login_as(roles=("chair",))
-    record_via_view(b, application_id, item["id"], done_on=task_force_today(app, utcnow()).isoformat())
+    record_via_view(b, application_id, item["id"], done_on=task_force_today(app).isoformat())
     response = b.client.post(f"/volunteers/{application_id}/items/{item['id']}/clear", data={})
     assert response.status_code == 400
     assert items_of(app, application_id)["interview"]["done_on"] is not None
@@ -1082,7 +1082,7 @@ def test_the_document_downloads_as_an_attachment_for_chairs_only(app, login_as, 
     item = items_of(app, application_id)["licence"]
     other_item = items_of(app, other_id)["licence"]
     b = login_as(roles=("chair",))
-    record_via_view(b, application_id, item["id"], done_on=task_force_today(app, utcnow()).isoformat(),
+    record_via_view(b, application_id, item["id"], done_on=task_force_today(app).isoformat(),
                     document=(io.BytesIO(PDF), "bar-card.pdf"))
     url = f"/volunteers/{application_id}/items/{item['id']}/document"
     response = b.get(url)
@@ -1104,7 +1104,7 @@ def test_an_item_posted_under_another_application_is_404_and_changes_nothing(app
     other_id, _ = submit()
     item = items_of(app, application_id)["identity"]
     b = login_as(roles=("chair",))
-    response = record_via_view(b, other_id, item["id"], done_on=task_force_today(app, utcnow()).isoformat())
+    response = record_via_view(b, other_id, item["id"], done_on=task_force_today(app).isoformat())
     assert response.status_code == 404
     response = b.post(f"/volunteers/{other_id}/items/{item['id']}/clear", page=f"/volunteers/{other_id}")
     assert response.status_code == 404
@@ -1179,7 +1179,7 @@ def test_withdrawn_applications_cannot_be_moved_or_recorded(app, login_as, submi
                                    "reason": "", "version": str(application_row(app, application_id)["version"])})
     assert response.status_code == 422
     assert "Not a valid choice" in response.get_data(as_text=True)
-    response = record_via_view(b, application_id, item["id"], done_on=task_force_today(app, utcnow()).isoformat())
+    response = record_via_view(b, application_id, item["id"], done_on=task_force_today(app).isoformat())
     assert response.status_code == 422
     assert "The applicant withdrew this application." in response.get_data(as_text=True)
     assert application_row(app, application_id)["status"] == "withdrawn"
@@ -1348,7 +1348,7 @@ def test_an_htmx_item_record_answers_the_panel(app, login_as, submit):
     application_id, _ = submit()
     item = items_of(app, application_id)["identity"]
     b = login_as(roles=("chair",))
-    response = record_via_view(b, application_id, item["id"], headers=HX, done_on=task_force_today(app, utcnow()).isoformat())
+    response = record_via_view(b, application_id, item["id"], headers=HX, done_on=task_force_today(app).isoformat())
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert "<html" not in html and 'id="application-panel"' in html
@@ -1464,7 +1464,8 @@ def test_chairs_are_reminded_once_within_30_days_of_an_expiry(app, expiring_volu
     assert summaries[1] == summaries[2] == "0 volunteer(s) moved to renewal due, 0 reminder(s)"
     new = notifications_of(app, chair.id)[before:]
     assert new == [("A pro bono volunteer's vetting item expires within 30 days.", f"/volunteers/{expiring_volunteer}")]
-    assert items_of(app, expiring_volunteer)["background_check"]["reminded_for"] == task_force_today(app, NOW) + timedelta(days=10)
+    reminded_for = items_of(app, expiring_volunteer)["background_check"]["reminded_for"]
+    assert reminded_for == task_force_today(app, NOW) + timedelta(days=10)
     assert application_row(app, expiring_volunteer)["status"] == "approved"
 
 
@@ -1506,7 +1507,8 @@ def test_renewing_the_item_and_approving_again_brings_them_back(app, expiring_vo
 
 def test_an_expired_core_course_also_stops_referrals(app, submit, chair, courses):
     """The core training item expires with its course; after it, no referrals and renewal due."""
-    done = task_force_today(app, NOW) - timedelta(days=700)  # a 24-month course done 700 days ago expires in about 30 days
+    # A 24-month course done 700 days ago expires in about 30 days.
+    done = task_force_today(app, NOW) - timedelta(days=700)
     application_id, _ = submit()
     vet(app, application_id, chair.id, NOW, courses, skip=("core_training",))
     with app.app_context():

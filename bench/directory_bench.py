@@ -40,11 +40,12 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from csrn import create_app  # noqa: E402
 from csrn.agencies.models import Agency, Certificate, MembershipChange, TrainingCourse  # noqa: E402
 from csrn.auth import operations as auth_ops  # noqa: E402
-from csrn.auth.models import AGENCY_ADMIN, CASE_MANAGER, STAFF, User, UserRole  # noqa: E402
+from csrn.auth.models import User, UserRole  # noqa: E402
 from csrn.config import DevelopmentConfig, normalise_database_url  # noqa: E402
 from csrn.directory.languages import LANGUAGES  # noqa: E402
 from csrn.directory.models import Location, Service, ServiceFacet, ServiceType  # noqa: E402
 from csrn.extensions import db  # noqa: E402
+from csrn.roles import AGENCY_ADMIN, CASE_MANAGER, STAFF  # noqa: E402
 from csrn.schedules.models import Holiday, ScheduleRule  # noqa: E402
 from csrn.settings.models import TaskForceSettings  # noqa: E402
 

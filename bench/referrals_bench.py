@@ -47,13 +47,14 @@ from sqlalchemy import func, select  # noqa: E402
 from csrn.agencies import operations as agency_ops  # noqa: E402
 from csrn.agencies.models import Agency  # noqa: E402
 from csrn.auth import operations as auth_ops  # noqa: E402
-from csrn.auth.models import CASE_MANAGER, CHAIR, User  # noqa: E402
+from csrn.auth.models import User  # noqa: E402
 from csrn.directory.models import Service, ServiceType  # noqa: E402
 from csrn.extensions import db  # noqa: E402
 from csrn.intake import operations as intake_ops  # noqa: E402
 from csrn.intake.models import Intake  # noqa: E402
 from csrn.referrals import operations as referral_ops  # noqa: E402
 from csrn.referrals.models import DECLINE_REASONS, OUTCOMES, Offer, Referral, ReferralEvent  # noqa: E402
+from csrn.roles import CASE_MANAGER, CHAIR  # noqa: E402
 
 REFERRALS = 100_000
 PENDING = 4_000  # referrals with a pending offer

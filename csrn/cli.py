@@ -9,9 +9,10 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
-from csrn.auth.models import ADMIN, User
+from csrn.auth.models import User
 from csrn.clock import parse_now
 from csrn.extensions import db
+from csrn.roles import ADMIN
 
 # An AppGroup, so every command runs in an app context however it is invoked (tests included).
 csrn_cli = AppGroup("csrn", help="CSRN administration and scheduled jobs.")

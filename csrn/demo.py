@@ -9,11 +9,12 @@ from sqlalchemy import func, select
 
 from csrn.agencies.models import Agency, Certificate, MembershipChange, TrainingCourse
 from csrn.auth import operations as auth_ops
-from csrn.auth.models import ADMIN, AGENCY_ADMIN, CASE_MANAGER, CHAIR, STAFF, User
+from csrn.auth.models import User
 from csrn.config import INSTANCE
 from csrn.directory.models import Location, Service, ServiceType
 from csrn.extensions import db
 from csrn.protocols.demo import seed_protocols
+from csrn.roles import ADMIN, AGENCY_ADMIN, CASE_MANAGER, CHAIR, STAFF
 from csrn.schedules.models import Holiday, ScheduleRule
 from csrn.settings.models import TaskForceSettings
 from csrn.volunteers.demo import seed_volunteers

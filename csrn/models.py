@@ -1,22 +1,23 @@
-"""Import every module's models so the metadata (and Alembic) sees all tables."""
+"""Import every module's models so the metadata (and Alembic) sees all tables: a module's tables are listed here
+when the module is added (docs/new-module.md)."""
 
-from csrn.agencies.models import Agency, Certificate, MembershipChange, TrainingCourse  # noqa: F401
-from csrn.audit.models import AuditEvent  # noqa: F401
-from csrn.auth.models import AuthToken, RecoveryCode, User, UserRole, UserSession  # noqa: F401
-from csrn.directory.models import (  # noqa: F401
-    CapacityConfirmation,
-    GenderOption,
-    Location,
-    Service,
-    ServiceFacet,
-    ServiceType,
-)
-from csrn.intake.models import Consent, Intake, IntakeDraft, Pathway, PathwayStep, UnmetNeed  # noqa: F401
-from csrn.notify.models import (
-    Notification,  # noqa: F401
-    OutboxMessage,  # noqa: F401
-)
-from csrn.protocols.models import ProtocolAcknowledgement, ProtocolPage, ProtocolVersion  # noqa: F401
-from csrn.referrals.models import Offer, Referral, ReferralEvent  # noqa: F401
-from csrn.schedules.models import Holiday, ScheduleRule  # noqa: F401
-from csrn.settings.models import TaskForceSettings  # noqa: F401
+from csrn.agencies.models import Agency, Certificate, MembershipChange, TrainingCourse
+from csrn.audit.models import AuditEvent
+from csrn.auth.models import AuthToken, RecoveryCode, User, UserRole, UserSession
+from csrn.directory.models import CapacityConfirmation, GenderOption, Location, Service, ServiceFacet, ServiceType
+from csrn.intake.models import Intake, IntakeDraft, UnmetNeed
+from csrn.notify.models import Notification, OutboxMessage
+from csrn.pathways.models import Pathway, PathwayStep
+from csrn.protocols.models import ProtocolAcknowledgement, ProtocolPage, ProtocolVersion
+from csrn.referrals.models import Consent, Offer, Referral, ReferralEvent
+from csrn.schedules.models import Holiday, ScheduleRule
+from csrn.settings.models import TaskForceSettings
+from csrn.volunteers.models import VettingItem, VolunteerApplication, VolunteerEvent
+
+__all__ = [
+    "Agency", "Certificate", "MembershipChange", "TrainingCourse", "AuditEvent", "AuthToken", "RecoveryCode", "User",
+    "UserRole", "UserSession", "CapacityConfirmation", "GenderOption", "Location", "Service", "ServiceFacet",
+    "ServiceType", "Intake", "IntakeDraft", "UnmetNeed", "Notification", "OutboxMessage", "Pathway", "PathwayStep",
+    "ProtocolAcknowledgement", "ProtocolPage", "ProtocolVersion", "Consent", "Offer", "Referral", "ReferralEvent",
+    "Holiday", "ScheduleRule", "TaskForceSettings", "VettingItem", "VolunteerApplication", "VolunteerEvent",
+]

@@ -8,7 +8,7 @@ from flask import Flask, url_for
 from flask_login import current_user
 from sqlalchemy.exc import DBAPIError
 
-from csrn.auth.models import ADMIN, AGENCY_ADMIN, CHAIR, RECEIVER_ROLES, VOLUNTEER
+from csrn.roles import ADMIN, AGENCY_ADMIN, CHAIR, RECEIVER_ROLES, VOLUNTEER
 
 
 def navigation() -> list[tuple[str, str, str]]:

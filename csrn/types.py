@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
 
@@ -87,3 +88,8 @@ def state_check(column: str, values: tuple[str, ...] | list[str], name: str | No
     """CHECK that a string state column holds one of the known values (no native enums)."""
     allowed = ", ".join(f"'{value}'" for value in values)
     return CheckConstraint(f"{column} IN ({allowed})", name=name or column)
+
+
+def json_list(value: str | None) -> list:
+    """A list stored as JSON text (empty when unset)."""
+    return json.loads(value) if value else []

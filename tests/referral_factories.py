@@ -20,9 +20,9 @@ from csrn.auth.models import User
 from csrn.directory.models import Service, ServiceType
 from csrn.extensions import db
 from csrn.intake import operations as intake_ops
-from csrn.intake.models import Consent, Intake, IntakeDraft, UnmetNeed
+from csrn.intake.models import Intake, IntakeDraft, UnmetNeed
 from csrn.notify.models import Notification, OutboxMessage
-from csrn.referrals.models import Offer, Referral, ReferralEvent
+from csrn.referrals.models import Consent, Offer, Referral, ReferralEvent
 from csrn.schedules.models import ScheduleRule
 from tests.conftest import NOW, PASSWORD
 

@@ -13,11 +13,11 @@ from csrn.audit.models import AuditEvent
 from csrn.auth.models import User
 from csrn.extensions import db
 from csrn.intake import operations as intake_ops
-from csrn.intake.models import Consent, Intake, IntakeDraft, UnmetNeed
+from csrn.intake.models import Intake, IntakeDraft, UnmetNeed
 from csrn.notify.models import Notification, OutboxMessage
 from csrn.pathways.operations import save_pathway
 from csrn.referrals import operations as referral_ops
-from csrn.referrals.models import Offer, Referral
+from csrn.referrals.models import Consent, Offer, Referral
 from tests.conftest import NOW
 from tests.referral_factories import (
     ALIAS,

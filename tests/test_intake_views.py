@@ -15,9 +15,9 @@ from csrn.agencies.models import Agency
 from csrn.audit.models import AuditEvent
 from csrn.clock import utcnow
 from csrn.extensions import db
-from csrn.intake.models import Consent, Intake, IntakeDraft
+from csrn.intake.models import Intake, IntakeDraft
 from csrn.referrals import operations as referral_ops
-from csrn.referrals.models import Referral
+from csrn.referrals.models import Consent, Referral
 from tests.directory_factories import set_settings
 from tests.referral_factories import (
     ALIAS,

@@ -9,9 +9,9 @@ from sqlalchemy import Select, and_, exists, func, or_, select, update
 
 from csrn.agencies.models import Agency, Certificate, MembershipChange, TrainingCourse
 from csrn.audit import operations as audit
-from csrn.auth.models import ADMIN, AGENCY_ADMIN, CHAIR
 from csrn.concurrency import check_version
 from csrn.extensions import db
+from csrn.roles import ADMIN, AGENCY_ADMIN, CHAIR
 
 
 def escape_like(term: str) -> str:

@@ -7,10 +7,11 @@ from sqlalchemy import select
 from csrn.agencies import operations as ops
 from csrn.agencies.forms import CertificateForm, CourseForm, RejectForm
 from csrn.agencies.models import CERTIFICATE_STATES, TrainingCourse
-from csrn.auth.models import AGENCY_ADMIN, CHAIR, User
+from csrn.auth.models import User
 from csrn.clock import utcnow
 from csrn.extensions import db
 from csrn.forms import EmptyForm, redirect_after_post, render_form
+from csrn.roles import AGENCY_ADMIN, CHAIR
 from csrn.security import roles_required
 from csrn.uploads import UploadRefused, save_upload, send_stored
 

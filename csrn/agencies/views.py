@@ -19,12 +19,12 @@ from csrn.agencies.forms import (
 from csrn.agencies.models import AGENCY_TYPES, MEMBERSHIP_STATUSES
 from csrn.audit import operations as audit
 from csrn.auth.account import fresh_login_required
-from csrn.auth.models import CHAIR
 from csrn.clock import utcnow
 from csrn.concurrency import StaleEdit
 from csrn.exports import csv_response
 from csrn.extensions import db
 from csrn.forms import EmptyForm, redirect_after_post, render_form
+from csrn.roles import CHAIR
 from csrn.schedules import engine as schedule_engine
 from csrn.security import roles_required
 from csrn.settings.operations import get_settings

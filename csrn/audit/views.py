@@ -5,8 +5,8 @@ from sqlalchemy import select
 
 from csrn.audit import bp
 from csrn.audit.models import AuditEvent
-from csrn.auth.models import ADMIN
 from csrn.extensions import db
+from csrn.roles import ADMIN
 from csrn.security import roles_required
 
 

@@ -11,8 +11,9 @@ from flask_login import current_user
 from sqlalchemy import func, or_, select
 
 from csrn.audit import operations as audit
-from csrn.auth.models import ADMIN, AGENCY_ADMIN, CASE_MANAGER, CHAIR, ROLES, STAFF, VOLUNTEER, User
+from csrn.auth.models import User
 from csrn.extensions import db
+from csrn.roles import ADMIN, AGENCY_ADMIN, CASE_MANAGER, CHAIR, ROLES, STAFF, VOLUNTEER
 
 
 def password_hasher() -> PasswordHasher:

@@ -6,11 +6,11 @@ from flask_login import current_user
 from csrn.agencies.models import Agency
 from csrn.auth import operations as ops
 from csrn.auth.forms import InviteForm, RolesForm
-from csrn.auth.models import ADMIN, AGENCY_ADMIN, CHAIR, ROLE_LABELS, ROLES
 from csrn.clock import utcnow
 from csrn.extensions import db, limiter
 from csrn.forms import EmptyForm, redirect_after_post, render_form
 from csrn.notify.operations import mail_configured
+from csrn.roles import ADMIN, AGENCY_ADMIN, CHAIR, ROLE_LABELS, ROLES
 from csrn.security import roles_required
 
 bp = Blueprint("users", __name__, url_prefix="/users")

@@ -6,7 +6,6 @@ from sqlalchemy import func, select
 
 from csrn.agencies import operations as agency_ops
 from csrn.agencies.models import MEMBERSHIP_STATUSES, Agency
-from csrn.auth.models import ADMIN, CHAIR, RECEIVER_ROLES
 from csrn.clock import utcnow
 from csrn.dashboard import bp
 from csrn.extensions import db
@@ -14,6 +13,7 @@ from csrn.intake import operations as intake_ops
 from csrn.notify.models import OutboxMessage
 from csrn.protocols import operations as protocol_ops
 from csrn.referrals import operations as referral_ops
+from csrn.roles import ADMIN, CHAIR, RECEIVER_ROLES
 
 
 def _membership_counts() -> list[tuple[str, str, int]]:

@@ -11,7 +11,6 @@ from sqlalchemy import and_, exists, func, or_, select, update
 from csrn.agencies import operations as agency_ops
 from csrn.agencies.models import Agency
 from csrn.audit import operations as audit
-from csrn.auth.models import AGENCY_ADMIN, CASE_MANAGER, CHAIR
 from csrn.concurrency import check_version
 from csrn.directory.models import (
     STALE_AFTER,
@@ -23,6 +22,7 @@ from csrn.directory.models import (
     ServiceType,
 )
 from csrn.extensions import db
+from csrn.roles import AGENCY_ADMIN, CASE_MANAGER, CHAIR
 from csrn.schedules import engine
 from csrn.schedules import operations as schedule_ops
 from csrn.schedules.models import ScheduleRule

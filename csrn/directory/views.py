@@ -11,7 +11,6 @@ from csrn.agencies.models import Agency
 from csrn.audit import operations as audit
 from csrn.auth import tokens
 from csrn.auth.account import fresh_login_required
-from csrn.auth.models import CHAIR
 from csrn.clock import utcnow
 from csrn.concurrency import StaleEdit
 from csrn.directory import bp
@@ -29,6 +28,7 @@ from csrn.directory.models import AGE_GROUPS, CITIZENSHIP, COSTS, TRAFFICKING_TY
 from csrn.exports import csv_response
 from csrn.extensions import db, limiter
 from csrn.forms import EmptyForm, redirect_after_post, render_form
+from csrn.roles import CHAIR
 from csrn.schedules import operations as schedule_ops
 from csrn.security import roles_required
 from csrn.settings.operations import get_settings, task_force_zone

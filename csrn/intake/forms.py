@@ -13,17 +13,10 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
+from csrn.dimensions import AGE_GROUPS, CITIZENSHIP, CONSIDERATIONS, TRAFFICKING, URGENCIES
 from csrn.directory.languages import language_choices
 from csrn.forms import BaseForm, Checkboxes
-from csrn.intake.models import (
-    AGE_GROUPS,
-    CITIZENSHIP,
-    CONSENT_CATEGORIES,
-    CONSENT_HOW,
-    CONSIDERATIONS,
-    TRAFFICKING,
-    URGENCIES,
-)
+from csrn.referrals.models import CONSENT_CATEGORIES, CONSENT_HOW
 
 
 class UrgencyForm(BaseForm):

@@ -17,9 +17,10 @@ from csrn.audit import operations as audit
 from csrn.directory.models import STALE_AFTER, Service, ServiceFacet, ServiceType
 from csrn.extensions import db
 from csrn.intake import matching
-from csrn.intake.models import Consent, Intake, IntakeDraft, Pathway, UnmetNeed
+from csrn.intake.models import Intake, IntakeDraft, UnmetNeed
+from csrn.pathways.models import Pathway
 from csrn.referrals import operations as referral_ops
-from csrn.referrals.models import Offer
+from csrn.referrals.models import Consent, Offer
 from csrn.schedules import engine
 from csrn.schedules import operations as schedule_ops
 from csrn.schedules.models import ScheduleRule
@@ -45,7 +46,7 @@ def can_start_intake(user) -> bool:
 
     Not a pro bono volunteer alone: volunteers answer offers and start no intakes (DESIGN §2).
     """
-    from csrn.auth.models import VOLUNTEER
+    from csrn.roles import VOLUNTEER
 
     return bool(user.active and user.agency is not None and user.agency.membership_status != "suspended"
                 and user.roles != {VOLUNTEER})

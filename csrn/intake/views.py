@@ -7,13 +7,14 @@ from flask_login import current_user, login_required
 
 from csrn.agencies.models import Agency
 from csrn.clock import utcnow
+from csrn.dimensions import AGE_GROUPS, CITIZENSHIP, CONSIDERATIONS, TRAFFICKING, URGENCIES
 from csrn.directory import operations as directory_ops
 from csrn.extensions import db, limiter
 from csrn.forms import EmptyForm, redirect_after_post, render_form
 from csrn.intake import bp
 from csrn.intake import operations as ops
 from csrn.intake.forms import ConsentForm, MatchForm, NeedsForm, PersonForm, UrgencyForm
-from csrn.intake.models import AGE_GROUPS, CITIZENSHIP, CONSENT_CATEGORIES, CONSIDERATIONS, TRAFFICKING, URGENCIES
+from csrn.referrals.models import CONSENT_CATEGORIES
 from csrn.settings.operations import get_settings
 
 STEPS = {1: "Urgency and place", 2: "The person", 3: "Needs", 4: "Match", 5: "Consent and safe contact",

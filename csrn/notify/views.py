@@ -3,10 +3,10 @@
 from flask import render_template, request
 from sqlalchemy import select
 
-from csrn.auth.models import ADMIN
 from csrn.extensions import db
 from csrn.notify import bp
 from csrn.notify.models import OutboxMessage
+from csrn.roles import ADMIN
 from csrn.security import roles_required
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from csrn.audit import operations as audit
 from csrn.concurrency import check_version
 from csrn.extensions import db
-from csrn.intake.models import Pathway, PathwayStep
+from csrn.pathways.models import Pathway, PathwayStep
 
 TARGETS = ("age_groups", "genders", "citizenship", "trafficking")
 

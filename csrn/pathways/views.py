@@ -5,15 +5,15 @@ from flask_login import current_user, login_required
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from csrn.auth.models import CHAIR
 from csrn.clock import utcnow
 from csrn.concurrency import StaleEdit
+from csrn.dimensions import AGE_GROUPS, CITIZENSHIP, TRAFFICKING
 from csrn.directory import operations as directory_ops
 from csrn.extensions import db
 from csrn.forms import Checkboxes, VersionedForm, redirect_after_post, render_form
-from csrn.intake.models import AGE_GROUPS, CITIZENSHIP, TRAFFICKING
 from csrn.pathways import bp
 from csrn.pathways import operations as ops
+from csrn.roles import CHAIR
 from csrn.security import roles_required
 
 MAX_STEPS = 8

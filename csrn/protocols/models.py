@@ -7,8 +7,8 @@ from datetime import date, datetime
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from csrn.auth.models import AGENCY_ADMIN, CASE_MANAGER, CHAIR, STAFF, VOLUNTEER
 from csrn.extensions import db
+from csrn.roles import AGENCY_ADMIN, CASE_MANAGER, CHAIR, STAFF, VOLUNTEER
 from csrn.types import UTCDateTime, state_check
 
 AUDIENCES = {

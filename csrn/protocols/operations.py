@@ -19,7 +19,7 @@ from sqlalchemy import Select, and_, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from csrn.audit import operations as audit
-from csrn.auth.models import CHAIR, VOLUNTEER, User, UserRole
+from csrn.auth.models import User, UserRole
 from csrn.concurrency import check_version
 from csrn.extensions import db
 from csrn.protocols.models import (
@@ -29,6 +29,7 @@ from csrn.protocols.models import (
     ProtocolPage,
     ProtocolVersion,
 )
+from csrn.roles import CHAIR, VOLUNTEER
 
 # Words the URL map uses next to slugs: a page may never be called these.
 RESERVED_SLUGS = {"new", "preview"}

@@ -7,7 +7,6 @@ from flask_login import current_user, login_required
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.routing import BaseConverter, ValidationError
 
-from csrn.auth.models import CHAIR
 from csrn.clock import utcnow
 from csrn.concurrency import StaleEdit
 from csrn.extensions import db
@@ -16,6 +15,7 @@ from csrn.protocols import bp
 from csrn.protocols import operations as ops
 from csrn.protocols.forms import BODY_MAX, NewProtocolForm, PreviewForm, ProtocolForm, VersionNumberForm
 from csrn.protocols.render import render_protocol
+from csrn.roles import CHAIR
 from csrn.security import roles_required
 
 

@@ -1,15 +1,15 @@
-"""Referrals, offers (one pending at a time, exactly one accepted) and the timeline of events."""
+"""Referrals, offers (one pending at a time, exactly one accepted), the timeline of events, and consent."""
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from csrn.extensions import db
-from csrn.types import UTCDateTime, UUIDString, new_uuid, state_check
+from csrn.types import UTCDateTime, UUIDString, json_list, new_uuid, state_check
 
 REFERRAL_STATES = ("offered", "accepted", "in_progress", "closed", "withdrawn", "unassigned")
 OFFER_STATES = ("pending", "accepted", "declined", "expired", "withdrawn")
@@ -22,6 +22,14 @@ DECLINE_REASONS = {
     "safety": "Safety concern",
     "other": "Other",
 }
+CONSENT_CATEGORIES = {
+    "identity": "Identity (alias, names)",
+    "contact": "Contact details and safe-contact plan",
+    "immigration": "Immigration details",
+    "health": "Health",
+    "narrative": "What happened (narrative)",
+}
+CONSENT_HOW = {"verbal": "Verbal", "written": "Written"}
 OUTCOMES = {"engaged": "Services engaged", "client_declined": "Client declined services",
             "lost_contact": "Lost contact", "transferred": "Transferred", "other": "Other"}
 
@@ -123,3 +131,37 @@ class ReferralEvent(db.Model):
 
     actor = relationship("User", lazy="joined")
     agency = relationship("Agency", lazy="joined")
+
+
+class Consent(db.Model):
+    """What the person agreed the sending agency may share, with whom, until when; revocable.
+
+    Kept with referrals: it is the rule of what crosses agencies, which referrals and case work both apply."""
+
+    __tablename__ = "consent"
+    __table_args__ = (state_check("how", tuple(CONSENT_HOW) + ("none",)),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    intake_id: Mapped[int] = mapped_column(ForeignKey("intake.id", ondelete="CASCADE"), unique=True)
+    given: Mapped[bool] = mapped_column(default=False)
+    how: Mapped[str] = mapped_column(String(10), default="none")
+    with_receiver: Mapped[bool] = mapped_column(default=False)
+    with_backups: Mapped[bool] = mapped_column(default=False)
+    with_onward: Mapped[bool] = mapped_column(default=False)
+    with_chairs: Mapped[bool] = mapped_column(default=False)
+    named_agencies_json: Mapped[str] = mapped_column(Text, default="[]")
+    categories_json: Mapped[str] = mapped_column(Text, default="[]")
+    given_on: Mapped[date | None] = mapped_column(Date)
+    expires_on: Mapped[date | None] = mapped_column(Date)
+    recorded_by_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+
+    @property
+    def categories(self) -> list[str]:
+        return json_list(self.categories_json)
+
+    @property
+    def named_agencies(self) -> list[int]:
+        return json_list(self.named_agencies_json)

@@ -12,10 +12,11 @@ from sqlalchemy.orm import contains_eager
 
 from csrn.agencies.models import Agency
 from csrn.audit import operations as audit
-from csrn.auth.models import AGENCY_ADMIN, CHAIR, RECEIVER_ROLES, User, UserRole
+from csrn.auth.models import User, UserRole
 from csrn.extensions import db
 from csrn.links import path_for
 from csrn.referrals.models import DECLINE_REASONS, Offer, Referral, ReferralEvent
+from csrn.roles import AGENCY_ADMIN, CHAIR, RECEIVER_ROLES
 from csrn.schedules import engine
 from csrn.schedules import operations as schedule_ops
 from csrn.settings.operations import get_settings, task_force_zone

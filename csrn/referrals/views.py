@@ -10,16 +10,16 @@ from sqlalchemy.orm import lazyload, selectinload
 from csrn.agencies import operations as agency_ops
 from csrn.agencies.models import Agency
 from csrn.audit import operations as audit
-from csrn.auth.models import CHAIR, RECEIVER_ROLES
 from csrn.clock import utcnow
+from csrn.dimensions import AGE_GROUPS, CITIZENSHIP, CONSIDERATIONS, TRAFFICKING, URGENCIES
 from csrn.extensions import db
 from csrn.forms import EmptyForm, render_form
 from csrn.intake import operations as intake_ops
-from csrn.intake.models import AGE_GROUPS, CITIZENSHIP, CONSIDERATIONS, TRAFFICKING, URGENCIES
 from csrn.referrals import bp
 from csrn.referrals import operations as ops
 from csrn.referrals.forms import CloseForm, DeclineForm, OfferByHandForm
 from csrn.referrals.models import DECLINE_REASONS, OUTCOMES, REFERRAL_STATES, Referral, ReferralEvent
+from csrn.roles import CHAIR, RECEIVER_ROLES
 from csrn.security import roles_required
 
 

@@ -5,9 +5,9 @@ from flask_login import current_user
 from wtforms import DateField, StringField
 from wtforms.validators import DataRequired, Length
 
-from csrn.auth.models import ADMIN, CHAIR
 from csrn.clock import utcnow
 from csrn.forms import BaseForm, EmptyForm, render_form
+from csrn.roles import ADMIN, CHAIR
 from csrn.schedules import bp
 from csrn.schedules import operations as ops
 from csrn.security import roles_required

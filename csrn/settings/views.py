@@ -3,10 +3,10 @@
 from flask import flash, request, url_for
 from flask_login import current_user
 
-from csrn.auth.models import ADMIN
 from csrn.clock import utcnow
 from csrn.concurrency import StaleEdit
 from csrn.forms import redirect_after_post, render_form
+from csrn.roles import ADMIN
 from csrn.security import roles_required
 from csrn.settings import bp
 from csrn.settings.forms import SettingsForm

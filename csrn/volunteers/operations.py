@@ -20,9 +20,10 @@ from csrn.agencies.models import Agency, Certificate, MembershipChange, Training
 from csrn.agencies.operations import expiry_for, local_date
 from csrn.audit import operations as audit
 from csrn.auth import tokens
-from csrn.auth.models import CHAIR, VOLUNTEER, User
+from csrn.auth.models import User
 from csrn.concurrency import check_version
 from csrn.extensions import db
+from csrn.roles import CHAIR, VOLUNTEER
 from csrn.volunteers.models import (
     BOARD_COLUMNS,
     PROFESSIONS,

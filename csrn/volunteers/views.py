@@ -9,7 +9,6 @@ from flask_login import current_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from csrn.agencies.models import TrainingCourse
-from csrn.auth.models import CHAIR
 from csrn.clock import utcnow
 from csrn.concurrency import StaleEdit
 from csrn.directory import operations as directory_ops
@@ -17,6 +16,7 @@ from csrn.directory.languages import LANGUAGES
 from csrn.extensions import db, limiter
 from csrn.forms import EmptyForm, redirect_after_post, render_form
 from csrn.notify.operations import mail_configured
+from csrn.roles import CHAIR
 from csrn.security import roles_required
 from csrn.uploads import UploadRefused, save_upload, send_stored, upload_folder
 from csrn.volunteers import bp

@@ -53,3 +53,8 @@ def configure_engine(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def escape_like(term: str) -> str:
+    """Escape LIKE wildcards so a search for `%` or `_` finds those characters only (SECURITY V4)."""
+    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -92,6 +92,6 @@ def register(app: Flask) -> None:
         return {"navigation": navigation, "task_force_name": task_force_name, "unread_notifications": unread}
 
     def unread() -> int:
-        from csrn.notify.notifications import unread_count
+        from csrn.notify.operations import unread_count
 
         return unread_count(current_user) if current_user.is_authenticated else 0

@@ -10,13 +10,9 @@ from sqlalchemy import Select, and_, exists, func, or_, select, update
 from csrn.agencies.models import Agency, Certificate, MembershipChange, TrainingCourse
 from csrn.audit import operations as audit
 from csrn.concurrency import check_version
+from csrn.database import escape_like
 from csrn.extensions import db
 from csrn.roles import ADMIN, AGENCY_ADMIN, CHAIR
-
-
-def escape_like(term: str) -> str:
-    """Escape LIKE wildcards so a search for `%` or `_` finds those characters only."""
-    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def agency_list_query(search: str = "", status: str = "", agency_type: str = "") -> Select:

@@ -12,6 +12,7 @@ from csrn.agencies import operations as agency_ops
 from csrn.agencies.models import Agency
 from csrn.audit import operations as audit
 from csrn.concurrency import check_version
+from csrn.database import escape_like
 from csrn.directory.models import (
     STALE_AFTER,
     CapacityConfirmation,
@@ -108,7 +109,7 @@ def search_query(filters: Filters, now: datetime):
         .where(Service.status == "active", Agency.membership_status.in_(statuses))
     )
     if filters.q:
-        pattern = f"%{agency_ops.escape_like(filters.q)}%"
+        pattern = f"%{escape_like(filters.q)}%"
         query = query.where(or_(*(column.ilike(pattern, escape="\\") for column in (
             Agency.name, Agency.description, Service.name, Service.description, ServiceType.name))))
     if filters.service_type:

@@ -2,7 +2,7 @@
 
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from csrn.clock import utcnow
 from csrn.extensions import db
@@ -10,12 +10,6 @@ from csrn.forms import EmptyForm
 from csrn.notify.models import Notification
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
-
-
-def unread_count(user) -> int:
-    """How many notifications the user has not read."""
-    return db.session.scalar(select(func.count()).select_from(Notification)
-                             .where(Notification.user_id == user.id, Notification.read_at.is_(None))) or 0
 
 
 @bp.get("/")

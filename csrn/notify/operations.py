@@ -1,4 +1,4 @@
-"""Queue e-mail in the outbox and send it through SMTP from the `tick` job."""
+"""Notices to users (in the app and by mail), the outbox, and sending it through SMTP from the `tick` job."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 
 from flask import current_app
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from csrn.extensions import db
-from csrn.notify.models import OutboxMessage
+from csrn.notify.models import Notification, OutboxMessage
 
 MAX_ATTEMPTS = 5
 
@@ -113,3 +113,48 @@ def _defer(message: OutboxMessage, now: datetime, error: str) -> None:
         message.status = "failed"
     else:
         message.next_attempt_at = now + timedelta(minutes=2**message.attempts)
+
+
+# ----- notices: what every module sends ----------------------------------------------------------
+
+def notify(users, text: str, link: str, now: datetime, email: bool = True) -> None:
+    """Tell users what happened, in the app and by e-mail — a sentence and a link, never client details."""
+    notices = Notices(now)
+    notices.add(users, text, link, email)
+    notices.write()
+
+
+class Notices:
+    """Notifications and mails gathered (anything with `id` and `email` is a recipient), then written with one
+    INSERT per table: what `notify` writes, for a whole chunk of escalations at once."""
+
+    def __init__(self, now: datetime):
+        self.now = now
+        self.base = current_app.config["CSRN_BASE_URL"].rstrip("/")  # links in mail are absolute
+        self.notifications: list[dict] = []
+        self.mails: list[dict] = []
+
+    def add(self, users, text: str, link: str, email: bool = True) -> None:
+        """One notice to each user (once, however often listed)."""
+        seen = set()
+        for user in users:
+            if user.id in seen:
+                continue
+            seen.add(user.id)
+            self.notifications.append(dict(user_id=user.id, created_at=self.now, text=text[:300], link=link))
+            if email:
+                self.mails.append(mail_row(user.email, f"CSRN: {text[:150]}",
+                                           f"{text}\n\nOpen it in CSRN: {self.base}{link}\n", self.now))
+
+    def write(self) -> None:
+        """Insert what was gathered, in the current transaction."""
+        for model, rows in ((Notification, self.notifications), (OutboxMessage, self.mails)):
+            if rows:
+                db.session.execute(model.__table__.insert(), rows)
+        self.notifications, self.mails = [], []
+
+
+def unread_count(user) -> int:
+    """How many notifications the user has not read."""
+    return db.session.scalar(select(func.count()).select_from(Notification)
+                             .where(Notification.user_id == user.id, Notification.read_at.is_(None))) or 0

@@ -12,9 +12,11 @@ from sqlalchemy.orm import contains_eager
 
 from csrn.agencies.models import Agency
 from csrn.audit import operations as audit
-from csrn.auth.models import User, UserRole
+from csrn.auth import operations as auth_ops
+from csrn.auth.models import User
 from csrn.extensions import db
 from csrn.links import path_for
+from csrn.notify.operations import Notices, notify
 from csrn.referrals.models import DECLINE_REASONS, Offer, Referral, ReferralEvent
 from csrn.roles import AGENCY_ADMIN, CHAIR, RECEIVER_ROLES
 from csrn.schedules import engine
@@ -75,61 +77,9 @@ def add_event(referral: Referral, kind: str, now: datetime, actor=None, agency_i
     return event
 
 
-def _users_of(agency_id: int, *roles: str) -> list[User]:
-    users = db.session.scalars(select(User).where(User.agency_id == agency_id, User.active.is_(True))).all()
-    return [u for u in users if u.has_role(*roles)]
-
-
-def _chairs() -> list[User]:
-    # The role in SQL: loading every active user (and their roles) cost a quarter second per escalation.
-    return db.session.scalars(select(User).where(
-        User.active.is_(True), User.id.in_(select(UserRole.user_id).where(UserRole.role == CHAIR)))).all()
-
-
-def notify(users, text: str, link: str, now: datetime, email: bool = True) -> None:
-    """Tell users what happened, in the app and by e-mail — a sentence and a link, never client details."""
-    notices = Notices(now)
-    notices.add(users, text, link, email)
-    notices.write()
-
-
-class Notices:
-    """Notifications and mails gathered (anything with `id` and `email` is a recipient), then written with one
-    INSERT per table: what `notify` writes, for a whole chunk of escalations at once."""
-
-    def __init__(self, now: datetime):
-        self.now = now
-        self.base = current_app.config["CSRN_BASE_URL"].rstrip("/")  # links in mail are absolute
-        self.notifications: list[dict] = []
-        self.mails: list[dict] = []
-
-    def add(self, users, text: str, link: str, email: bool = True) -> None:
-        """One notice to each user (once, however often listed)."""
-        from csrn.notify.operations import mail_row
-
-        seen = set()
-        for user in users:
-            if user.id in seen:
-                continue
-            seen.add(user.id)
-            self.notifications.append(dict(user_id=user.id, created_at=self.now, text=text[:300], link=link))
-            if email:
-                self.mails.append(mail_row(user.email, f"CSRN: {text[:150]}",
-                                           f"{text}\n\nOpen it in CSRN: {self.base}{link}\n", self.now))
-
-    def write(self) -> None:
-        """Insert what was gathered, in the current transaction."""
-        from csrn.notify.models import Notification, OutboxMessage
-
-        for model, rows in ((Notification, self.notifications), (OutboxMessage, self.mails)):
-            if rows:
-                db.session.execute(model.__table__.insert(), rows)
-        self.notifications, self.mails = [], []
-
-
 def escalation_contacts(now: datetime) -> list:
     """Who hears of an escalation: the chairs (and, once the roster exists, the on-call contact at `now`)."""
-    return _as_recipients(_chairs())
+    return _as_recipients(auth_ops.chairs())
 
 
 def _as_recipients(users) -> list[SimpleNamespace]:
@@ -171,7 +121,7 @@ def _offer_to(referral: Referral, agency_id: int, now: datetime, actor=None) -> 
     agency = db.session.get(Agency, agency_id)
     add_event(referral, "offered", now, actor, agency_id, detail=f"Offered to {agency.name}")
     link = path_for("referrals.show", referral_id=referral.id)
-    notify(_users_of(agency_id, *RECEIVER_ROLES),
+    notify(auth_ops.users_of(agency_id, *RECEIVER_ROLES),
            f"New {referral.urgency} referral offer for {referral.service_type.name.lower()}", link, now)
     return offer
 
@@ -180,7 +130,7 @@ def _to_queue(referral: Referral, now: datetime, why: str) -> None:
     referral.state = "unassigned"
     referral.updated_at = now
     add_event(referral, "unassigned", now, detail=why)
-    notify(_chairs(), f"Referral #{referral.id} is in the committee queue", path_for("referrals.queue"), now)
+    notify(auth_ops.chairs(), f"Referral #{referral.id} is in the committee queue", path_for("referrals.queue"), now)
 
 
 # ----- answering ---------------------------------------------------------------------------------
@@ -277,7 +227,7 @@ def withdraw(actor, referral: Referral, now: datetime) -> None:
 
 def _senders(referral: Referral) -> list[User]:
     author = db.session.get(User, referral.created_by_id)
-    return ([author] if author and author.active else []) + _users_of(referral.sending_agency_id, AGENCY_ADMIN)
+    return ([author] if author and author.active else []) + auth_ops.users_of(referral.sending_agency_id, AGENCY_ADMIN)
 
 
 class _Escalations:
@@ -288,7 +238,7 @@ class _Escalations:
 
     def __init__(self, now: datetime):
         self.now = now
-        self.chairs = _as_recipients(_chairs())
+        self.chairs = _as_recipients(auth_ops.chairs())
         self.contacts = escalation_contacts(now)
         self.deadlines: dict[str, datetime] = {}
         self.agency_names: dict[int, str] = {}
@@ -329,7 +279,7 @@ class _Escalations:
         receivers = {a for a in next_agency.values() if a is not None}
         senders = {r.sending_agency_id for r in referrals.values()}
         names = self.names_of(receivers)
-        staff = _active_users_with_roles(receivers | senders, RECEIVER_ROLES)
+        staff = auth_ops.active_users_with_roles(receivers | senders, RECEIVER_ROLES)
         authors = {row.id: row for row in db.session.execute(
             select(User.id, User.email).where(User.id.in_({r.created_by_id for r in referrals.values()}),
                                               User.active.is_(True)))}
@@ -372,21 +322,6 @@ class _Escalations:
             db.session.execute(Offer.__table__.insert(), offers)
         db.session.execute(update(Referral), states)
         notices.write()
-
-
-def _active_users_with_roles(agency_ids, roles) -> dict[int, list]:
-    """Active users of these agencies holding any of the roles, as rows (id, email, roles) by agency."""
-    found: dict[int, dict[int, SimpleNamespace]] = {}
-    if not agency_ids:
-        return {}
-    for user_id, email, agency_id, role in db.session.execute(
-            select(User.id, User.email, User.agency_id, UserRole.role).join(UserRole, UserRole.user_id == User.id)
-            .where(User.agency_id.in_(agency_ids), User.active.is_(True), UserRole.role.in_(roles))
-            .order_by(User.id)):
-        user = found.setdefault(agency_id, {}).setdefault(user_id, SimpleNamespace(id=user_id, email=email,
-                                                                                     roles=set()))
-        user.roles.add(role)
-    return {agency_id: list(users.values()) for agency_id, users in found.items()}
 
 
 def _referral_links(referral_ids) -> dict[int, str]:

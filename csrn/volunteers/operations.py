@@ -19,11 +19,15 @@ from sqlalchemy import exists, func, not_, or_, select
 from csrn.agencies.models import Agency, Certificate, MembershipChange, TrainingCourse
 from csrn.agencies.operations import expiry_for, local_date
 from csrn.audit import operations as audit
+from csrn.auth import operations as auth_ops
 from csrn.auth import tokens
 from csrn.auth.models import User
 from csrn.concurrency import check_version
+from csrn.directory.models import Service, ServiceType
 from csrn.extensions import db
+from csrn.notify.operations import notify, queue_mail
 from csrn.roles import CHAIR, VOLUNTEER
+from csrn.settings.operations import get_settings
 from csrn.volunteers.models import (
     BOARD_COLUMNS,
     PROFESSIONS,
@@ -111,8 +115,6 @@ def _status_link(raw: str) -> str:
 
 
 def _mail_status_link(application: VolunteerApplication, raw: str, now: datetime, first: bool) -> None:
-    from csrn.notify.operations import queue_mail
-    from csrn.settings.operations import get_settings
 
     task_force = get_settings().name
     opening = ("Thank you for applying to volunteer with the Coordinated Service Referral Network of "
@@ -134,9 +136,7 @@ def _event(application: VolunteerApplication, kind: str, now: datetime, actor=No
 
 
 def _notify_chairs(text: str, link: str, now: datetime) -> None:
-    from csrn.referrals.operations import _chairs, notify
-
-    notify(_chairs(), text, link, now, email=False)
+    notify(auth_ops.chairs(), text, link, now, email=False)
 
 
 @dataclass
@@ -235,8 +235,6 @@ def withdraw(application: VolunteerApplication, now: datetime) -> None:
 
 def _leave_directory(agency: Agency, now: datetime) -> None:
     """A withdrawn volunteer's one-person provider lapses and its services stop (the history says why)."""
-    from csrn.directory.models import Service
-
     for service in db.session.scalars(select(Service).where(Service.agency_id == agency.id)).all():
         service.status = "inactive"
         service.updated_at = now
@@ -407,8 +405,6 @@ def approve(actor, application: VolunteerApplication, now: datetime, service_typ
 
     Returns the invitation link the first approval sent (else None).
     """
-    from csrn.directory.models import Service, ServiceType
-
     if actor is None or not actor.has_role(CHAIR):
         raise VettingError("Only chairs vet volunteers.")
     missing = missing_items(application, local_date(now))
@@ -442,7 +438,6 @@ def approve(actor, application: VolunteerApplication, now: datetime, service_typ
 
 def _bring_into_network(actor, application: VolunteerApplication, service_type, service_model, now: datetime) -> str:
     """A one-person provider (member, agreement signed), its service, the account and its certificates."""
-    from csrn.auth.operations import _send_invitation, create_user
 
     confidentiality = next((item for item in application.items if item.code == "confidentiality"), None)
     signed_on = confidentiality.done_on if confidentiality else local_date(now)
@@ -470,7 +465,7 @@ def _bring_into_network(actor, application: VolunteerApplication, service_type, 
     db.session.flush()
     if application.language_codes:
         service.set_values("language", application.language_codes)
-    user = create_user(actor, application.email, application.name, {VOLUNTEER}, agency.id, now)
+    user = auth_ops.create_user(actor, application.email, application.name, {VOLUNTEER}, agency.id, now)
     application.agency_id = agency.id
     application.user_id = user.id
     application.service_type_id = service_type.id
@@ -478,7 +473,7 @@ def _bring_into_network(actor, application: VolunteerApplication, service_type, 
     for item in application.items:
         if item.course_id is not None and item.done:
             _certificate_from(actor, application, item, now)
-    link = _send_invitation(actor, user, now)
+    link = auth_ops.send_invitation(actor, user, now)
     audit.record(actor, "volunteer.provider_created", agency, fields=["name", "agency_type"], now=now)
     return link
 

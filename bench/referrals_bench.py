@@ -44,10 +44,10 @@ for folder in (ROOT, ROOT / "bench"):
 import directory_bench as directory  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
-from csrn.agencies import operations as agency_ops  # noqa: E402
 from csrn.agencies.models import Agency  # noqa: E402
 from csrn.auth import operations as auth_ops  # noqa: E402
 from csrn.auth.models import User  # noqa: E402
+from csrn.directory import receiving  # noqa: E402
 from csrn.directory.models import Service, ServiceType  # noqa: E402
 from csrn.extensions import db  # noqa: E402
 from csrn.intake import operations as intake_ops  # noqa: E402
@@ -89,7 +89,7 @@ def directory_facts(now: datetime) -> dict:
     """What the referral generator needs to know about the directory directory_bench.fill just wrote."""
     type_ids = dict(db.session.execute(select(ServiceType.code, ServiceType.id)).all())
     cm = type_ids["case_management"]
-    receivable = select(Agency.id).where(agency_ops.receivable_condition(cm, now))
+    receivable = select(Agency.id).where(receiving.receivable_condition(cm, now))
     services = db.session.execute(
         select(Service.agency_id, func.min(Service.id))
         .where(Service.service_type_id == cm, Service.status == "active", Service.agency_id.in_(receivable))

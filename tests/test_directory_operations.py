@@ -14,11 +14,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from csrn.agencies import operations as agency_ops
 from csrn.agencies.models import Agency, Certificate, TrainingCourse
 from csrn.auth import tokens
 from csrn.auth.models import AuthToken, User
 from csrn.directory import operations as ops
+from csrn.directory import receiving
 from csrn.directory.models import CapacityConfirmation, Service
 from csrn.extensions import db
 from csrn.notify.models import OutboxMessage
@@ -391,7 +391,7 @@ def test_certified_only_uses_the_one_rule(ctx, create_agency, create_user, creat
     assert {names[s] for s in certified} == {"good"}
     everyone = found(ops.Filters(community=True), now)
     assert certified == {s for s in everyone
-                         if agency_ops.can_receive_referrals(db.session.get(Service, s).agency, None, now)}
+                         if receiving.can_receive_referrals(db.session.get(Service, s).agency, None, now)}
 
 
 # ----- open now: midnight, holidays, closures, daylight saving ----------------------------------------

@@ -19,6 +19,7 @@ from csrn.agencies import operations as ops
 from csrn.agencies.models import MEMBERSHIP_STATUSES, Agency, Certificate, MembershipChange, TrainingCourse
 from csrn.audit.models import AuditEvent
 from csrn.auth.models import User
+from csrn.directory import receiving
 from csrn.extensions import db
 from csrn.notify.models import OutboxMessage
 from csrn.settings.models import TaskForceSettings
@@ -149,9 +150,9 @@ def test_receiving_referrals_follows_the_same_expiry(ctx, member):
     agency_id, holder_id = member
     make_certificate(holder_id, make_course(valid_months=1), date(2025, 1, 31))
     a = agency(agency_id)
-    assert ops.can_receive_referrals(a, None, at(date(2025, 2, 26)))
-    assert ops.can_receive_referrals(a, None, at(date(2025, 2, 27)))
-    assert not ops.can_receive_referrals(a, None, at(date(2025, 2, 28)))
+    assert receiving.can_receive_referrals(a, None, at(date(2025, 2, 26)))
+    assert receiving.can_receive_referrals(a, None, at(date(2025, 2, 27)))
+    assert not receiving.can_receive_referrals(a, None, at(date(2025, 2, 28)))
 
 
 def test_a_course_without_expiry_certifies_for_good(ctx, member):
@@ -171,7 +172,7 @@ def test_dates_are_the_task_forces_local_dates(ctx, member):
     db.session.add(TaskForceSettings(id=1, timezone="America/Los_Angeles"))
     db.session.commit()
     assert ops.is_certified(a, evening_utc)  # 27 Feb, 21:00 in Los Angeles
-    assert ops.can_receive_referrals(a, None, evening_utc)
+    assert receiving.can_receive_referrals(a, None, evening_utc)
     assert not ops.is_certified(a, datetime(2025, 2, 28, 9, 0, tzinfo=UTC))  # 28 Feb, 01:00 there
 
 
@@ -192,8 +193,8 @@ def test_only_verified_core_certificates_of_active_users_of_a_member_count(ctx, 
     t = at(date(2025, 6, 1))
     a = agency(agency_id)
     assert not ops.is_certified(a, t)
-    assert not ops.can_receive_referrals(a, None, t)
-    assert agency_id not in db.session.scalars(select(Agency.id).where(ops.receivable_condition(None, t))).all()
+    assert not receiving.can_receive_referrals(a, None, t)
+    assert agency_id not in db.session.scalars(select(Agency.id).where(receiving.receivable_condition(None, t))).all()
 
 
 def test_the_control_case_is_certified(ctx, create_agency, create_user):
@@ -203,8 +204,8 @@ def test_the_control_case_is_certified(ctx, create_agency, create_user):
     make_certificate(holder.id, make_course(valid_months=24), date(2025, 1, 10))
     t = at(date(2025, 6, 1))
     assert ops.is_certified(agency(agency_id), t)
-    assert ops.can_receive_referrals(agency(agency_id), None, t)
-    assert agency_id in db.session.scalars(select(Agency.id).where(ops.receivable_condition(None, t))).all()
+    assert receiving.can_receive_referrals(agency(agency_id), None, t)
+    assert agency_id in db.session.scalars(select(Agency.id).where(receiving.receivable_condition(None, t))).all()
 
 
 def test_one_good_certificate_among_bad_ones_certifies(ctx, member, create_user):
@@ -227,10 +228,10 @@ def test_suspending_a_certified_agency_stops_referrals(ctx, member, create_user)
     make_certificate(holder_id, make_course(), date(2025, 1, 10))
     chair = create_user(roles=("chair",), agency_id=None)
     t = at(date(2025, 6, 1))
-    assert ops.can_receive_referrals(agency(agency_id), None, t)
+    assert receiving.can_receive_referrals(agency(agency_id), None, t)
     ops.change_membership(user(chair.id), agency(agency_id), "suspended", "Complaint under review", t)
     assert not ops.is_certified(agency(agency_id), t)
-    assert not ops.can_receive_referrals(agency(agency_id), None, t)
+    assert not receiving.can_receive_referrals(agency(agency_id), None, t)
 
 
 def test_deactivating_the_only_holder_uncertifies(ctx, member):
@@ -259,10 +260,10 @@ def test_receiving_referrals_needs_an_active_service_of_that_type(ctx, member):
     db.session.commit()
     a = agency(agency_id)
     t = at(date(2025, 2, 27))
-    assert ops.can_receive_referrals(a, offered.id, t)
-    assert not ops.can_receive_referrals(a, inactive.id, t)
-    assert not ops.can_receive_referrals(a, other.id, t)
-    assert not ops.can_receive_referrals(a, offered.id, at(date(2025, 2, 28)))  # the day after the expiry
+    assert receiving.can_receive_referrals(a, offered.id, t)
+    assert not receiving.can_receive_referrals(a, inactive.id, t)
+    assert not receiving.can_receive_referrals(a, other.id, t)
+    assert not receiving.can_receive_referrals(a, offered.id, at(date(2025, 2, 28)))  # the day after the expiry
 
 
 def test_certification_follows_the_holder_to_their_current_agency(ctx, member, create_agency):
@@ -291,7 +292,7 @@ def test_agreement_current_through_its_renewal_date_then_lapsed(ctx, create_agen
                          (renewal, True), (renewal + timedelta(days=1), False)]:
         assert ops.agreement_current(a, at(day)) is current, day
         assert ops.is_certified(a, at(day)), day  # certification itself does not depend on the agreement
-        assert ops.can_receive_referrals(a, None, at(day)) is current, day
+        assert receiving.can_receive_referrals(a, None, at(day)) is current, day
 
 
 def test_no_agreement_no_referrals(ctx, create_agency, create_user):
@@ -302,7 +303,7 @@ def test_no_agreement_no_referrals(ctx, create_agency, create_user):
     t = at(date(2025, 6, 1))
     assert ops.is_certified(agency(agency_id), t)
     assert not ops.agreement_current(agency(agency_id), t)
-    assert not ops.can_receive_referrals(agency(agency_id), None, t)
+    assert not receiving.can_receive_referrals(agency(agency_id), None, t)
 
 
 def test_renewing_the_agreement_restores_referrals(ctx, create_agency, create_user):
@@ -313,11 +314,11 @@ def test_renewing_the_agreement_restores_referrals(ctx, create_agency, create_us
     chair = create_user(roles=("chair",), agency_id=None)
     make_certificate(holder.id, make_course(), date(2025, 1, 10))
     t = at(date(2025, 6, 1))
-    assert not ops.can_receive_referrals(agency(agency_id), None, t)
+    assert not receiving.can_receive_referrals(agency(agency_id), None, t)
     ops.update_agreement(user(chair.id), agency(agency_id),
                          {"mou_signed_on": date(2025, 5, 1), "mou_signatory": "D. Director",
                           "mou_renewal_on": date(2026, 4, 30)}, t)
-    assert ops.can_receive_referrals(agency(agency_id), None, t)
+    assert receiving.can_receive_referrals(agency(agency_id), None, t)
 
 
 # ----- property: is_certified equals a brute-force reference --------------------------------------

@@ -18,6 +18,7 @@ from csrn.agencies import operations as ops
 from csrn.agencies.models import Agency, Certificate, MembershipChange, TrainingCourse
 from csrn.auth.models import User, UserSession
 from csrn.clock import utcnow
+from csrn.directory import receiving
 from csrn.extensions import db
 from csrn.uploads import MAX_UPLOAD_BYTES
 from tests.conftest import NOW, stored_files, task_force_today
@@ -193,19 +194,19 @@ def test_lapsed_agreement_says_so_and_stops_referrals(app, chair, login_as, cert
     """The day after the renewal date: the profile says the agreement lapsed and no referrals are offered."""
     now = task_force_today(app)
     with app.app_context():
-        assert ops.can_receive_referrals(db.session.get(Agency, certified_member), None, utcnow())
+        assert receiving.can_receive_referrals(db.session.get(Agency, certified_member), None, utcnow())
     page = login_as(roles=("staff",)).get(f"/agencies/{certified_member}").get_data(as_text=True)
     assert "lapsed" not in page
     with app.app_context():
         db.session.get(Agency, certified_member).mou_renewal_on = now  # the last valid day
         db.session.commit()
-        assert ops.can_receive_referrals(db.session.get(Agency, certified_member), None, utcnow())
+        assert receiving.can_receive_referrals(db.session.get(Agency, certified_member), None, utcnow())
     assert "lapsed" not in login_as(roles=("staff",)).get(f"/agencies/{certified_member}").get_data(as_text=True)
     with app.app_context():
         db.session.get(Agency, certified_member).mou_renewal_on = now - timedelta(days=1)
         db.session.commit()
         assert ops.is_certified(db.session.get(Agency, certified_member), utcnow())
-        assert not ops.can_receive_referrals(db.session.get(Agency, certified_member), None, utcnow())
+        assert not receiving.can_receive_referrals(db.session.get(Agency, certified_member), None, utcnow())
     page = login_as(roles=("staff",)).get(f"/agencies/{certified_member}").get_data(as_text=True)
     assert "The referral agreement with the task force lapsed" in page
     assert "receives no referrals until it is renewed" in page

@@ -27,10 +27,11 @@ from markupsafe import escape
 from sqlalchemy import func, select
 
 from csrn.agencies.models import Agency, Certificate, TrainingCourse
-from csrn.agencies.operations import add_months, can_receive_referrals, local_date
+from csrn.agencies.operations import add_months, local_date
 from csrn.auth.models import AuthToken, User
 from csrn.clock import utcnow
 from csrn.directory.models import Service, ServiceType
+from csrn.directory.receiving import can_receive_referrals
 from csrn.extensions import db
 from csrn.intake import matching
 from csrn.intake import operations as intake_ops

@@ -58,6 +58,10 @@ class Agency(db.Model):
     mou_file_original_name: Mapped[str] = mapped_column(String(200), default="")
     mou_file_mime: Mapped[str] = mapped_column(String(40), default="")
     internal_notes: Mapped[str] = mapped_column(Text, default="")
+    # A pro bono volunteer's one-person provider receives referrals only while its vetting is current (DESIGN §4.8):
+    # the last day every required item is current, kept by the volunteers module, read by the receiving rule.
+    vetting_required: Mapped[bool] = mapped_column(default=False)
+    vetted_until: Mapped[date | None] = mapped_column(Date)
     # The designated point of contact for law-enforcement questions and requests.
     poc_name: Mapped[str] = mapped_column(String(120), default="")
     poc_phone: Mapped[str] = mapped_column(String(40), default="")

@@ -81,7 +81,7 @@ def update_agency(actor, agency: Agency, values: dict, seen_version: int | None,
     return agency
 
 
-# ----- certification and who can receive referrals (DESIGN §4.4) -------------------------------
+# ----- certification (DESIGN §4.4); who can receive referrals is `csrn.directory.receiving` ------------
 
 def local_date(t: datetime) -> date:
     """The task force's calendar date at time t (certificates are valid through their expiry date)."""
@@ -120,42 +120,6 @@ def agreement_current_condition(on: date):
         Agency.mou_signed_on.is_not(None),
         Agency.mou_signed_on <= on,
         or_(Agency.mou_renewal_on.is_(None), Agency.mou_renewal_on >= on),
-    )
-
-
-def offers_service_condition(service_type_id: int):
-    """SQL: the agency has an active service of that type."""
-    from csrn.directory.models import Service
-
-    return exists(
-        select(Service.id).where(
-            Service.agency_id == Agency.id,
-            Service.service_type_id == service_type_id,
-            Service.status == "active",
-        )
-    )
-
-
-def receivable_condition(service_type_id: int | None, t: datetime):
-    """SQL for `can_receive_referrals`: certified, agreement current, and (if given) offering the service type.
-
-    A volunteer's one-person provider must also be approved with no vetting item expired.
-    """
-    from csrn.volunteers.operations import volunteer_receivable_condition
-
-    on = local_date(t)
-    condition = and_(certified_condition(on), agreement_current_condition(on), volunteer_receivable_condition(on))
-    if service_type_id is not None:
-        condition = and_(condition, offers_service_condition(service_type_id))
-    return condition
-
-
-def can_receive_referrals(provider: Agency, service_type_id: int | None, t: datetime) -> bool:
-    """The one rule: may this provider be offered a referral for that service type at time t?"""
-    return bool(
-        db.session.scalar(
-            select(exists().where(Agency.id == provider.id, receivable_condition(service_type_id, t)))
-        )
     )
 
 

@@ -8,11 +8,11 @@ from datetime import datetime, time, timedelta
 from flask import abort, current_app
 from sqlalchemy import and_, exists, func, or_, select, update
 
-from csrn.agencies import operations as agency_ops
 from csrn.agencies.models import Agency
 from csrn.audit import operations as audit
 from csrn.concurrency import check_version
 from csrn.database import escape_like
+from csrn.directory import receiving
 from csrn.directory.models import (
     STALE_AFTER,
     CapacityConfirmation,
@@ -131,7 +131,7 @@ def search_query(filters: Filters, now: datetime):
     if filters.twentyfour:
         query = query.where(Service.is_24_7.is_(True))
     if filters.certified:
-        query = query.where(agency_ops.receivable_condition(None, now))
+        query = query.where(receiving.receivable_condition(None, now))
     return query.order_by(ServiceType.sort_order, func.lower(Agency.name), Service.id)
 
 

@@ -13,7 +13,7 @@ from csrn.auth import tokens
 from csrn.auth.account import fresh_login_required
 from csrn.clock import utcnow
 from csrn.concurrency import StaleEdit
-from csrn.directory import bp
+from csrn.directory import bp, receiving
 from csrn.directory import operations as ops
 from csrn.directory.forms import (
     CapacityForm,
@@ -73,7 +73,7 @@ def _result_context(results, now) -> dict:
     agency_ids = {service.agency_id for service in results}
     # One query for the page, through the same rule as can_receive_referrals.
     certified = set(db.session.scalars(select(Agency.id).where(
-        Agency.id.in_(agency_ids), agency_ops.receivable_condition(None, now)))) if agency_ids else set()
+        Agency.id.in_(agency_ids), receiving.receivable_condition(None, now)))) if agency_ids else set()
     return {
         "opening": {s.id: ops.opening_status(s, now, holiday_days, zone) for s in results},
         "certified_ids": certified,

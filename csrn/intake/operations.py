@@ -11,9 +11,9 @@ from types import SimpleNamespace
 from flask import abort
 from sqlalchemy import String, and_, case, cast, delete, func, or_, select
 
-from csrn.agencies import operations as agency_ops
 from csrn.agencies.models import Agency
 from csrn.audit import operations as audit
+from csrn.directory import receiving
 from csrn.directory.models import STALE_AFTER, Service, ServiceFacet, ServiceType
 from csrn.extensions import db
 from csrn.intake import matching
@@ -207,7 +207,7 @@ def load_candidates(service_type: ServiceType, now: datetime,
         .add_columns(Service.agency_id, Agency.name, Service.name,
                      # Each is an active service of the type: the type's part of the rule holds already. A column,
                      # not a condition: PostgreSQL would start from every agency that can receive referrals.
-                     agency_ops.receivable_condition(None, now), Service.open_slots,
+                     receiving.receivable_condition(None, now), Service.open_slots,
                      or_(Service.capacity_confirmed_at.is_(None), Service.capacity_confirmed_at < now - STALE_AFTER),
                      Service.is_24_7, Service.closed_on_holidays, _facets_text(), _rules_text(now, zone))
     ).tuples().all()
@@ -256,7 +256,7 @@ def unmet_needs(answers: dict, now: datetime) -> list[ServiceType]:
     if not codes:
         return []
     admitted = _candidate_services(Service.service_type_id == ServiceType.id,
-                                   agency_ops.receivable_condition(None, now), *_eligible(person_from(answers)))
+                                   receiving.receivable_condition(None, now), *_eligible(person_from(answers)))
     unmet = {service_type.code: service_type for service_type, met in db.session.execute(
         select(ServiceType, admitted.exists()).where(ServiceType.code.in_(set(codes)))) if not met}
     return [unmet[code] for code in codes if code in unmet]

@@ -14,6 +14,7 @@ from csrn.agencies.models import Agency
 from csrn.audit import operations as audit
 from csrn.auth import operations as auth_ops
 from csrn.auth.models import User
+from csrn.directory import receiving
 from csrn.extensions import db
 from csrn.links import path_for
 from csrn.notify.operations import Notices, notify
@@ -375,13 +376,11 @@ def escalation_pass(now: datetime, chunk: int = ESCALATION_CHUNK) -> str:
 
 def offer_by_hand(actor, referral: Referral, agency: Agency, now: datetime) -> Offer:
     """A chair offers an unassigned referral to any provider that can receive it."""
-    from csrn.agencies.operations import can_receive_referrals
-
     if not actor.has_role(CHAIR):
         raise RefusedTransition("Only chairs offer referrals by hand.")
     if referral.state != "unassigned":
         raise RefusedTransition("Only referrals in the committee queue can be offered by hand.")
-    if not can_receive_referrals(agency, referral.service_type_id, now):
+    if not receiving.can_receive_referrals(agency, referral.service_type_id, now):
         raise RefusedTransition(f"{agency.name} cannot receive referrals for this service.")
     # Claim it with one conditional UPDATE: a second chair at the same moment, or a withdrawal, wins or loses
     # cleanly instead of a duplicate pending offer or a withdrawn referral offered again.

@@ -7,11 +7,11 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import lazyload, selectinload
 
-from csrn.agencies import operations as agency_ops
 from csrn.agencies.models import Agency
 from csrn.audit import operations as audit
 from csrn.clock import utcnow
 from csrn.dimensions import AGE_GROUPS, CITIZENSHIP, CONSIDERATIONS, TRAFFICKING, URGENCIES
+from csrn.directory import receiving
 from csrn.extensions import db
 from csrn.forms import EmptyForm, render_form
 from csrn.intake import operations as intake_ops
@@ -185,7 +185,7 @@ def offer_by_hand(referral_id: int):
     referral, rel = ops.get_referral_or_404(referral_id, _me())
     now = utcnow()
     receivable = db.session.scalars(select(Agency).where(
-        agency_ops.receivable_condition(referral.service_type_id, now)).order_by(Agency.name)).all()
+        receiving.receivable_condition(referral.service_type_id, now)).order_by(Agency.name)).all()
     form = OfferByHandForm()
     form.agency_id.choices = [(a.id, a.name) for a in receivable]
     if form.validate_on_submit():

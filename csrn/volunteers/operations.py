@@ -2,8 +2,8 @@
 
 The public side (no account): `submit_application`, `find_by_token`, `request_status_link`,
 `withdraw`. The chairs' side: `board`, `record_item`, `clear_item`, `change_status`, `approve`.
-`renewal_pass` is the daily job. `volunteer_receivable_condition` is the SQL that keeps a
-one-person provider out of matching unless its volunteer is approved with nothing expired.
+`renewal_pass` is the daily job. `sync_vetting` writes the verdict of the vetting onto the volunteer's
+one-person provider (`Agency.vetted_until`) after every change, for the receiving rule in `directory` to read.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from flask import abort
-from sqlalchemy import exists, func, not_, or_, select
+from sqlalchemy import func, select
 
 from csrn.agencies.models import Agency, Certificate, MembershipChange, TrainingCourse
 from csrn.agencies.operations import expiry_for, local_date
@@ -228,6 +228,7 @@ def withdraw(application: VolunteerApplication, now: datetime) -> None:
     if application.agency is not None:
         _leave_directory(application.agency, now)
     _event(application, "withdrawn", now, from_status=previous, to_status="withdrawn")
+    sync_vetting(application)
     audit.record(None, "volunteer.withdrawn", application, fields=["status"], now=now)
     _notify_chairs("A volunteer application was withdrawn by the applicant.", f"/volunteers/{application.id}", now)
     db.session.commit()
@@ -344,6 +345,7 @@ def record_item(actor, application: VolunteerApplication, item: VettingItem, val
         item.file_mime = stored_file.mime
     application.updated_at = now
     _event(application, "item_recorded", now, actor=actor, detail=item.label)
+    sync_vetting(application)
     if course is not None and application.user is not None:
         _certificate_from(actor, application, item, now)
     audit.record(actor, "volunteer.item_recorded", application,
@@ -365,6 +367,7 @@ def clear_item(actor, application: VolunteerApplication, item: VettingItem, now:
     item.file_mime = ""
     application.updated_at = now
     _event(application, "item_cleared", now, actor=actor, detail=item.label)
+    sync_vetting(application)
     audit.record(actor, "volunteer.item_cleared", application, fields=["done_on"], now=now)
     db.session.commit()
 
@@ -395,6 +398,7 @@ def change_status(actor, application: VolunteerApplication, to_status: str, reas
     application.updated_at = now
     _event(application, "status", now, actor=actor, from_status=previous, to_status=to_status,
            detail=reason.strip())
+    sync_vetting(application)
     audit.record(actor, "volunteer.status_changed", application, fields=["status", "status_reason"], now=now)
     db.session.commit()
     return None
@@ -420,7 +424,7 @@ def approve(actor, application: VolunteerApplication, now: datetime, service_typ
             raise VettingError("Choose the service this volunteer offers.")
         if db.session.scalar(User.by_email(application.email)) is not None:
             raise VettingError("An account with this e-mail address already exists; ask an administrator.")
-        link = _bring_into_network(actor, application, service_type, Service, now)
+        link = _bring_into_network(actor, application, service_type, now)
     else:
         link = None
         user = application.user
@@ -431,12 +435,13 @@ def approve(actor, application: VolunteerApplication, now: datetime, service_typ
     application.approved_at = application.approved_at or now
     application.updated_at = now
     _event(application, "status", now, actor=actor, from_status=previous, to_status="approved")
+    sync_vetting(application)
     audit.record(actor, "volunteer.approved", application, fields=["status", "agency_id", "user_id"], now=now)
     db.session.commit()
     return link
 
 
-def _bring_into_network(actor, application: VolunteerApplication, service_type, service_model, now: datetime) -> str:
+def _bring_into_network(actor, application: VolunteerApplication, service_type, now: datetime) -> str:
     """A one-person provider (member, agreement signed), its service, the account and its certificates."""
 
     confidentiality = next((item for item in application.items if item.code == "confidentiality"), None)
@@ -454,7 +459,7 @@ def _bring_into_network(actor, application: VolunteerApplication, service_type, 
                                     reason="Approved pro bono volunteer.", changed_by_id=actor.id, changed_at=now))
     hours = application.hours_per_month
     areas = ", ".join(application.area_labels)
-    service = service_model(
+    service = Service(
         agency_id=agency.id, service_type_id=service_type.id, name=f"Pro bono {service_type.name.lower()}",
         description=(f"Up to {hours} hours a month." + (f" Areas of practice: {areas}." if areas else "")
                      + (f" Availability: {application.availability}" if application.availability else "")),
@@ -466,7 +471,7 @@ def _bring_into_network(actor, application: VolunteerApplication, service_type, 
     if application.language_codes:
         service.set_values("language", application.language_codes)
     user = auth_ops.create_user(actor, application.email, application.name, {VOLUNTEER}, agency.id, now)
-    application.agency_id = agency.id
+    application.agency = agency
     application.user_id = user.id
     application.service_type_id = service_type.id
     db.session.flush()
@@ -494,18 +499,20 @@ def days_since(application: VolunteerApplication, now: datetime) -> int:
 
 # ----- matching and renewal --------------------------------------------------------------------------
 
-def volunteer_receivable_condition(on: date):
-    """SQL: the agency in the outer query is no volunteer's, or its volunteer is approved with nothing expired."""
-    expired = exists(select(VettingItem.id).where(
-        VettingItem.application_id == VolunteerApplication.id,
-        VettingItem.required.is_(True),
-        or_(VettingItem.done_on.is_(None), VettingItem.expires_on < on),
-    ))
-    blocked = select(VolunteerApplication.id).where(
-        VolunteerApplication.agency_id == Agency.id,
-        or_(VolunteerApplication.status != "approved", expired),
-    )
-    return not_(exists(blocked))
+def vetted_until(application: VolunteerApplication) -> date | None:
+    """The last day the volunteer may receive referrals: approved with every required item done, through the
+    earliest expiry of a required item (for good when none expires); None when not approved or an item is missing."""
+    required = [item for item in application.items if item.required]
+    if application.status != "approved" or any(not item.done for item in required):
+        return None
+    return min((item.expires_on for item in required if item.expires_on is not None), default=date.max)
+
+
+def sync_vetting(application: VolunteerApplication) -> None:
+    """Keep the provider's copy of the vetting verdict current (call after any change to the application or items)."""
+    if application.agency is not None:
+        application.agency.vetting_required = True
+        application.agency.vetted_until = vetted_until(application)
 
 
 def renewal_pass(now: datetime) -> str:
@@ -520,6 +527,7 @@ def renewal_pass(now: datetime) -> str:
             application.updated_at = now
             _event(application, "status", now, from_status="approved", to_status="renewal_due",
                    detail="A vetting item expired.")
+            sync_vetting(application)
             audit.record(None, "volunteer.renewal_due", application, fields=["status"], now=now)
             _notify_chairs("A pro bono volunteer is due for renewal: an item of their vetting expired.",
                            f"/volunteers/{application.id}", now)

@@ -1,0 +1,55 @@
+"""The one rule of who may be offered a referral (DESIGN §4.4): `can_receive_referrals` and its SQL.
+
+It lives in `directory` because it needs the provider's services, and nothing above it: the directory (its
+certified filter and result badges), the intake's matching, offers by hand and the gap analysis all read it from
+here. A pro bono volunteer's vetting is part of the rule, yet the rule imports nothing of `volunteers`: the
+volunteers module keeps its verdict as data on the provider (`Agency.vetting_required` and `Agency.vetted_until`,
+the last day every required item is current, rewritten whenever an item or the application's status changes).
+Being a date, it stops the provider the day after an item expires, without waiting for any job.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import and_, exists, or_, select
+
+from csrn.agencies.models import Agency
+from csrn.agencies.operations import agreement_current_condition, certified_condition, local_date
+from csrn.directory.models import Service
+from csrn.extensions import db
+
+
+def offers_service_condition(service_type_id: int):
+    """SQL: the agency in the outer query has an active service of that type."""
+    return exists(
+        select(Service.id).where(
+            Service.agency_id == Agency.id,
+            Service.service_type_id == service_type_id,
+            Service.status == "active",
+        )
+    )
+
+
+def vetting_current_condition(on: date):
+    """SQL: the agency needs no vetting, or (a volunteer's provider) its vetting is current on `on`."""
+    return or_(Agency.vetting_required.is_(False), Agency.vetted_until >= on)
+
+
+def receivable_condition(service_type_id: int | None, t: datetime):
+    """SQL for `can_receive_referrals`: certified, agreement current, vetting current, and (if given) offering the
+    service type."""
+    on = local_date(t)
+    condition = and_(certified_condition(on), agreement_current_condition(on), vetting_current_condition(on))
+    if service_type_id is not None:
+        condition = and_(condition, offers_service_condition(service_type_id))
+    return condition
+
+
+def can_receive_referrals(provider: Agency, service_type_id: int | None, t: datetime) -> bool:
+    """The one rule: may this provider be offered a referral for that service type at time t?"""
+    return bool(
+        db.session.scalar(
+            select(exists().where(Agency.id == provider.id, receivable_condition(service_type_id, t)))
+        )
+    )

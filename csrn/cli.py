@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
+from functools import wraps
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
+from csrn.audit.models import AuditEvent
+from csrn.audit.operations import verify_chain
+from csrn.auth import operations as auth_ops
 from csrn.auth.models import User
+from csrn.auth.passwords import password_problem
 from csrn.clock import parse_now
+from csrn.demo import DemoRefused, database_has_data, seed, write_logins
 from csrn.extensions import db
+from csrn.notify.operations import send_pending
+from csrn.referrals.operations import escalation_pass
 from csrn.roles import ADMIN
 
 # An AppGroup, so every command runs in an app context however it is invoked (tests included).
@@ -30,8 +39,6 @@ DAILY_JOBS: list = [
 
 def _with_url_context(func_):
     """Jobs build links (url_for) outside any request: give them one rooted at CSRN_BASE_URL."""
-    from functools import wraps
-
     @wraps(func_)
     def wrapped(*args, **kwargs):
         with current_app.test_request_context("/", base_url=current_app.config["CSRN_BASE_URL"]):
@@ -43,8 +50,6 @@ def _with_url_context(func_):
 def _resolve(job):
     """A job given as "module:function" (imported when run) or as the function itself."""
     if isinstance(job, str):
-        import importlib
-
         module, _, name = job.partition(":")
         return getattr(importlib.import_module(module), name)
     return job
@@ -70,9 +75,6 @@ def _now_option(func_):
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 def create_admin(email: str, name: str, password_stdin: bool) -> None:
     """Create an administrator account (the only way the first account comes to be)."""
-    from csrn.auth import operations as auth_ops
-    from csrn.auth.passwords import password_problem
-
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
@@ -95,8 +97,6 @@ def create_admin(email: str, name: str, password_stdin: bool) -> None:
 @_with_url_context
 def seed_demo(password: str | None, force: bool, if_empty: bool) -> None:
     """Load the fictional demo task force and save its logins to instance/demo-logins.txt."""
-    from csrn.demo import DemoRefused, database_has_data, seed, write_logins
-
     if current_app.config["CSRN_ENV"] == "production":
         raise click.ClickException("seed-demo refuses to run in production.")
     if if_empty and database_has_data():
@@ -115,8 +115,6 @@ def seed_demo(password: str | None, force: bool, if_empty: bool) -> None:
 @_with_url_context
 def tick(now_text: str | None) -> None:
     """The every-minute job: escalations and the outbox."""
-    from csrn.notify.operations import send_pending
-
     now = parse_now(now_text)
     for name, job in TICK_JOBS:
         click.echo(f"{name}: {_resolve(job)(now)}")
@@ -129,8 +127,6 @@ def tick(now_text: str | None) -> None:
 @_with_url_context
 def escalate(now_text: str | None) -> None:
     """Run the escalation pass alone (it also runs in `tick`)."""
-    from csrn.referrals.operations import escalation_pass
-
     click.echo(escalation_pass(parse_now(now_text)))
 
 
@@ -148,8 +144,6 @@ def daily(now_text: str | None) -> None:
 @csrn_cli.command("verify-audit")
 def verify_audit() -> None:
     """Check the audit log's hash chain; exit 1 at the first broken event."""
-    from csrn.audit.operations import verify_chain
-
     intact, broken = verify_chain()
     total = db.session.scalar(select(func.count()).select_from(_audit_model()))
     if not intact:
@@ -159,8 +153,6 @@ def verify_audit() -> None:
 
 
 def _audit_model():
-    from csrn.audit.models import AuditEvent
-
     return AuditEvent
 
 

@@ -8,12 +8,15 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import func, select
 
 from csrn.agencies.models import Agency, Certificate, MembershipChange, TrainingCourse
+from csrn.agencies.operations import expiry_for
 from csrn.auth import operations as auth_ops
 from csrn.auth.models import User
 from csrn.config import INSTANCE
 from csrn.directory.models import Location, Service, ServiceType
 from csrn.extensions import db
+from csrn.intake import operations as intake_ops
 from csrn.protocols.demo import seed_protocols
+from csrn.referrals import operations as referral_ops
 from csrn.roles import ADMIN, AGENCY_ADMIN, CASE_MANAGER, CHAIR, STAFF
 from csrn.schedules.models import Holiday, ScheduleRule
 from csrn.settings.models import TaskForceSettings
@@ -301,8 +304,6 @@ def seed(password: str | None, force: bool, now: datetime) -> list[tuple[str, st
 
 def _seed_training(by_name: dict[str, Agency], now: datetime) -> None:
     """Courses, certificates in every state, membership history and one lapsed agreement."""
-    from csrn.agencies.operations import expiry_for
-
     chair = db.session.scalar(User.by_email("chair@demo.example"))
     today = now.date()
     courses = {}
@@ -405,8 +406,6 @@ PERSON = {"age_group": "25_plus", "gender": "female", "citizenship": "us", "traf
 
 def _demo_intake(email: str, answers: dict, at: datetime):
     """Submit a demo intake as this user at this time (through the real operations)."""
-    from csrn.intake import operations as intake_ops
-
     user = db.session.scalar(User.by_email(email))
     draft = intake_ops.start_draft(user, {}, at)
     intake_ops.save_draft(draft, {**PERSON, "county": "Alder", "urgency": "routine", "consent": "no", **answers},
@@ -420,9 +419,6 @@ def _demo_intake(email: str, answers: dict, at: datetime):
 def _seed_referrals(now: datetime) -> None:
     """Referrals in every state (some overdue, one escalated, one unassigned) and a draft; none involve
     outsider@demo.example's agency, which offers no case management."""
-    from csrn.intake import operations as intake_ops
-    from csrn.referrals import operations as referral_ops
-
     def user(email):
         return db.session.scalar(User.by_email(email))
 

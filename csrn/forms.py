@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import render_template
+from flask import current_app, redirect, render_template, request
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, IntegerField, SelectMultipleField
 from wtforms.validators import ValidationError
@@ -81,8 +81,6 @@ def render_form(template: str, form, **context):
 
 def redirect_after_post(location: str):
     """Redirect after a successful POST: HX-Redirect for htmx (a full page load), 303 otherwise."""
-    from flask import current_app, redirect, request
-
     if getattr(request, "htmx", False):
         response = current_app.response_class("", status=204)
         response.headers["HX-Redirect"] = location

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import wraps
 from urllib.parse import urlsplit
 
-from flask import abort, request
+from flask import abort, current_app, request
 from flask_login import current_user, login_required
 
 CSP = (
@@ -23,8 +23,6 @@ PUBLIC_ENDPOINTS = {
 
 def set_security_headers(response):
     """Add CSP, nosniff, referrer policy, HSTS (production), no-store and Vary on every response."""
-    from flask import current_app
-
     headers = response.headers
     headers.setdefault("Content-Security-Policy", CSP)
     headers["X-Content-Type-Options"] = "nosniff"

@@ -8,7 +8,10 @@ from flask import Flask, url_for
 from flask_login import current_user
 from sqlalchemy.exc import DBAPIError
 
+from csrn.directory.languages import language_name
+from csrn.notify.operations import unread_count
 from csrn.roles import ADMIN, AGENCY_ADMIN, CHAIR, RECEIVER_ROLES, VOLUNTEER
+from csrn.settings.operations import get_settings, task_force_zone
 
 
 def navigation() -> list[tuple[str, str, str]]:
@@ -49,7 +52,6 @@ def navigation() -> list[tuple[str, str, str]]:
 
 def register(app: Flask) -> None:
     """Add the filters and globals every template may use."""
-    from csrn.settings.operations import get_settings, task_force_zone  # noqa: I001
 
     @app.template_filter("localtime")
     def localtime(value: datetime | None, fmt: str = "%-d %b %Y, %H:%M") -> str:
@@ -60,8 +62,6 @@ def register(app: Flask) -> None:
     @app.template_filter("longdate")
     def longdate(value: date | None) -> str:
         return value.strftime("%-d %B %Y") if value else ""
-
-    from csrn.directory.languages import language_name
 
     app.add_template_filter(language_name, "language_name")
 
@@ -92,6 +92,4 @@ def register(app: Flask) -> None:
         return {"navigation": navigation, "task_force_name": task_force_name, "unread_notifications": unread}
 
     def unread() -> int:
-        from csrn.notify.operations import unread_count
-
         return unread_count(current_user) if current_user.is_authenticated else 0

@@ -16,6 +16,7 @@ from csrn.intake import operations as intake_ops
 from csrn.intake.models import Intake, IntakeDraft, UnmetNeed
 from csrn.notify.models import Notification, OutboxMessage
 from csrn.pathways.operations import save_pathway
+from csrn.referrals import consent as consent_ops
 from csrn.referrals import operations as referral_ops
 from csrn.referrals.models import Consent, Offer, Referral
 from tests.conftest import NOW
@@ -108,7 +109,7 @@ def test_submit_creates_intake_consent_referral_and_first_offer(ctx):
     assert (intake.urgency, intake.county, intake.age_group, intake.gender, intake.trafficking_type) == (
         "routine", "Alder", "25_plus", "female", "sex")
     assert intake.alias == ALIAS
-    consent = intake_ops.consent_of(intake)
+    consent = consent_ops.consent_of(intake)
     assert consent.given and consent.how == "verbal" and consent.with_receiver and not consent.with_backups
     assert consent.categories == ["identity"] and consent.given_on == date(2026, 11, 1)
     assert db.session.scalar(select(IntakeDraft).where(IntakeDraft.user_id == sender.id)) is None
@@ -124,9 +125,9 @@ def test_without_consent_nothing_identifying_is_shared(ctx):
     provider = make_provider()
     referral = send_intake(make_sender(), consent="no", alias=ALIAS)
     assert referral.state == "offered" and referral.pending_offer.agency_id == provider.agency_id
-    consent = intake_ops.consent_of(referral.intake)
+    consent = consent_ops.consent_of(referral.intake)
     assert not consent.given and consent.how == "none" and consent.categories == []
-    assert intake_ops.shared_categories(referral, provider.agency_id, False, NOW) == set()
+    assert consent_ops.shared_categories(referral, provider.agency_id, False, NOW) == set()
 
 
 def test_the_same_submission_twice_creates_one_referral(ctx):
@@ -227,14 +228,14 @@ def test_consent_validity(ctx):
     """Given, not revoked, not past its expiry date (valid through the expiry day)."""
     make_provider()
     referral = send_intake(make_sender(), **consent_answers(expires="2026-11-28"))
-    consent = intake_ops.consent_of(referral.intake)
-    assert intake_ops.consent_valid(consent, NOW)
-    assert not intake_ops.consent_valid(consent, NOW + timedelta(days=1))
+    consent = consent_ops.consent_of(referral.intake)
+    assert consent_ops.consent_valid(consent, NOW)
+    assert not consent_ops.consent_valid(consent, NOW + timedelta(days=1))
     consent.expires_on = None
-    assert intake_ops.consent_valid(consent, NOW + timedelta(days=3650))
+    assert consent_ops.consent_valid(consent, NOW + timedelta(days=3650))
     consent.given = False
-    assert not intake_ops.consent_valid(consent, NOW)
-    assert not intake_ops.consent_valid(None, NOW)
+    assert not consent_ops.consent_valid(consent, NOW)
+    assert not consent_ops.consent_valid(None, NOW)
 
 
 def test_consent_scope_receiver_backups_named_and_chairs(ctx):
@@ -245,10 +246,10 @@ def test_consent_scope_receiver_backups_named_and_chairs(ctx):
     def scope(with_, agencies=()):
         referral = send_intake(sender, receiver=receiver.agency_id, backups=[backup.agency_id],
                                **consent_answers(with_=with_, consent_agencies=list(agencies)))
-        return {name: intake_ops.shared_categories(referral, p.agency_id, False, NOW)
+        return {name: consent_ops.shared_categories(referral, p.agency_id, False, NOW)
                 for name, p in (("receiver", receiver), ("backup", backup), ("other", other_match),
                                 ("named", named))} | {
-            "chair": intake_ops.shared_categories(referral, None, True, NOW)}
+            "chair": consent_ops.shared_categories(referral, None, True, NOW)}
 
     both = {"identity", "contact"}
     assert scope(("receiver",)) == {"receiver": both, "backup": set(), "other": set(), "named": set(),
@@ -266,13 +267,13 @@ def test_revoking_hides_everything_at_once_and_is_audited(ctx):
     receiver = make_provider()
     sender = make_sender()
     referral = send_intake(sender, **consent_answers(with_=("receiver", "backups", "chairs")))
-    assert intake_ops.shared_categories(referral, receiver.agency_id, False, NOW) == {"identity", "contact"}
-    intake_ops.revoke_consent(sender, referral.intake, NOW + timedelta(hours=1))
-    assert intake_ops.shared_categories(referral, receiver.agency_id, False, NOW + timedelta(hours=1)) == set()
-    assert intake_ops.shared_categories(referral, None, True, NOW + timedelta(hours=1)) == set()
+    assert consent_ops.shared_categories(referral, receiver.agency_id, False, NOW) == {"identity", "contact"}
+    consent_ops.revoke_consent(sender, referral.intake, NOW + timedelta(hours=1))
+    assert consent_ops.shared_categories(referral, receiver.agency_id, False, NOW + timedelta(hours=1)) == set()
+    assert consent_ops.shared_categories(referral, None, True, NOW + timedelta(hours=1)) == set()
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "consent.revoked"))
     assert event.fields == "revoked_at" and event.actor_id == sender.id
-    intake_ops.revoke_consent(sender, referral.intake, NOW + timedelta(hours=2))  # twice: nothing new
+    consent_ops.revoke_consent(sender, referral.intake, NOW + timedelta(hours=2))  # twice: nothing new
     assert len(db.session.scalars(select(AuditEvent).where(AuditEvent.action == "consent.revoked")).all()) == 1
 
 

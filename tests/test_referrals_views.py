@@ -17,8 +17,8 @@ from csrn.audit.models import AuditEvent
 from csrn.auth.models import User
 from csrn.clock import utcnow
 from csrn.extensions import db
-from csrn.intake import operations as intake_ops
 from csrn.notify.models import Notification
+from csrn.referrals import consent as consent_ops
 from csrn.referrals import operations as ops
 from csrn.referrals.models import Referral
 from tests.conftest import Browser
@@ -237,7 +237,7 @@ def test_expired_consent_masks_the_alias(app, scene):
     receiver = as_(app, scene, "a_cm")
     assert ALIAS in page(receiver, rid)  # valid through its expiry day
     with app.app_context():
-        consent = intake_ops.consent_of(db.session.get(Referral, rid).intake)
+        consent = consent_ops.consent_of(db.session.get(Referral, rid).intake)
         consent.expires_on = today - timedelta(days=1)
         db.session.commit()
     assert visible(receiver, rid) == set()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 from datetime import date, datetime, timedelta
 
 from flask import abort
@@ -9,10 +10,13 @@ from sqlalchemy import Select, and_, exists, func, or_, select, update
 
 from csrn.agencies.models import Agency, Certificate, MembershipChange, TrainingCourse
 from csrn.audit import operations as audit
+from csrn.auth.models import User
 from csrn.concurrency import check_version
 from csrn.database import escape_like
 from csrn.extensions import db
+from csrn.notify.operations import queue_mail
 from csrn.roles import ADMIN, AGENCY_ADMIN, CHAIR
+from csrn.settings.operations import task_force_zone
 
 
 def agency_list_query(search: str = "", status: str = "", agency_type: str = "") -> Select:
@@ -85,15 +89,11 @@ def update_agency(actor, agency: Agency, values: dict, seen_version: int | None,
 
 def local_date(t: datetime) -> date:
     """The task force's calendar date at time t (certificates are valid through their expiry date)."""
-    from csrn.settings.operations import task_force_zone
-
     return t.astimezone(task_force_zone()).date()
 
 
 def valid_core_certificates(on: date):
     """SQL: verified core certificates valid on `on`, held by active users of the agency in the outer query."""
-    from csrn.auth.models import User
-
     return (
         select(Certificate.id)
         .join(User, User.id == Certificate.user_id)
@@ -210,8 +210,6 @@ def update_agreement(actor, agency: Agency, values: dict, t: datetime) -> None:
 
 def add_months(day: date, months: int) -> date:
     """The same day `months` later (the last day of the month when it does not exist)."""
-    import calendar
-
     month_index = day.month - 1 + months
     year, month = day.year + month_index // 12, month_index % 12 + 1
     return day.replace(year=year, month=month, day=min(day.day, calendar.monthrange(year, month)[1]))
@@ -283,8 +281,6 @@ def decide_certificate(actor, certificate: Certificate, verified: bool, reason: 
 
 def certificates_query(user, status: str = ""):
     """Certificates the user may see: chairs all, agency admins their agency's, anyone their own."""
-    from csrn.auth.models import User
-
     query = select(Certificate).join(User, User.id == Certificate.user_id)
     if not user.has_role(CHAIR):
         if user.has_role(AGENCY_ADMIN) and user.agency_id:
@@ -308,8 +304,6 @@ def get_certificate_or_404(certificate_id: int, user) -> Certificate:
 
 def overview_rows(agencies: list[Agency], t: datetime) -> dict[int, dict]:
     """Per agency: certified now, certified in 30 days, certified users, next certificate expiry."""
-    from csrn.auth.models import User
-
     on, later = local_date(t), local_date(t) + timedelta(days=30)
     ids = [agency.id for agency in agencies]
     if not ids:
@@ -356,9 +350,6 @@ def losing_certification(t: datetime) -> list[Agency]:
 
 def expiry_reminders(t: datetime) -> str:
     """The daily job: tell agency admins 30 days before a certificate or agreement expires."""
-    from csrn.auth.models import User
-    from csrn.notify.operations import queue_mail
-
     target = local_date(t) + timedelta(days=30)
     sent = 0
     certificates = db.session.scalars(

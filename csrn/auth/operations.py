@@ -17,6 +17,7 @@ from csrn.auth.models import User, UserRole
 from csrn.clock import utcnow
 from csrn.database import escape_like
 from csrn.extensions import db
+from csrn.links import external_url
 from csrn.notify.operations import queue_mail
 from csrn.roles import ADMIN, AGENCY_ADMIN, CASE_MANAGER, CHAIR, ROLES, STAFF, VOLUNTEER
 from csrn.security import safe_next
@@ -237,7 +238,7 @@ def send_invitation(actor: User, user: User, now: datetime) -> str:
     """Issue a single-use invitation link for the user (retiring any earlier one), queue its e-mail, return it."""
 
     raw = tokens.issue("invite", user, actor, now)
-    link = tokens.external_url("auth.accept_invitation", token=raw)
+    link = external_url("auth.accept_invitation", token=raw)
     task_force = get_settings().name
     queue_mail(
         user.email,
@@ -272,7 +273,7 @@ def request_password_reset(email: str, now: datetime) -> None:
         db.session.commit()
         return
     raw = tokens.issue("reset", user, None, now)
-    link = tokens.external_url("auth.reset_password", token=raw)
+    link = external_url("auth.reset_password", token=raw)
     queue_mail(
         user.email,
         "Reset your CSRN password",

@@ -80,6 +80,3 @@ def consume(token: AuthToken, now: datetime) -> bool:
         .values(used_at=now)
     )
     return result.rowcount == 1
-
-
-from csrn.links import external_url  # noqa: E402,F401  (kept here: token links are built with it)

@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from datetime import datetime, time, timedelta
 
-from flask import abort, current_app
+from flask import abort, current_app, has_request_context, request
 from sqlalchemy import and_, exists, func, or_, select, update
 
 from csrn.agencies.models import Agency
 from csrn.audit import operations as audit
+from csrn.auth import tokens
+from csrn.auth.models import AuthToken
 from csrn.concurrency import check_version
 from csrn.database import escape_like
 from csrn.directory import receiving
@@ -23,6 +25,8 @@ from csrn.directory.models import (
     ServiceType,
 )
 from csrn.extensions import db
+from csrn.links import external_url
+from csrn.notify.operations import queue_mail
 from csrn.roles import AGENCY_ADMIN, CASE_MANAGER, CHAIR
 from csrn.schedules import engine
 from csrn.schedules import operations as schedule_ops
@@ -63,8 +67,6 @@ class Filters:
 
 def _per_request(key: str, load):
     """Load once per request (reference lists a page asks for more than once); outside requests, every time."""
-    from flask import has_request_context, request
-
     if not has_request_context():
         return load()
     cache = request.__dict__.setdefault("_csrn_directory_lists", {})
@@ -392,10 +394,6 @@ def delete_location(actor, location: Location, now: datetime) -> None:
 
 def stale_reminders(now: datetime) -> str:
     """The daily job: send each agency with stale entries a one-click confirmation link, at most weekly."""
-    from csrn.auth import tokens
-    from csrn.auth.models import AuthToken
-    from csrn.notify.operations import queue_mail
-
     cutoff = now - STALE_AFTER
     agencies = db.session.scalars(
         select(Agency)
@@ -414,7 +412,7 @@ def stale_reminders(now: datetime) -> str:
         raw = tokens.issue_for_agency("capacity", agency, now)
         # The daily job runs outside any request: url_for needs one (the link's host is CSRN_BASE_URL anyway).
         with current_app.test_request_context("/"):
-            link = tokens.external_url("directory.confirm_link", token=raw)
+            link = external_url("directory.confirm_link", token=raw)
         queue_mail(agency.poc_email, "CSRN: are your directory entries still accurate?",
                    f"Hello {agency.poc_name or agency.name},\n\nSome of {agency.name}'s services in the task force "
                    "directory have not been confirmed for 30 days. Other members rely on them to refer people "

@@ -122,7 +122,7 @@ def print_list():
 @limiter.limit("20 per minute")
 def print_pdf():
     """The printable referral list as a PDF (public addresses only)."""
-    from csrn.directory.pdf import referral_list_pdf
+    from csrn.directory.pdf import referral_list_pdf  # fpdf2 loads only when a PDF is asked for (start-up time)
 
     filters = filters_from_request()
     now = utcnow()

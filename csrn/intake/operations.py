@@ -1,4 +1,4 @@
-"""Intake drafts, matching against the directory, submission in one transaction, consent checks."""
+"""Intake drafts, matching against the directory, submission in one transaction (consent recorded with it)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ from csrn.intake import matching
 from csrn.intake.models import Intake, IntakeDraft, UnmetNeed
 from csrn.pathways.models import Pathway
 from csrn.referrals import operations as referral_ops
-from csrn.referrals.models import Consent, Offer
+from csrn.referrals.models import Consent, Offer, Referral
+from csrn.roles import VOLUNTEER
 from csrn.schedules import engine
 from csrn.schedules import operations as schedule_ops
 from csrn.schedules.models import ScheduleRule
@@ -28,13 +29,6 @@ from csrn.settings.operations import task_force_zone
 
 DRAFT_LIFETIME = timedelta(days=7)
 CASE_MANAGEMENT = "case_management"
-IDENTIFYING_BY_CATEGORY = {
-    "identity": ("alias",),
-    "contact": ("contact_phone", "contact_other", "safe_channel", "safe_times", "code_word"),
-    "immigration": ("immigration_notes",),
-    "health": ("health_notes",),
-    "narrative": ("narrative",),
-}
 
 
 class CannotStartIntake(Exception):
@@ -46,8 +40,6 @@ def can_start_intake(user) -> bool:
 
     Not a pro bono volunteer alone: volunteers answer offers and start no intakes (DESIGN §2).
     """
-    from csrn.roles import VOLUNTEER
-
     return bool(user.active and user.agency is not None and user.agency.membership_status != "suspended"
                 and user.roles != {VOLUNTEER})
 
@@ -358,8 +350,6 @@ def submit(actor, draft: IntakeDraft | None, submission_key: str, now: datetime)
 
 
 def _referral_of(intake: Intake):
-    from csrn.referrals.models import Referral
-
     return db.session.scalar(select(Referral).where(Referral.intake_id == intake.id).order_by(Referral.id))
 
 
@@ -382,43 +372,3 @@ def _consent_from(answers: dict, intake: Intake, actor, now: datetime) -> Consen
         expires_on=as_date(answers.get("consent_expires")) if given else None,
         recorded_by_id=actor.id, recorded_at=now,
     )
-
-
-# ----- consent: what crosses agencies -------------------------------------------------------------
-
-def consent_of(intake: Intake) -> Consent | None:
-    """The intake's consent record."""
-    return db.session.scalar(select(Consent).where(Consent.intake_id == intake.id))
-
-
-def consent_valid(consent: Consent | None, now: datetime) -> bool:
-    """Given, not revoked, not expired (in the task force's calendar)."""
-    if consent is None or not consent.given or consent.revoked_at is not None:
-        return False
-    today = now.astimezone(task_force_zone()).date()
-    return consent.expires_on is None or today <= consent.expires_on
-
-
-def shared_categories(referral, viewer_agency_id: int | None, as_chair: bool, now: datetime) -> set[str]:
-    """The identifying categories the sending agency's consent lets this viewer's agency see."""
-    consent = consent_of(referral.intake)
-    if not consent_valid(consent, now):
-        return set()
-    candidates = referral.candidates
-    covered = (
-        (consent.with_receiver and candidates and viewer_agency_id == candidates[0])
-        or (viewer_agency_id in consent.named_agencies)
-        or (as_chair and consent.with_chairs)
-    )
-    return set(consent.categories) if covered else set()
-
-
-def revoke_consent(actor, intake: Intake, now: datetime) -> None:
-    """Revoke the consent: what it covered is hidden from everyone it covered, at once."""
-    consent = consent_of(intake)
-    if consent is None or consent.revoked_at is not None:
-        return
-    consent.revoked_at = now
-    consent.revoked_by_id = actor.id
-    audit.record(actor, "consent.revoked", consent, fields=["revoked_at"], now=now)
-    db.session.commit()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
@@ -14,6 +16,7 @@ from csrn.forms import EmptyForm, redirect_after_post, render_form
 from csrn.intake import bp
 from csrn.intake import operations as ops
 from csrn.intake.forms import ConsentForm, MatchForm, NeedsForm, PersonForm, UrgencyForm
+from csrn.intake.models import IntakeDraft
 from csrn.referrals.models import CONSENT_CATEGORIES
 from csrn.settings.operations import get_settings
 
@@ -70,8 +73,6 @@ def _form_for(step: int, answers: dict, now):
 
 
 def _form_data(step: int, answers: dict) -> dict:
-    from datetime import date
-
     data = {name: answers.get(name) for name in FIELDS.get(step, ()) if answers.get(name) is not None}
     for name in ("consent_date", "consent_expires"):
         if data.get(name):
@@ -157,7 +158,6 @@ def _labels() -> dict:
 def send(draft_id: int):
     """Send the intake: the referral is created and offered (a repeat of the same form sends nothing new)."""
     _require_can_start()
-    from csrn.intake.models import IntakeDraft
 
     draft = db.session.get(IntakeDraft, draft_id)
     if draft is not None and draft.user_id != current_user.id:

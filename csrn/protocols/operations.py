@@ -22,6 +22,8 @@ from csrn.audit import operations as audit
 from csrn.auth.models import User, UserRole
 from csrn.concurrency import check_version
 from csrn.extensions import db
+from csrn.links import external_url
+from csrn.notify.operations import queue_mail
 from csrn.protocols.models import (
     AUDIENCE_ROLES,
     AUDIENCES,
@@ -30,6 +32,7 @@ from csrn.protocols.models import (
     ProtocolVersion,
 )
 from csrn.roles import CHAIR, VOLUNTEER
+from csrn.settings.operations import task_force_zone
 
 # Words the URL map uses next to slugs: a page may never be called these.
 RESERVED_SLUGS = {"new", "preview"}
@@ -192,8 +195,6 @@ def chairs_query() -> Select:
 
 def local_date(now: datetime) -> date:
     """The task force's calendar date at `now` (review dates are calendar dates there)."""
-    from csrn.settings.operations import task_force_zone
-
     return now.astimezone(task_force_zone()).date()
 
 
@@ -525,16 +526,11 @@ def compare(old: ProtocolVersion, new: ProtocolVersion) -> Comparison:
 
 # ----- the daily reminder ---------------------------------------------------------------------------
 
-from csrn.links import external_url  # noqa: E402  (one way to build mail links, outside requests too)
-
-
 def review_reminders(now: datetime) -> str:
     """The daily job: mail each page's owner when its review is due, then weekly while it stays due.
 
     The mail names the protocol and links to it; protocols hold no client information.
     """
-    from csrn.notify.operations import queue_mail
-
     today = local_date(now)
     queued = 0
     for page, version in pages_due_for_review(today):

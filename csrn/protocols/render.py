@@ -17,6 +17,8 @@ from flask import render_template
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
+from csrn.settings.operations import get_settings
+
 ALLOWED_TAGS = {
     "p", "br", "hr", "h2", "h3", "h4", "h5", "h6", "strong", "em", "del", "s", "code", "pre",
     "blockquote", "ul", "ol", "li", "a", "table", "thead", "tbody", "tr", "th", "td",
@@ -103,8 +105,6 @@ def oncall_block(kind: str, now: datetime) -> Markup:
     The on-call module fills this in with the primary and backup on call at `now` (and this week's
     roster); until a roster exists it says so and gives the task force's fallback number.
     """
-    from csrn.settings.operations import get_settings
-
     html = render_template(
         "protocols/_oncall_block.html",
         kind=kind,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from types import SimpleNamespace
 
 from flask import abort, current_app, has_request_context, url_for
@@ -15,10 +15,11 @@ from csrn.audit import operations as audit
 from csrn.auth import operations as auth_ops
 from csrn.auth.models import User
 from csrn.directory import receiving
+from csrn.directory.models import Service, ServiceType
 from csrn.extensions import db
 from csrn.links import path_for
 from csrn.notify.operations import Notices, notify
-from csrn.referrals.models import DECLINE_REASONS, Offer, Referral, ReferralEvent
+from csrn.referrals.models import DECLINE_REASONS, OUTCOMES, Offer, Referral, ReferralEvent
 from csrn.roles import AGENCY_ADMIN, CHAIR, RECEIVER_ROLES
 from csrn.schedules import engine
 from csrn.schedules import operations as schedule_ops
@@ -38,8 +39,6 @@ class RefusedTransition(Exception):
 
 def business_deadline(start: datetime, hours: int, zone, holidays: set) -> datetime:
     """`hours` business hours after `start`: Monday to Friday 09:00–17:00 local, skipping holidays."""
-    from datetime import time
-
     office = engine.Schedule(
         weekly=[engine.WeeklySpan(day, time(9), time(17)) for day in range(5)],
         holidays=holidays, closed_on_holidays=True,
@@ -107,8 +106,6 @@ def create_referral(actor, intake, service_type_id: int, candidates: list[int], 
 
 
 def _offer_to(referral: Referral, agency_id: int, now: datetime, actor=None) -> Offer:
-    from csrn.directory.models import Service
-
     service_id = db.session.scalar(select(Service.id).where(
         Service.agency_id == agency_id, Service.service_type_id == referral.service_type_id,
         Service.status == "active").order_by(Service.id).limit(1))
@@ -148,8 +145,6 @@ def _nothing_to_answer(referral: Referral, actor, verb: str) -> str:
 
 def accept(actor, referral: Referral, now: datetime) -> Offer:
     """Accept the pending offer to the actor's agency: one conditional UPDATE, so exactly one wins (R1)."""
-    from csrn.directory.models import Service
-
     offer = referral.pending_offer
     if offer is None or offer.agency_id != actor.agency_id or not actor.has_role(*RECEIVER_ROLES):
         raise RefusedTransition(_nothing_to_answer(referral, actor, "accept"))
@@ -261,8 +256,6 @@ class _Escalations:
     def escalate(self, whys: dict[int, str], events: list[dict] | None = None) -> None:
         """Escalate each referral (id: why): offer it to its next candidate not yet offered, else the committee
         queue; tell the escalation contacts and the sender. `events` (expiries) go first on the timeline."""
-        from csrn.directory.models import Service, ServiceType
-
         now, ids = self.now, list(whys)
         referrals = {row.id: row for row in db.session.execute(
             select(Referral.id, Referral.urgency, Referral.candidates_json, Referral.sending_agency_id,
@@ -479,8 +472,6 @@ def overdue(offer: Offer, now: datetime) -> bool:
 
 def close(actor, referral: Referral, outcome: str, now: datetime) -> None:
     """The accepting agency closes the referral with an outcome; the sender is told."""
-    from csrn.referrals.models import OUTCOMES
-
     if outcome not in OUTCOMES:
         raise RefusedTransition("Choose an outcome.")
     if referral.accepted_agency_id != actor.agency_id or not actor.has_role(*RECEIVER_ROLES):

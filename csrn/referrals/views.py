@@ -11,16 +11,18 @@ from csrn.agencies.models import Agency
 from csrn.audit import operations as audit
 from csrn.clock import utcnow
 from csrn.dimensions import AGE_GROUPS, CITIZENSHIP, CONSIDERATIONS, TRAFFICKING, URGENCIES
+from csrn.directory import operations as directory_ops
 from csrn.directory import receiving
 from csrn.extensions import db
 from csrn.forms import EmptyForm, render_form
-from csrn.intake import operations as intake_ops
 from csrn.referrals import bp
+from csrn.referrals import consent as consent_ops
 from csrn.referrals import operations as ops
 from csrn.referrals.forms import CloseForm, DeclineForm, OfferByHandForm
 from csrn.referrals.models import DECLINE_REASONS, OUTCOMES, REFERRAL_STATES, Referral, ReferralEvent
 from csrn.roles import CHAIR, RECEIVER_ROLES
 from csrn.security import roles_required
+from csrn.settings.operations import get_settings
 
 
 def _me():
@@ -32,15 +34,13 @@ def _identifying(referral, rel: str, now) -> set[str]:
     if rel == "author":
         return {"identity", "contact", "immigration", "health", "narrative"}
     if rel == "receiver":
-        return intake_ops.shared_categories(referral, current_user.agency_id, False, now)
+        return consent_ops.shared_categories(referral, current_user.agency_id, False, now)
     if rel == "chair":
-        return intake_ops.shared_categories(referral, None, True, now)
+        return consent_ops.shared_categories(referral, None, True, now)
     return set()
 
 
 def _labels() -> dict:
-    from csrn.directory import operations as directory_ops
-
     return {"urgency": URGENCIES, "age_group": AGE_GROUPS, "citizenship": CITIZENSHIP,
             "trafficking_type": TRAFFICKING, "considerations": CONSIDERATIONS,
             "needs": {t.code: t.name for t in directory_ops.service_types(active_only=False)},
@@ -100,7 +100,7 @@ def show(referral_id: int):
     return render_template(
         "referrals/show.html", referral=referral, rel=rel, shown=shown, events=events, now=now,
         own_offers=own_offers, labels=_labels(), form=EmptyForm(), decline_form=DeclineForm(),
-        consent=intake_ops.consent_of(referral.intake) if rel in ("author", "sender") else None,
+        consent=consent_ops.consent_of(referral.intake) if rel in ("author", "sender") else None,
     )
 
 
@@ -112,7 +112,6 @@ def sent(referral_id: int):
     if rel not in ("author", "sender"):
         return redirect(url_for("referrals.show", referral_id=referral.id))
     pending = referral.pending_offer
-    from csrn.settings.operations import get_settings
 
     return render_template("referrals/sent.html", referral=referral, offer=pending, now=utcnow(),
                            fallback_phone=get_settings().fallback_phone)
@@ -227,7 +226,7 @@ def revoke_consent(referral_id: int):
         abort(404)
     form = EmptyForm()
     if form.validate_on_submit():
-        intake_ops.revoke_consent(_me(), referral.intake, utcnow())
+        consent_ops.revoke_consent(_me(), referral.intake, utcnow())
         flash("Consent revoked. No identifying information is shared any more.", "success")
         return redirect(url_for("referrals.show", referral_id=referral_id), code=303)
     return render_template("referrals/revoke.html", referral=referral, form=form)

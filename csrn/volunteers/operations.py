@@ -25,6 +25,7 @@ from csrn.auth.models import User
 from csrn.concurrency import check_version
 from csrn.directory.models import Service, ServiceType
 from csrn.extensions import db
+from csrn.links import external_url
 from csrn.notify.operations import notify, queue_mail
 from csrn.roles import CHAIR, VOLUNTEER
 from csrn.settings.operations import get_settings
@@ -111,7 +112,7 @@ def fingerprint(values: dict) -> str:
 
 
 def _status_link(raw: str) -> str:
-    return tokens.external_url("volunteers.status", token=raw)
+    return external_url("volunteers.status", token=raw)
 
 
 def _mail_status_link(application: VolunteerApplication, raw: str, now: datetime, first: bool) -> None:

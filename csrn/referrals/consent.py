@@ -1,0 +1,53 @@
+"""Consent: what the sending agency's record lets cross agencies (DESIGN §5, SECURITY P1–P3).
+
+With referrals, below intake and cases: the intake records consent, referrals and case work apply it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+
+from csrn.audit import operations as audit
+from csrn.extensions import db
+from csrn.referrals.models import Consent
+from csrn.settings.operations import task_force_zone
+
+
+def consent_of(intake) -> Consent | None:
+    """The intake's consent record."""
+    return db.session.scalar(select(Consent).where(Consent.intake_id == intake.id))
+
+
+def consent_valid(consent: Consent | None, now: datetime) -> bool:
+    """Given, not revoked, not expired (in the task force's calendar)."""
+    if consent is None or not consent.given or consent.revoked_at is not None:
+        return False
+    today = now.astimezone(task_force_zone()).date()
+    return consent.expires_on is None or today <= consent.expires_on
+
+
+def shared_categories(referral, viewer_agency_id: int | None, as_chair: bool, now: datetime) -> set[str]:
+    """The identifying categories the sending agency's consent lets this viewer's agency see."""
+    consent = consent_of(referral.intake)
+    if not consent_valid(consent, now):
+        return set()
+    candidates = referral.candidates
+    covered = (
+        (consent.with_receiver and candidates and viewer_agency_id == candidates[0])
+        or (viewer_agency_id in consent.named_agencies)
+        or (as_chair and consent.with_chairs)
+    )
+    return set(consent.categories) if covered else set()
+
+
+def revoke_consent(actor, intake, now: datetime) -> None:
+    """Revoke the consent: what it covered is hidden from everyone it covered, at once."""
+    consent = consent_of(intake)
+    if consent is None or consent.revoked_at is not None:
+        return
+    consent.revoked_at = now
+    consent.revoked_by_id = actor.id
+    audit.record(actor, "consent.revoked", consent, fields=["revoked_at"], now=now)
+    db.session.commit()

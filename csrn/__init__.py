@@ -80,6 +80,8 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    # The modules load when an app is built, not when `csrn` is imported: a migration or a script that reads
+    # `csrn.config` does not load every module (start-up time, and nothing created at import).
     from csrn import (
         agencies,
         audit,
@@ -96,14 +98,17 @@ def _register_blueprints(app: Flask) -> None:
         settings,
         volunteers,
     )
-    from csrn.agencies import trainings
-    from csrn.auth import account, users
+    from csrn.agencies import trainings, users
+    from csrn.auth import account
+    from csrn.directory import profile as directory_profile
     from csrn.notify import notifications
 
     modules = (auth, account, users, agencies, trainings, directory, schedules, intake, pathways, referrals,
                notifications, protocols, volunteers, audit, dashboard, health, notify, settings)
     for module in modules:
         app.register_blueprint(module.bp)
+    # Sections higher modules add to lower modules' pages (the start-up registration of docs/new-module.md).
+    directory_profile.register(app)
 
 
 ERROR_TITLES = {

@@ -17,15 +17,15 @@ from csrn.agencies.forms import (
     MembershipForm,
 )
 from csrn.agencies.models import AGENCY_TYPES, MEMBERSHIP_STATUSES
+from csrn.agencies.profile import profile_sections
 from csrn.audit import operations as audit
-from csrn.auth.account import fresh_login_required
+from csrn.auth.sessions import fresh_login_required
 from csrn.clock import utcnow
 from csrn.concurrency import StaleEdit
 from csrn.exports import csv_response
 from csrn.extensions import db
-from csrn.forms import EmptyForm, redirect_after_post, render_form
+from csrn.forms import redirect_after_post, render_form
 from csrn.roles import CHAIR
-from csrn.schedules import engine as schedule_engine
 from csrn.security import roles_required
 from csrn.settings.operations import get_settings
 from csrn.uploads import UploadRefused, save_upload, send_stored
@@ -68,29 +68,14 @@ def index():
 @bp.get("/<int:agency_id>")
 @login_required
 def show(agency_id: int):
-    """Show an agency's profile."""
-    from csrn.directory import operations as directory_ops
-    from csrn.directory.languages import language_name
-    from csrn.schedules import operations as schedule_ops
-    from csrn.settings.operations import task_force_zone
-
+    """Show an agency's profile, with the sections other modules register (its services and locations)."""
     agency = ops.get_agency_or_404(agency_id)
     now = utcnow()
-    own_or_chair = directory_ops.can_edit_directory(current_user, agency)
-    services = directory_ops.services_of(agency, include_inactive=own_or_chair)
-    holiday_days, zone = schedule_ops.holiday_set(), task_force_zone()
     return render_template(
         "agencies/show.html",
         agency=agency,
         now=now,
-        services=services,
-        opening={s.id: directory_ops.opening_status(s, now, holiday_days, zone) for s in services},
-        hours={s.id: schedule_engine.describe(directory_ops.schedule_of(s, holiday_days)) for s in services},
-        locations=directory_ops.visible_locations(agency, current_user, "profile"),
-        can_edit_directory=own_or_chair,
-        can_update_capacity=directory_ops.can_update_capacity(current_user, agency),
-        language_name=language_name,
-        confirm_form=EmptyForm(),
+        sections=profile_sections(agency, current_user, now),
         certified=ops.is_certified(agency, now),
         agreement_current=ops.agreement_current(agency, now),
         history=ops.membership_history(agency),

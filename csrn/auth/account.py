@@ -1,6 +1,5 @@
 """`/account`: password, e-mail, two-factor, recovery codes and active sessions."""
 
-from functools import wraps
 
 from flask import (
     Blueprint,
@@ -22,6 +21,7 @@ from csrn.auth import operations as ops
 from csrn.auth import sessions, twofactor
 from csrn.auth.forms import ChangeEmailForm, ChangePasswordForm, CodeForm, ReauthForm
 from csrn.auth.models import UserSession
+from csrn.auth.sessions import fresh_login_required
 from csrn.clock import utcnow
 from csrn.extensions import db, limiter
 from csrn.forms import EmptyForm, redirect_after_post, render_form
@@ -29,19 +29,6 @@ from csrn.security import safe_next
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 CODES_KEY = "fresh_recovery_codes"
-
-
-def fresh_login_required(view):
-    """Require a password (and code) re-entered in the last few minutes (SECURITY A8)."""
-
-    @wraps(view)
-    @login_required
-    def wrapped(*args, **kwargs):
-        if not sessions.is_fresh(g.get("user_session"), utcnow()):
-            return redirect(url_for("account.reauthenticate", next=request.full_path.rstrip("?")))
-        return view(*args, **kwargs)
-
-    return wrapped
 
 
 def _me():

@@ -5,11 +5,14 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime, timedelta
+from functools import wraps
 
-from flask import g, request, session
+from flask import g, redirect, request, session, url_for
+from flask_login import login_required
 from sqlalchemy import select, update
 
 from csrn.auth.models import User, UserSession
+from csrn.clock import utcnow
 from csrn.extensions import db
 
 IDLE_TIMEOUT = timedelta(minutes=30)
@@ -108,3 +111,16 @@ def active_for(user: User, now: datetime) -> list[UserSession]:
         .order_by(UserSession.last_seen_at.desc())
     ).all()
     return [row for row in rows if not expired(row, now)]
+
+
+def fresh_login_required(view):
+    """Require a password (and code) re-entered in the last few minutes (SECURITY A8)."""
+
+    @wraps(view)
+    @login_required
+    def wrapped(*args, **kwargs):
+        if not is_fresh(g.get("user_session"), utcnow()):
+            return redirect(url_for("account.reauthenticate", next=request.full_path.rstrip("?")))
+        return view(*args, **kwargs)
+
+    return wrapped

@@ -10,7 +10,7 @@ from csrn.agencies import operations as agency_ops
 from csrn.agencies.models import Agency
 from csrn.audit import operations as audit
 from csrn.auth import tokens
-from csrn.auth.account import fresh_login_required
+from csrn.auth.sessions import fresh_login_required
 from csrn.clock import utcnow
 from csrn.concurrency import StaleEdit
 from csrn.directory import bp, receiving

@@ -1,4 +1,8 @@
-"""User management: list, invite, change roles, deactivate, reset a second factor."""
+"""User management: list, invite, change roles, deactivate, reset a second factor.
+
+The screens sit with `agencies` (an agency admin manages their agency's users, DESIGN §2), above `auth`, whose
+operations (`invite_user`, `send_invitation`, role grants) they call: they need the agencies to choose from.
+"""
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user

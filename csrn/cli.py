@@ -134,7 +134,7 @@ def escalate(now_text: str | None) -> None:
 @_now_option
 @_with_url_context
 def daily(now_text: str | None) -> None:
-    """The daily job: reminders, expiries, reviews due and the retention purge."""
+    """The daily job: reminders, expiries, reviews due, volunteer renewals and unused drafts purged."""
     now = parse_now(now_text)
     for name, job in DAILY_JOBS:
         click.echo(f"{name}: {_resolve(job)(now)}")

@@ -1,6 +1,7 @@
 """The person's matching dimensions (DESIGN §4.1, §5): kernel data read by intake, referrals, pathways and cases.
 
-They are not identifying: statistics and gap counts are built from them, and they survive the retention purge.
+They are not identifying: statistics and gap counts are built from them, and they are kept when
+identifying fields are purged (DESIGN §5).
 """
 
 URGENCIES = {"emergency": "Emergency — needs someone now", "urgent": "Urgent — within 24 hours",

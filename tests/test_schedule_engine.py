@@ -47,6 +47,8 @@ from csrn.schedules.engine import (
     intervals,
     is_open,
     next_opening,
+    uncovered,
+    union,
 )
 
 CHICAGO, LONDON, UTC_ZONE = ZoneInfo("America/Chicago"), ZoneInfo("Europe/London"), ZoneInfo("UTC")
@@ -94,7 +96,7 @@ def reference_intervals(schedule: Schedule, start: datetime, end: datetime, zone
     while at < end:
         reading = at.astimezone(zone).replace(tzinfo=None, fold=0)
         clock = reading if clock is None else max(clock, reading)
-        if at >= start and _open_at_reading(schedule, clock):
+        if at >= start and (_open_at_reading(schedule, clock) or any(s <= at < e for s, e in schedule.once)):
             if found and found[-1][1] == at:
                 found[-1] = (found[-1][0], at + STEP)
             else:
@@ -154,8 +156,34 @@ def cases(draw, zones=tuple(sorted(TRANSITIONS)), extras=True):
         holidays=draw(st.sets(near, max_size=3)),
         closed_on_holidays=draw(st.booleans()),
         valid=valid,
+        once=draw(st.lists(one_off(midnight), max_size=2)),
     )
     return zone, schedule, start, end
+
+
+def one_off(midnight: datetime):
+    """A one-off interval on the UTC grid, around the day of the change (cover for a shift, a swap)."""
+    return st.tuples(st.integers(-2 * 96, 2 * 96), st.integers(1, 3 * 96)).map(
+        lambda pair: (midnight + STEP * pair[0], midnight + STEP * (pair[0] + pair[1])))
+
+
+@st.composite
+def rosters(draw):
+    """A zone, a window around one of its changes, and one to four schedules (a kind's shifts)."""
+    zone, first, start, end = draw(cases())
+    others = [draw(cases(zones=(zone.key,)))[1] for _ in range(draw(st.integers(0, 3)))]
+    return zone, [first, *others], start, end
+
+
+def merged(pieces):
+    """Sorted, overlapping or touching intervals joined (the reference's union)."""
+    result = []
+    for s, e in sorted(pieces):
+        if result and s <= result[-1][1]:
+            result[-1] = (result[-1][0], max(result[-1][1], e))
+        else:
+            result.append((s, e))
+    return result
 
 
 # ----- properties ----------------------------------------------------------------------------------
@@ -203,6 +231,32 @@ def test_gaps_are_the_complement_of_intervals(case):
     assert pieces[0][0] == start and pieces[-1][1] == end
     for (_, e1, k1), (s2, _, k2) in zip(pieces, pieces[1:], strict=False):
         assert e1 == s2 and k1 != k2
+
+
+@given(roster=rosters())
+@PROPERTY
+def test_union_and_uncovered_match_the_reference(roster):
+    """Covered where any schedule is open (the reference, step by step); uncovered is exactly the rest."""
+    zone, schedules, start, end = roster
+    expected = merged(piece for schedule in schedules for piece in reference_intervals(schedule, start, end, zone))
+    assert union(schedules, start, end, zone) == expected
+    holes = uncovered(schedules, start, end, zone)
+    pieces = sorted([(s, e, "covered") for s, e in expected] + [(s, e, "gap") for s, e in holes])
+    assert pieces[0][0] == start and pieces[-1][1] == end
+    for (_, e1, k1), (s2, _, k2) in zip(pieces, pieces[1:], strict=False):
+        assert e1 == s2 and k1 != k2
+
+
+def test_one_off_intervals_ignore_closures_and_holidays():
+    """A one-off cover shift on a holiday, inside a closure, outside the weekly hours, still covers."""
+    start, end = local(CHICAGO, 2026, 7, 4, 9), local(CHICAGO, 2026, 7, 4, 17)
+    cover = Schedule(weekly=[WeeklySpan(5, time(9), time(17))], holidays={date(2026, 7, 4)}, closed_on_holidays=True,
+                     closures=[DateRange(date(2026, 7, 1), date(2026, 7, 10))], once=[(start, end)])
+    assert intervals(cover, local(CHICAGO, 2026, 7, 4, 0), local(CHICAGO, 2026, 7, 5, 0), CHICAGO) == [
+        (start.astimezone(UTC), end.astimezone(UTC))]
+    assert uncovered([cover, Schedule()], start, end, CHICAGO) == []
+    assert union([], start, end, CHICAGO) == []
+    assert uncovered([], start, end, CHICAGO) == [(start.astimezone(UTC), end.astimezone(UTC))]
 
 
 @given(case=cases(), data=st.data())

@@ -2,7 +2,9 @@
 
 A schedule is open on weekly spans (overnight spans run into the next day), or always (24/7);
 closures (date ranges) and, when asked, the task force's holidays close the spans that start on
-those days. Times are local to the task force's zone; answers are aware UTC datetimes.
+those days. One-off intervals (aware instants: a cover shift, a swap) add to them and are not closed by
+closures or holidays. Times are local to the task force's zone; answers are aware UTC datetimes.
+Many schedules together (an on-call roster) are covered where any one is open: `union`, `uncovered`.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ class Schedule:
     holidays: set[date] = field(default_factory=set)
     closed_on_holidays: bool = False
     valid: DateRange | None = None  # only within this range, when set (e.g. a shift's dates)
+    once: list[tuple[datetime, datetime]] = field(default_factory=list)  # one-off aware intervals (start, end)
 
     def day_is_closed(self, day: date) -> bool:
         """Whether spans starting on this local day are cancelled."""
@@ -104,6 +107,7 @@ def intervals(schedule: Schedule, start: datetime, end: datetime, zone: ZoneInfo
                     close_day = day + timedelta(days=1) if span.overnight else day
                     raw.append((_to_utc(_local(day, span.opens, zone)), _to_utc(_local(close_day, span.closes, zone))))
         day += timedelta(days=1)
+    raw.extend((_to_utc(s), _to_utc(e)) for s, e in schedule.once)
     return _merge_clip(raw, start.astimezone(UTC), end.astimezone(UTC))
 
 
@@ -149,13 +153,32 @@ def closes_at(schedule: Schedule, at: datetime, zone: ZoneInfo, horizon_days: in
 
 def gaps(schedule: Schedule, start: datetime, end: datetime, zone: ZoneInfo) -> list[tuple[datetime, datetime]]:
     """The intervals between start and end when the schedule is not open (coverage gaps)."""
-    result, cursor = [], start.astimezone(UTC)
-    for s, e in intervals(schedule, start, end, zone):
+    if end <= start:
+        return []
+    return _complement(intervals(schedule, start, end, zone), start.astimezone(UTC), end.astimezone(UTC))
+
+
+def union(schedules: Iterable[Schedule], start: datetime, end: datetime,
+          zone: ZoneInfo) -> list[tuple[datetime, datetime]]:
+    """The intervals between start and end when at least one of the schedules is open (merged, clipped)."""
+    raw = [piece for schedule in schedules for piece in intervals(schedule, start, end, zone)]
+    return _merge_clip(raw, start.astimezone(UTC), end.astimezone(UTC))
+
+
+def uncovered(schedules: Iterable[Schedule], start: datetime, end: datetime,
+              zone: ZoneInfo) -> list[tuple[datetime, datetime]]:
+    """The intervals between start and end when none of the schedules is open (the roster's coverage gaps)."""
+    return _complement(union(schedules, start, end, zone), start.astimezone(UTC), end.astimezone(UTC))
+
+
+def _complement(covered: list[tuple[datetime, datetime]], start: datetime, end: datetime):
+    result, cursor = [], start
+    for s, e in covered:
         if s > cursor:
             result.append((cursor, s))
         cursor = max(cursor, e)
-    if cursor < end.astimezone(UTC):
-        result.append((cursor, end.astimezone(UTC)))
+    if cursor < end:
+        result.append((cursor, end))
     return result
 
 

@@ -91,6 +91,7 @@ def _register_blueprints(app: Flask) -> None:
         health,
         intake,
         notify,
+        oncall,
         pathways,
         protocols,
         referrals,
@@ -104,7 +105,7 @@ def _register_blueprints(app: Flask) -> None:
     from csrn.notify import notifications
 
     modules = (auth, account, users, agencies, trainings, directory, schedules, intake, pathways, referrals,
-               notifications, protocols, volunteers, audit, dashboard, health, notify, settings)
+               notifications, oncall, protocols, volunteers, audit, dashboard, health, notify, settings)
     for module in modules:
         app.register_blueprint(module.bp)
     # Sections higher modules add to lower modules' pages (the start-up registration of docs/new-module.md).

@@ -3,21 +3,23 @@ when the module is added (docs/new-module.md)."""
 
 from csrn.agencies.models import Agency, Certificate, MembershipChange, TrainingCourse
 from csrn.audit.models import AuditEvent
-from csrn.auth.models import AuthToken, RecoveryCode, User, UserRole, UserSession
+from csrn.auth.models import AccessToken, AuthToken, RecoveryCode, User, UserRole, UserSession
 from csrn.directory.models import CapacityConfirmation, GenderOption, Location, Service, ServiceFacet, ServiceType
 from csrn.intake.models import Intake, IntakeDraft, UnmetNeed
 from csrn.notify.models import Notification, OutboxMessage
+from csrn.oncall.models import ResponseKind, Shift, ShiftException
 from csrn.pathways.models import Pathway, PathwayStep
 from csrn.protocols.models import ProtocolAcknowledgement, ProtocolPage, ProtocolVersion
-from csrn.referrals.models import Consent, Offer, Referral, ReferralEvent
+from csrn.referrals.models import Consent, Offer, Referral, ReferralContact, ReferralEvent
 from csrn.schedules.models import Holiday, ScheduleRule
 from csrn.settings.models import TaskForceSettings
 from csrn.volunteers.models import VettingItem, VolunteerApplication, VolunteerEvent
 
 __all__ = [
-    "Agency", "Certificate", "MembershipChange", "TrainingCourse", "AuditEvent", "AuthToken", "RecoveryCode", "User",
-    "UserRole", "UserSession", "CapacityConfirmation", "GenderOption", "Location", "Service", "ServiceFacet",
-    "ServiceType", "Intake", "IntakeDraft", "UnmetNeed", "Notification", "OutboxMessage", "Pathway", "PathwayStep",
-    "ProtocolAcknowledgement", "ProtocolPage", "ProtocolVersion", "Consent", "Offer", "Referral", "ReferralEvent",
-    "Holiday", "ScheduleRule", "TaskForceSettings", "VettingItem", "VolunteerApplication", "VolunteerEvent",
+    "AccessToken", "Agency", "Certificate", "MembershipChange", "TrainingCourse", "AuditEvent", "AuthToken",
+    "RecoveryCode", "User", "UserRole", "UserSession", "CapacityConfirmation", "GenderOption", "Location", "Service",
+    "ServiceFacet", "ServiceType", "Intake", "IntakeDraft", "UnmetNeed", "Notification", "OutboxMessage",
+    "ResponseKind", "Shift", "ShiftException", "Pathway", "PathwayStep", "ProtocolAcknowledgement", "ProtocolPage",
+    "ProtocolVersion", "Consent", "Offer", "Referral", "ReferralContact", "ReferralEvent", "Holiday", "ScheduleRule",
+    "TaskForceSettings", "VettingItem", "VolunteerApplication", "VolunteerEvent",
 ]

@@ -21,12 +21,12 @@ def navigation() -> list[tuple[str, str, str]]:
     items = [("dashboard.index", "Home")]
     if current_user.roles == {VOLUNTEER}:
         # An approved pro bono volunteer: their offers and the protocols meant for them.
-        items += [("referrals.index", "Referrals"), ("referrals.inbox", "Inbox"), ("protocols.index", "Protocols"),
-                  ("account.index", "Account")]
+        items += [("referrals.index", "Referrals"), ("referrals.inbox", "Inbox"), ("oncall.now", "On call"),
+                  ("protocols.index", "Protocols"), ("account.index", "Account")]
         return [(endpoint, label, url_for(endpoint)) for endpoint, label in items]
     if current_user.agency is not None and current_user.agency.membership_status != "suspended":
         items.append(("intake.new", "New intake"))
-    items.append(("referrals.index", "Referrals"))
+    items += [("oncall.now", "On call"), ("referrals.index", "Referrals")]
     if current_user.has_role(*RECEIVER_ROLES):
         items.append(("referrals.inbox", "Inbox"))
     if current_user.has_role(CHAIR):

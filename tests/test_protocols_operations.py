@@ -494,7 +494,7 @@ def test_live_blocks_replace_markers_on_a_line_of_their_own_only(ctx):
     assert html.count('class="live-block live-block-week"') == 1
     assert "Inline [[oncall-now]] stays." in html
     assert "<code>[[oncall-now]]\n</code>" in html and "<code>[[oncall-week]]\n</code>" in html
-    assert "No on-call roster exists yet" in html
+    assert "No on-call roster is set up yet" in html
     assert "<p>Intro</p>" in html and "<p>More text</p>" in html
 
 

@@ -258,7 +258,7 @@ def test_a_hostile_protocol_renders_inert(app, login_as, payload):
     for viewer in (chair, staff):
         html = viewer.get(location).get_data(as_text=True)
         assert not body_problems(html), body_problems(html)
-        assert "Intro line" in html and "Closing line" in html and "No on-call roster exists yet" in html
+        assert "Intro line" in html and "Closing line" in html and "No on-call roster is set up yet" in html
         assert f"<h1>T {payload}</h1>" not in html or "<" not in payload  # the title is text, escaped
         assert html.count('<meta name="htmx-config"') == 1
         if payload.startswith("{{"):

@@ -17,6 +17,7 @@ import io
 import json
 import secrets
 from collections.abc import Callable
+from datetime import time
 from html.parser import HTMLParser
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -318,6 +319,35 @@ def _volunteer(world: World) -> tuple[int, str, int]:
 # What to put in a URL argument: keyed by argument name, or by (endpoint, argument) when one rule
 # needs something special. Each function gets the World and returns the id of an object owned by
 # world.owner_agency_id (or world.owner). Later modules add theirs (offer_id, consent_id, ...).
+def _kind(world: World) -> int:
+    from csrn.oncall.models import ResponseKind
+
+    return world.add(ResponseKind(name="Sweep crisis response", required_24_7=True, created_at=NOW, updated_at=NOW))
+
+
+def _shift(world: World) -> int:
+    from csrn.oncall.models import Shift
+
+    return world.add(Shift(agency_id=world.owner_agency_id, kind_id=world.value("kind_id", _kind),
+                           user_id=world.owner.id, phone="555 0100", role="primary", pattern="weekly",
+                           weekdays="0 1 2 3 4 5 6", starts=time(8), ends=time(8), created_at=NOW, updated_at=NOW))
+
+
+def _shift_exception(world: World) -> int:
+    from csrn.oncall.models import ShiftException
+
+    return world.add(ShiftException(shift_id=world.value("shift_id", _shift), start_date=NOW.date(),
+                                    end_date=NOW.date(), note="Sweep leave"))
+
+
+def _feed_token(world: World) -> str:
+    with world.app.app_context():
+        raw = tokens.issue_access("oncall-mine", db.session.get(User, world.owner.id), utcnow())
+        db.session.commit()
+        db.session.remove()
+    return raw
+
+
 ID_FILLERS: dict[str | tuple[str, str], Callable[[World], object]] = {
     "agency_id": lambda world: world.owner_agency_id,
     ("agencies.agreement_document", "agency_id"): _agency_with_agreement_file,
@@ -345,6 +375,11 @@ ID_FILLERS: dict[str | tuple[str, str], Callable[[World], object]] = {
     "item_id": lambda world: world.value("volunteer", _volunteer)[2],
     ("volunteers.status", "token"): lambda world: world.value("volunteer", _volunteer)[1],
     ("volunteers.withdraw", "token"): lambda world: world.value("volunteer", _volunteer)[1],
+    "kind_id": _kind,
+    "shift_id": _shift,
+    "exception_id": _shift_exception,
+    "purpose": lambda world: "oncall-mine",
+    ("oncall.feed", "token"): _feed_token,
 }
 
 SHARED = "shared"  # shown to every logged-in user (agency profiles, courses, services, published protocols)
@@ -405,6 +440,13 @@ SCOPES: dict[str, str] = {
     "volunteers.clear_item": ROLE_GATED,
     "volunteers.item_document": ROLE_GATED,
     "volunteers.change_status": ROLE_GATED,
+    "oncall.edit_kind": ROLE_GATED,
+    "oncall.edit_shift": AGENCY_SCOPED,
+    "oncall.delete_shift": AGENCY_SCOPED,
+    "oncall.add_exception": AGENCY_SCOPED,
+    "oncall.remove_exception": AGENCY_SCOPED,
+    "oncall.make_feed": SHARED,  # one's own feed: every user makes and stops their own
+    "oncall.revoke_feed": SHARED,
 }
 KINDS = {SHARED, AGENCY_SCOPED, ROLE_GATED}
 
@@ -413,6 +455,7 @@ GET_MAY_CHANGE: dict[str, set[str] | None] = {
     "audit_event": None,
     "user_session": {"last_seen_at"},  # session bookkeeping: the idle timer
     "app_user": {"totp_pending_secret"},  # opening two-factor set-up draws the secret it will show
+    "access_token": {"last_used_at"},  # a calendar feed read: when its token was last used
 }
 MISSING_ID = 2_000_000_000
 

@@ -133,6 +133,30 @@ class AuthToken(db.Model):
     agency = relationship("Agency")
 
 
+ACCESS_PURPOSES = ("oncall-mine", "oncall-agency")
+
+
+class AccessToken(db.Model):
+    """A long-lived bearer secret for a machine that cannot log in (a calendar service polling a feed; later the
+    appointment feed and the HSDS API): 32 random bytes, stored hashed, one per user and purpose, until renewed
+    or revoked. Only its hash is kept, so its URL is shown once, when it is made."""
+
+    __tablename__ = "access_token"
+    __table_args__ = (state_check("purpose", ACCESS_PURPOSES),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(20))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    # The agency whose data the token reads (the user's agency when it was made), for agency-wide purposes.
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    user = relationship("User", lazy="joined")
+
+
 class RecoveryCode(db.Model):
     """A one-time recovery code for a lost authenticator, stored hashed."""
 

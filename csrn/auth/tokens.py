@@ -1,4 +1,8 @@
-"""Tokens in links (SECURITY A6): 32 random bytes, stored hashed, with expiry and single use."""
+"""Tokens in links (SECURITY A6): 32 random bytes, stored hashed.
+
+Link tokens (invitation, reset, capacity) expire and are used once. Access tokens are long-lived bearer secrets
+for feeds (and, later, the API): one per user and purpose, valid until renewed or revoked.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
-from csrn.auth.models import AuthToken
+from csrn.auth.models import AccessToken, AuthToken
 from csrn.extensions import db
 
 LIFETIMES = {"invite": timedelta(days=7), "reset": timedelta(hours=1), "capacity": timedelta(days=7)}
@@ -80,3 +84,49 @@ def consume(token: AuthToken, now: datetime) -> bool:
         .values(used_at=now)
     )
     return result.rowcount == 1
+
+
+# ----- long-lived access tokens --------------------------------------------------------------------
+
+def issue_access(purpose: str, user, now: datetime) -> str:
+    """Make the user's token for this purpose, revoking the one before (its URL stops working); return it raw."""
+    db.session.execute(
+        update(AccessToken)
+        .where(AccessToken.user_id == user.id, AccessToken.purpose == purpose, AccessToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    raw = new_raw_token()
+    db.session.add(AccessToken(purpose=purpose, token_hash=hash_token(raw), user_id=user.id,
+                               agency_id=user.agency_id, created_at=now))
+    return raw
+
+
+def revoke_access(purpose: str, user, now: datetime) -> bool:
+    """Revoke the user's token for this purpose; whether there was one."""
+    result = db.session.execute(
+        update(AccessToken)
+        .where(AccessToken.user_id == user.id, AccessToken.purpose == purpose, AccessToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    return result.rowcount > 0
+
+
+def access_tokens_of(user) -> dict[str, AccessToken]:
+    """The user's live tokens by purpose (to say which feeds exist, never to show them again)."""
+    rows = db.session.scalars(select(AccessToken).where(AccessToken.user_id == user.id,
+                                                        AccessToken.revoked_at.is_(None)))
+    return {row.purpose: row for row in rows}
+
+
+def find_access(purpose: str, raw: str, now: datetime) -> AccessToken | None:
+    """The live token of this purpose for an active account (its use recorded), or None."""
+    if not raw or len(raw) > 200:
+        return None
+    token = db.session.scalar(select(AccessToken).where(AccessToken.token_hash == hash_token(raw),
+                                                        AccessToken.purpose == purpose))
+    if token is None or token.revoked_at is not None or not token.user.active:
+        return None
+    if token.agency_id is not None and token.agency_id != token.user.agency_id:
+        return None  # moved to another agency since: the old agency's roster is no longer theirs
+    token.last_used_at = now
+    return token

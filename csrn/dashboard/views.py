@@ -11,9 +11,11 @@ from csrn.dashboard import bp
 from csrn.extensions import db
 from csrn.intake import operations as intake_ops
 from csrn.notify.models import OutboxMessage
+from csrn.oncall import operations as oncall_ops
 from csrn.protocols import operations as protocol_ops
 from csrn.referrals import operations as referral_ops
 from csrn.roles import ADMIN, CHAIR, RECEIVER_ROLES
+from csrn.settings.operations import get_settings
 
 
 def _membership_counts() -> list[tuple[str, str, int]]:
@@ -40,6 +42,8 @@ def index():
     panels = {"agency": current_user.agency}
     now = utcnow()
     panels["drafts"] = intake_ops.drafts_of(current_user)
+    panels["oncall"] = oncall_ops.who_is_on_call(now)
+    panels["fallback_phone"] = get_settings().fallback_phone
     if current_user.has_role(*RECEIVER_ROLES) and current_user.agency_id:
         panels["offers"] = db.session.scalars(referral_ops.inbox_query(current_user)).all()
         panels["now"] = now
@@ -48,6 +52,7 @@ def index():
         panels["membership"] = _membership_counts()
         panels["protocols_due"] = protocol_ops.pages_due_for_review(protocol_ops.local_date(utcnow()))
         panels["losing_certification"] = agency_ops.losing_certification(utcnow())
+        panels["next_gap"] = oncall_ops.next_gap(now)
         panels["queue_count"] = db.session.scalar(
             select(func.count()).select_from(referral_ops.queue_query().order_by(None).subquery()))
     if current_user.has_role(ADMIN):

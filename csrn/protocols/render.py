@@ -17,6 +17,7 @@ from flask import render_template
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
+from csrn.oncall import operations as oncall_ops
 from csrn.settings.operations import get_settings
 
 ALLOWED_TAGS = {
@@ -102,8 +103,8 @@ def sanitise(html: str) -> str:
 def oncall_block(kind: str, now: datetime) -> Markup:
     """The live block for `[[oncall-now]]` or `[[oncall-week]]`, rendered by the server at `now`.
 
-    The on-call module fills this in with the primary and backup on call at `now` (and this week's
-    roster); until a roster exists it says so and gives the task force's fallback number.
+    `[[oncall-now]]` is the roster's answer to "whom do I call?" at `now` (the same function as /oncall/now);
+    `[[oncall-week]]` the seven days from today. Without a roster it says so and gives the fallback number.
     """
     html = render_template(
         "protocols/_oncall_block.html",
@@ -111,6 +112,8 @@ def oncall_block(kind: str, now: datetime) -> Markup:
         heading=LIVE_BLOCKS[kind],
         fallback_phone=get_settings().fallback_phone,
         now=now,
+        answers=oncall_ops.who_is_on_call(now) if kind == "now" else None,
+        week=oncall_ops.roster_by_day(oncall_ops.local_today(now), 7) if kind == "week" else None,
     )
     return Markup(html)  # noqa: S704 - our own autoescaped template; no protocol text reaches it
 

@@ -65,6 +65,7 @@ class Referral(db.Model):
     service_type = relationship("ServiceType", lazy="joined")
     sending_agency = relationship("Agency", foreign_keys=[sending_agency_id], lazy="joined")
     accepted_agency = relationship("Agency", foreign_keys=[accepted_agency_id])
+    created_by = relationship("User", foreign_keys=[created_by_id])
     offers: Mapped[list[Offer]] = relationship(back_populates="referral", order_by="Offer.id", lazy="selectin")
 
     @property
@@ -131,6 +132,19 @@ class ReferralEvent(db.Model):
 
     actor = relationship("User", lazy="joined")
     agency = relationship("Agency", lazy="joined")
+
+
+class ReferralContact(db.Model):
+    """Someone outside the offers asked to help with an escalated referral: the person on call. They may open the
+    referral's summary (nothing identifying) and the sender's phone (DESIGN §4.2)."""
+
+    __tablename__ = "referral_contact"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    referral_id: Mapped[int] = mapped_column(ForeignKey("referral.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    reason: Mapped[str] = mapped_column(String(200), default="")
 
 
 class Consent(db.Model):

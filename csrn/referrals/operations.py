@@ -19,7 +19,8 @@ from csrn.directory.models import Service, ServiceType
 from csrn.extensions import db
 from csrn.links import path_for
 from csrn.notify.operations import Notices, notify
-from csrn.referrals.models import DECLINE_REASONS, OUTCOMES, Offer, Referral, ReferralEvent
+from csrn.oncall import operations as oncall_ops
+from csrn.referrals.models import DECLINE_REASONS, OUTCOMES, Offer, Referral, ReferralContact, ReferralEvent
 from csrn.roles import AGENCY_ADMIN, CHAIR, RECEIVER_ROLES
 from csrn.schedules import engine
 from csrn.schedules import operations as schedule_ops
@@ -78,7 +79,8 @@ def add_event(referral: Referral, kind: str, now: datetime, actor=None, agency_i
 
 
 def escalation_contacts(now: datetime) -> list:
-    """Who hears of an escalation: the chairs (and, once the roster exists, the on-call contact at `now`)."""
+    """Who hears of every escalation: the chairs. (The person on call for the referral's kind is reached per
+    referral: `_Escalations.on_call`.)"""
     return _as_recipients(auth_ops.chairs())
 
 
@@ -101,7 +103,9 @@ def create_referral(actor, intake, service_type_id: int, candidates: list[int], 
     if candidates:
         _offer_to(referral, candidates[0], now, actor)
     else:
-        _to_queue(referral, now, "No provider matched.")
+        # No provider matched: escalate at once, so the person on call for its kind is reached (and their agency
+        # offered it when it can receive it); otherwise it goes to the committee queue.
+        _escalate(referral, now, "No provider matched.", at_creation=True)
     return referral
 
 
@@ -122,13 +126,6 @@ def _offer_to(referral: Referral, agency_id: int, now: datetime, actor=None) -> 
     notify(auth_ops.users_of(agency_id, *RECEIVER_ROLES),
            f"New {referral.urgency} referral offer for {referral.service_type.name.lower()}", link, now)
     return offer
-
-
-def _to_queue(referral: Referral, now: datetime, why: str) -> None:
-    referral.state = "unassigned"
-    referral.updated_at = now
-    add_event(referral, "unassigned", now, detail=why)
-    notify(auth_ops.chairs(), f"Referral #{referral.id} is in the committee queue", path_for("referrals.queue"), now)
 
 
 # ----- answering ---------------------------------------------------------------------------------
@@ -238,6 +235,25 @@ class _Escalations:
         self.contacts = escalation_contacts(now)
         self.deadlines: dict[str, datetime] = {}
         self.agency_names: dict[int, str] = {}
+        self.responders: dict[tuple[int, str], list] = {}
+        self.receivable: dict[tuple[int, int], bool] = {}
+
+    def on_call(self, service_type_id: int, urgency: str) -> list:
+        """The shifts on call now for the referral's kind (read once per service type and urgency): the primary,
+        and the backup when the primary's shift ends before an offer made now would be due."""
+        key = (service_type_id, urgency)
+        if key not in self.responders:
+            self.responders[key] = oncall_ops.escalation_responders(
+                service_type_id, self.now, self.deadline(urgency) - self.now)
+        return self.responders[key]
+
+    def can_receive(self, agency_id: int, service_type_id: int) -> bool:
+        """Whether the agency may be offered this service now (read once per pass)."""
+        key = (agency_id, service_type_id)
+        if key not in self.receivable:
+            self.receivable[key] = receiving.can_receive_referrals(db.session.get(Agency, agency_id),
+                                                                   service_type_id, self.now)
+        return self.receivable[key]
 
     def deadline(self, urgency: str) -> datetime:
         """The deadline of an offer of this urgency made now (settings and holidays read once per urgency)."""
@@ -253,9 +269,11 @@ class _Escalations:
                 db.session.execute(select(Agency.id, Agency.name).where(Agency.id.in_(missing))).all())
         return self.agency_names
 
-    def escalate(self, whys: dict[int, str], events: list[dict] | None = None) -> None:
-        """Escalate each referral (id: why): offer it to its next candidate not yet offered, else the committee
-        queue; tell the escalation contacts and the sender. `events` (expiries) go first on the timeline."""
+    def escalate(self, whys: dict[int, str], events: list[dict] | None = None, at_creation: bool = False) -> None:
+        """Escalate each referral (id: why): offer it to the agency of the person on call for its kind when that
+        agency can receive it, else to its next candidate not yet offered, else the committee queue; tell the
+        escalation contacts, the person on call and the sender. `events` (expiries) go first on the timeline.
+        `at_creation`: a new referral nobody matched — reached on call and queued, but not "escalated"."""
         now, ids = self.now, list(whys)
         referrals = {row.id: row for row in db.session.execute(
             select(Referral.id, Referral.urgency, Referral.candidates_json, Referral.sending_agency_id,
@@ -265,11 +283,18 @@ class _Escalations:
         for referral_id, agency_id in db.session.execute(
                 select(Offer.referral_id, Offer.agency_id).where(Offer.referral_id.in_(ids))):
             offered[referral_id].add(agency_id)
-        next_agency = {}
+        next_agency, on_call, via_on_call = {}, {}, set()
         for referral_id in ids:
-            remaining = [a for a in json.loads(referrals[referral_id].candidates_json or "[]")
-                         if a not in offered[referral_id]]
-            next_agency[referral_id] = remaining[0] if remaining else None
+            referral = referrals[referral_id]
+            on_call[referral_id] = self.on_call(referral.service_type_id, referral.urgency)
+            # The person on call can act: their agency is offered the referral first, if it can receive it.
+            answering = next((shift.agency_id for shift in on_call[referral_id]
+                              if shift.agency_id not in offered[referral_id]
+                              and self.can_receive(shift.agency_id, referral.service_type_id)), None)
+            remaining = [a for a in json.loads(referral.candidates_json or "[]") if a not in offered[referral_id]]
+            if answering is not None:
+                via_on_call.add(referral_id)
+            next_agency[referral_id] = answering if answering is not None else (remaining[0] if remaining else None)
         receivers = {a for a in next_agency.values() if a is not None}
         senders = {r.sending_agency_id for r in referrals.values()}
         names = self.names_of(receivers)
@@ -285,36 +310,56 @@ class _Escalations:
         links = _referral_links(ids)
         queue_link = path_for("referrals.queue")
 
-        events, offers, states, notices = list(events or []), [], [], Notices(now)
+        events, offers, states, notices, contacts = list(events or []), [], [], Notices(now), []
         for referral_id in ids:
             referral, why, link = referrals[referral_id], whys[referral_id], links[referral_id]
             agency_id = next_agency[referral_id]
-            events.append(dict(referral_id=referral_id, at=now, actor_id=None, agency_id=None, kind="escalated",
-                               detail=f"Escalated: {why}"))
-            notices.add(self.contacts, f"Referral #{referral_id} escalated ({why})", link)
-            sender_admins = [u for u in staff.get(referral.sending_agency_id, ()) if AGENCY_ADMIN in u.roles]
-            author = [authors[referral.created_by_id]] if referral.created_by_id in authors else []
-            notices.add(author + sender_admins, f"Referral #{referral_id} escalated ({why})", link)
+            if not at_creation:
+                events.append(dict(referral_id=referral_id, at=now, actor_id=None, agency_id=None, kind="escalated",
+                                   detail=f"Escalated: {why}"))
+                notices.add(self.contacts, f"Referral #{referral_id} escalated ({why})", link)
+            for shift in on_call[referral_id]:
+                # Never client details: a sentence and the link; the timeline says who was reached.
+                notices.add([shift.user], f"On call for {shift.kind.name.lower()}: referral #{referral_id} "
+                                          f"escalated ({why})", link)
+                events.append(dict(referral_id=referral_id, at=now, actor_id=None, agency_id=shift.agency_id,
+                                   kind="oncall_notified",
+                                   detail=f"On call: {shift.user.name} ({shift.agency.name}), {shift.role} for "
+                                          f"{shift.kind.name.lower()}, notified"))
+                contacts.append(dict(referral_id=referral_id, user_id=shift.user_id, at=now,
+                                     reason=f"On call ({shift.role}) for {shift.kind.name}"))
+            if not at_creation:
+                sender_admins = [u for u in staff.get(referral.sending_agency_id, ()) if AGENCY_ADMIN in u.roles]
+                author = [authors[referral.created_by_id]] if referral.created_by_id in authors else []
+                notices.add(author + sender_admins, f"Referral #{referral_id} escalated ({why})", link)
             if agency_id is not None:
+                # An offer to the on-call agency is an ordinary offer with the emergency deadline.
+                deadline = self.deadline("emergency" if referral_id in via_on_call else referral.urgency)
                 offers.append(dict(referral_id=referral_id, agency_id=agency_id,
                                    service_id=services.get((agency_id, referral.service_type_id)), state="pending",
-                                   offered_at=now, deadline_at=self.deadline(referral.urgency),
+                                   offered_at=now, deadline_at=deadline,
                                    offered_by_id=None, decline_reason="", decline_text=""))
-                states.append(dict(id=referral_id, state="offered", updated_at=now, escalated_at=now))
+                states.append(dict(id=referral_id, state="offered", updated_at=now,
+                                   escalated_at=None if at_creation else now))
                 events.append(dict(referral_id=referral_id, at=now, actor_id=None, agency_id=agency_id,
-                                   kind="offered", detail=f"Offered to {names[agency_id]}"))
+                                   kind="offered", detail=f"Offered to {names[agency_id]}"
+                                   + (" (on call)" if referral_id in via_on_call else "")))
                 notices.add(staff.get(agency_id, ()),
                             f"New {referral.urgency} referral offer for {referral.service_name.lower()}", link)
             else:
-                states.append(dict(id=referral_id, state="unassigned", updated_at=now, escalated_at=now))
+                states.append(dict(id=referral_id, state="unassigned", updated_at=now,
+                                   escalated_at=None if at_creation else now))
                 events.append(dict(referral_id=referral_id, at=now, actor_id=None, agency_id=None,
-                                   kind="unassigned", detail="No candidate left to offer."))
+                                   kind="unassigned",
+                                   detail=why if at_creation else "No candidate left to offer."))
                 notices.add(self.chairs, f"Referral #{referral_id} is in the committee queue", queue_link)
         db.session.flush()  # what the caller added first (a decline's event) keeps its place on the timeline
         db.session.execute(ReferralEvent.__table__.insert(), events)
         if offers:
             db.session.execute(Offer.__table__.insert(), offers)
         db.session.execute(update(Referral), states)
+        if contacts:
+            db.session.execute(ReferralContact.__table__.insert(), contacts)
         notices.write()
 
 
@@ -326,9 +371,10 @@ def _referral_links(referral_ids) -> dict[int, str]:
         return {referral_id: url_for("referrals.show", referral_id=referral_id) for referral_id in referral_ids}
 
 
-def _escalate(referral: Referral, now: datetime, why: str) -> None:
-    """Offer to the next candidate not yet offered; else the committee queue. Tell chairs and the sender."""
-    _Escalations(now).escalate({referral.id: why})
+def _escalate(referral: Referral, now: datetime, why: str, at_creation: bool = False) -> None:
+    """Offer to the on-call agency or the next candidate not yet offered; else the committee queue. Tell the chairs,
+    the person on call and the sender."""
+    _Escalations(now).escalate({referral.id: why}, at_creation=at_creation)
     db.session.expire(referral)
 
 
@@ -408,6 +454,9 @@ def relation(referral: Referral, user) -> str | None:
     if user.has_role(CHAIR) and (referral.state == "unassigned" or any(o.state in ("declined", "expired")
                                                                        for o in referral.offers)):
         return "chair"
+    if db.session.scalar(select(ReferralContact.id).where(ReferralContact.referral_id == referral.id,
+                                                          ReferralContact.user_id == user.id).limit(1)):
+        return "oncall"  # reached as the person on call: the summary and the sender's phone
     return None
 
 
@@ -418,11 +467,10 @@ def visible_query(user):
         conditions.append(Referral.sending_agency_id == user.agency_id)
         if user.has_role(*RECEIVER_ROLES):
             conditions.append(Referral.id.in_(select(Offer.referral_id).where(Offer.agency_id == user.agency_id)))
+    conditions.append(Referral.id.in_(select(ReferralContact.referral_id).where(ReferralContact.user_id == user.id)))
     if user.has_role(CHAIR):
         conditions.append(Referral.state == "unassigned")
         conditions.append(Referral.id.in_(select(Offer.referral_id).where(Offer.state.in_(("declined", "expired")))))
-    if not conditions:
-        return select(Referral).where(Referral.id.is_(None))
     return select(Referral).where(or_(*conditions))
 
 

@@ -15,6 +15,7 @@ from csrn.directory import operations as directory_ops
 from csrn.directory import receiving
 from csrn.extensions import db
 from csrn.forms import EmptyForm, render_form
+from csrn.oncall import operations as oncall_ops
 from csrn.referrals import bp
 from csrn.referrals import consent as consent_ops
 from csrn.referrals import operations as ops
@@ -111,9 +112,10 @@ def sent(referral_id: int):
     referral, rel = ops.get_referral_or_404(referral_id, _me())
     if rel not in ("author", "sender"):
         return redirect(url_for("referrals.show", referral_id=referral.id))
-    pending = referral.pending_offer
-
-    return render_template("referrals/sent.html", referral=referral, offer=pending, now=utcnow(),
+    pending, now = referral.pending_offer, utcnow()
+    kinds = oncall_ops.kinds_for_service_type(referral.service_type_id)
+    return render_template("referrals/sent.html", referral=referral, offer=pending, now=now,
+                           oncall=oncall_ops.who_is_on_call(now, kinds) if kinds else [],
                            fallback_phone=get_settings().fallback_phone)
 
 

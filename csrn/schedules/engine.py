@@ -83,6 +83,12 @@ def _local(day: date, at: time, zone: ZoneInfo) -> datetime:
     return before_change + timedelta(seconds=high)
 
 
+def local_instant(day: date, at: time, zone: ZoneInfo) -> datetime:
+    """The aware UTC instant a local date and wall time name, by the rule `intervals` uses for the changed hours
+    (a one-off shift typed in local time starts where a weekly span with the same wall time would)."""
+    return _to_utc(_local(day, at, zone))
+
+
 def _to_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 

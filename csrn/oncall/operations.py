@@ -1,0 +1,485 @@
+"""The on-call roster as plain functions taking the actor and the time (DESIGN §4.7).
+
+`who_is_on_call(now)` is the one answer to "whom do I call?": /oncall/now, the page after sending an emergency
+referral, the protocols' live blocks and every dashboard show it. `escalation_responders` tells referrals whom
+to reach when an offer escalates. `coverage` lists the hours a 24/7 kind has no primary (or no backup).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from flask import abort
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import selectinload
+
+from csrn.agencies.models import Agency
+from csrn.audit import operations as audit
+from csrn.auth.models import User
+from csrn.concurrency import check_version
+from csrn.directory.models import ServiceType
+from csrn.extensions import db
+from csrn.oncall.models import PATTERNS, SHIFT_ROLES, ResponseKind, Shift, ShiftException
+from csrn.roles import AGENCY_ADMIN, CHAIR
+from csrn.schedules import engine
+from csrn.schedules import operations as schedule_ops
+from csrn.settings.operations import task_force_zone
+
+NEXT_HORIZON = timedelta(days=8)  # how far "who comes next" and "until when" look
+PHONE_CHARACTERS = re.compile(r"^\+?[0-9 ()./-]+$")
+
+
+class ShiftError(ValueError):
+    """Input a person can correct (the message says how)."""
+
+
+# ----- kinds of response ------------------------------------------------------------------------------
+
+def kinds(include_inactive: bool = False) -> list[ResponseKind]:
+    """The kinds of response, in the chairs' order."""
+    query = select(ResponseKind).order_by(ResponseKind.position, ResponseKind.name)
+    if not include_inactive:
+        query = query.where(ResponseKind.active.is_(True))
+    return db.session.scalars(query).all()
+
+
+def get_kind_or_404(kind_id: int) -> ResponseKind:
+    """A kind of response, or a 404."""
+    kind = db.session.get(ResponseKind, kind_id)
+    if kind is None:
+        abort(404)
+    return kind
+
+
+def save_kind(actor, kind: ResponseKind | None, values: dict, seen_version: int | None, now: datetime) -> ResponseKind:
+    """Create or change a kind of response (chairs): name, 24/7 or not, the service types it answers for."""
+    if not actor.has_role(CHAIR):
+        raise ShiftError("Only chairs define the kinds of response.")
+    name = values["name"].strip()
+    clash = db.session.scalar(select(ResponseKind.id).where(ResponseKind.name == name))
+    if clash is not None and (kind is None or clash != kind.id):
+        raise ShiftError("A kind of response with this name already exists.")
+    if kind is None:
+        kind = ResponseKind(created_at=now)
+        db.session.add(kind)
+    else:
+        check_version(kind, seen_version)
+    kind.name = name
+    kind.description = values.get("description") or ""
+    kind.required_24_7 = bool(values.get("required_24_7"))
+    kind.active = bool(values.get("active", True))
+    kind.position = values.get("position") or 0
+    kind.service_types = db.session.scalars(
+        select(ServiceType).where(ServiceType.id.in_(values.get("service_type_ids") or []))).all()
+    kind.updated_at = now
+    db.session.flush()
+    audit.record(actor, "oncall.kind_saved", kind, fields=["name", "required_24_7", "active", "service_types"],
+                 now=now)
+    db.session.commit()
+    return kind
+
+
+# ----- shifts: who may edit, validation ---------------------------------------------------------------
+
+def can_manage(user, agency_id: int | None) -> bool:
+    """Chairs manage every agency's shifts; an agency admin their own agency's."""
+    if user.has_role(CHAIR):
+        return True
+    return agency_id is not None and user.has_role(AGENCY_ADMIN) and user.agency_id == agency_id
+
+
+def can_manage_any(user) -> bool:
+    """Whether the user manages any shift at all (the roster's edit links)."""
+    return user.has_role(CHAIR) or (user.has_role(AGENCY_ADMIN) and user.agency_id is not None)
+
+
+def manageable_agencies(user) -> list[Agency]:
+    """The agencies whose shifts the user may add: every agency in the network for chairs, else their own."""
+    if user.has_role(CHAIR):
+        return db.session.scalars(select(Agency).where(Agency.membership_status != "listed")
+                                  .order_by(Agency.name)).all()
+    return [user.agency] if can_manage_any(user) and user.agency is not None else []
+
+
+def get_shift_for_edit_or_404(shift_id: int, user) -> Shift:
+    """A shift the user may change; another agency's shift is a 404 (SECURITY AC1)."""
+    shift = db.session.get(Shift, shift_id)
+    if shift is None or not can_manage(user, shift.agency_id):
+        abort(404)
+    return shift
+
+
+def dialable(phone: str) -> str:
+    """The number as typed, if a phone can dial it: digits with spaces, dashes, dots, brackets, a leading +."""
+    phone = (phone or "").strip()
+    digits = re.sub(r"\D", "", phone)
+    if not phone or not PHONE_CHARACTERS.match(phone) or not 3 <= len(digits) <= 15:
+        raise ShiftError("Enter a phone number a phone can dial: digits, spaces or dashes, and a leading + for "
+                         "another country (for example 555-0100 or +1 555 010 0100).")
+    return phone
+
+
+def local_instant(day: date, at: time) -> datetime:
+    """A local date and time in the task force's zone as an instant (the engine's rule for the changed hours:
+    a skipped spring time takes effect at the change; a repeated autumn time is its first occurrence)."""
+    return engine.local_instant(day, at, task_force_zone())
+
+
+def save_shift(actor, shift: Shift | None, values: dict, seen_version: int | None, now: datetime) -> Shift:
+    """Create or change a shift after checking every rule a person can break; nothing is saved on an error."""
+    agency = db.session.get(Agency, values.get("agency_id") or 0)
+    if agency is None or not can_manage(actor, agency.id):
+        raise ShiftError("Choose an agency whose roster you manage.")
+    kind = db.session.get(ResponseKind, values.get("kind_id") or 0)
+    if kind is None:
+        raise ShiftError("Choose the kind of response.")
+    user = None
+    if values.get("user_id"):
+        user = db.session.get(User, values["user_id"])
+        if user is None or user.agency_id != agency.id:
+            raise ShiftError("The person on call must be a user of that agency (or give a name instead).")
+    display_name = (values.get("display_name") or "").strip()
+    if user is None and not display_name:
+        raise ShiftError("Choose a user of the agency or give the name callers will ask for.")
+    phone = dialable(values.get("phone") or "")
+    role = values.get("role")
+    pattern = values.get("pattern")
+    if role not in SHIFT_ROLES or pattern not in PATTERNS:
+        raise ShiftError("Choose primary or backup, and weekly or once.")
+    if shift is None:
+        shift = Shift(created_at=now)
+    else:
+        check_version(shift, seen_version)
+    shift.agency_id, shift.kind_id, shift.user_id = agency.id, kind.id, user.id if user else None
+    shift.display_name, shift.phone, shift.role, shift.pattern = display_name, phone, role, pattern
+    shift.note = (values.get("note") or "").strip()
+    shift.skip_holidays = bool(values.get("skip_holidays"))
+    if pattern == "weekly":
+        _weekly(shift, values)
+    else:
+        _once(shift, values)
+    shift.updated_at = now
+    if shift.id is None:
+        db.session.add(shift)
+    db.session.flush()
+    audit.record(actor, "oncall.shift_saved", shift, fields=["agency_id", "kind_id", "user_id", "display_name",
+                                                             "phone", "role", "pattern"], now=now)
+    db.session.commit()
+    return shift
+
+
+def _weekly(shift: Shift, values: dict) -> None:
+    days = sorted({int(day) for day in values.get("weekdays") or []})
+    if not days or any(day not in range(7) for day in days):
+        raise ShiftError("Choose the days of the week the shift starts on.")
+    starts, ends = values.get("starts"), values.get("ends")
+    if starts is None or ends is None:
+        raise ShiftError("Give the time the shift starts and ends (an end at or before the start runs past "
+                         "midnight).")
+    valid_from, valid_until = values.get("valid_from"), values.get("valid_until")
+    if valid_from and valid_until and valid_until < valid_from:
+        raise ShiftError("The last day is before the first day.")
+    shift.weekdays = " ".join(str(day) for day in days)
+    shift.starts, shift.ends = starts, ends
+    shift.valid_from, shift.valid_until = valid_from, valid_until
+    shift.starts_at = shift.ends_at = None
+
+
+def _once(shift: Shift, values: dict) -> None:
+    parts = [values.get(name) for name in ("start_date", "start_time", "end_date", "end_time")]
+    if any(part is None for part in parts):
+        raise ShiftError("Give the date and time the cover starts and ends.")
+    starts_at = local_instant(parts[0], parts[1])
+    ends_at = local_instant(parts[2], parts[3])
+    if ends_at <= starts_at:
+        raise ShiftError("The shift ends before it starts.")
+    if ends_at - starts_at > timedelta(days=31):
+        raise ShiftError("A one-off shift lasts at most 31 days; use a weekly shift with first and last days.")
+    shift.starts_at, shift.ends_at = starts_at, ends_at
+    shift.weekdays, shift.starts, shift.ends, shift.valid_from, shift.valid_until = "", None, None, None, None
+
+
+def delete_shift(actor, shift: Shift, now: datetime) -> None:
+    """Remove a shift from the roster (the audit log keeps that it existed)."""
+    audit.record(actor, "oncall.shift_deleted", shift, fields=["agency_id", "kind_id", "role"], now=now)
+    db.session.delete(shift)
+    db.session.commit()
+
+
+def add_exception(actor, shift: Shift, start: date, end: date, note: str, now: datetime) -> ShiftException:
+    """Days a weekly shift does not run."""
+    if shift.pattern != "weekly":
+        raise ShiftError("Only a weekly shift has exceptions; delete a one-off shift instead.")
+    if end < start:
+        raise ShiftError("The last day is before the first day.")
+    exception = ShiftException(shift_id=shift.id, start_date=start, end_date=end, note=note.strip()[:200])
+    db.session.add(exception)
+    shift.updated_at = now
+    audit.record(actor, "oncall.exception_added", shift, fields=["exceptions"], now=now)
+    db.session.commit()
+    return exception
+
+
+def remove_exception(actor, shift: Shift, exception_id: int, now: datetime) -> None:
+    """Let a weekly shift run again on the days of one exception."""
+    exception = next((e for e in shift.exceptions if e.id == exception_id), None)
+    if exception is None:
+        abort(404)
+    shift.exceptions.remove(exception)
+    shift.updated_at = now
+    audit.record(actor, "oncall.exception_removed", shift, fields=["exceptions"], now=now)
+    db.session.commit()
+
+
+# ----- schedules ---------------------------------------------------------------------------------------
+
+def schedule_of(shift: Shift, holidays: set[date]) -> engine.Schedule:
+    """The shift as the shared schedule engine's plain data."""
+    if shift.pattern == "once":
+        return engine.Schedule(once=[(shift.starts_at, shift.ends_at)])
+    valid = None
+    if shift.valid_from or shift.valid_until:
+        valid = engine.DateRange(shift.valid_from or date.min, shift.valid_until or date.max)
+    return engine.Schedule(
+        weekly=[engine.WeeklySpan(day, shift.starts, shift.ends) for day in shift.days],
+        closures=[engine.DateRange(e.start_date, e.end_date) for e in shift.exceptions],
+        holidays=holidays, closed_on_holidays=shift.skip_holidays, valid=valid,
+    )
+
+
+def shifts_between(start: datetime, end: datetime, kind_ids: Iterable[int] | None = None,
+                   agency_id: int | None = None) -> list[Shift]:
+    """Shifts of active kinds that may be on between start and end (a cheap filter before the engine)."""
+    first, last = start.astimezone(task_force_zone()).date() - timedelta(days=1), end.astimezone(
+        task_force_zone()).date()
+    query = (select(Shift).join(ResponseKind, ResponseKind.id == Shift.kind_id)
+             .options(selectinload(Shift.exceptions))
+             .where(ResponseKind.active.is_(True),
+                    or_(and_(Shift.pattern == "once", Shift.starts_at < end, Shift.ends_at > start),
+                        and_(Shift.pattern == "weekly",
+                             or_(Shift.valid_from.is_(None), Shift.valid_from <= last),
+                             or_(Shift.valid_until.is_(None), Shift.valid_until >= first))))
+             .order_by(Shift.role, Shift.id))
+    if kind_ids is not None:
+        query = query.where(Shift.kind_id.in_(list(kind_ids)))
+    if agency_id is not None:
+        query = query.where(Shift.agency_id == agency_id)
+    return db.session.scalars(query).unique().all()
+
+
+# ----- who is on call ----------------------------------------------------------------------------------
+
+@dataclass
+class OnCall:
+    """A shift on now, and until when (None: beyond the horizon)."""
+
+    shift: Shift
+    until: datetime | None
+
+
+@dataclass
+class KindNow:
+    """A kind's answer at one instant: the primaries and backups on now, and the next primary to start."""
+
+    kind: ResponseKind
+    primaries: list[OnCall] = field(default_factory=list)
+    backups: list[OnCall] = field(default_factory=list)
+    next_primary: OnCall | None = None  # `until` holds when it starts
+    next_at: datetime | None = None
+
+    @property
+    def uncovered(self) -> bool:
+        """A 24/7 kind with no primary on now: said first, and loudly."""
+        return self.kind.required_24_7 and not self.primaries
+
+
+def who_is_on_call(now: datetime, kinds_of: Iterable[ResponseKind] | None = None) -> list[KindNow]:
+    """For every active kind (or those given): who is on now, until when, and who comes next; uncovered 24/7
+    kinds first. One function for every page that answers "whom do I call?"."""
+    selected = list(kinds_of) if kinds_of is not None else kinds()
+    if not selected:
+        return []
+    zone, holidays = task_force_zone(), schedule_ops.holiday_set()
+    horizon = now + NEXT_HORIZON
+    by_kind: dict[int, KindNow] = {kind.id: KindNow(kind) for kind in selected}
+    for shift in shifts_between(now, horizon, kind_ids=by_kind):
+        answer = by_kind[shift.kind_id]
+        found = engine.intervals(schedule_of(shift, holidays), now, horizon, zone)
+        if not found:
+            continue
+        start, end = found[0]
+        if start <= now:
+            on = OnCall(shift, None if end >= horizon else end)
+            (answer.primaries if shift.role == "primary" else answer.backups).append(on)
+        elif shift.role == "primary" and (answer.next_at is None or start < answer.next_at):
+            answer.next_primary, answer.next_at = OnCall(shift, start), start
+    for answer in by_kind.values():
+        # "Next" is whoever starts soonest after now: if a current primary's shift ends first, the next is the
+        # one starting then or later (a primary starting while another is still on is shown too).
+        answer.primaries.sort(key=lambda on: (on.until is None, on.until or now))
+        answer.backups.sort(key=lambda on: (on.until is None, on.until or now))
+    return sorted(by_kind.values(), key=lambda answer: (not answer.uncovered, answer.kind.position, answer.kind.name))
+
+
+def kinds_for_service_type(service_type_id: int) -> list[ResponseKind]:
+    """The active kinds of response that answer for a directory service type."""
+    return [kind for kind in kinds() if any(t.id == service_type_id for t in kind.service_types)]
+
+
+def escalation_responders(service_type_id: int, now: datetime, within: timedelta) -> list[Shift]:
+    """Who to reach when a referral of this service type escalates at `now`: the primary on call for each kind that
+    answers for it, and the backup too when the primary's shift ends within `within` (the offer's deadline) or no
+    primary is on. Shifts held by a name only are left out: nobody can be notified."""
+    reached: list[Shift] = []
+    for answer in who_is_on_call(now, kinds_for_service_type(service_type_id)):
+        primaries = [on for on in answer.primaries if on.shift.user_id is not None and on.shift.user.active]
+        ending = not primaries or any(on.until is not None and on.until < now + within for on in primaries)
+        reached += [on.shift for on in primaries]
+        if ending:
+            reached += [on.shift for on in answer.backups if on.shift.user_id is not None and on.shift.user.active]
+    return reached
+
+
+# ----- coverage ------------------------------------------------------------------------------------------
+
+@dataclass
+class KindCoverage:
+    """A 24/7 kind's holes in a window: no primary, no backup; and the shifts that need a look."""
+
+    kind: ResponseKind
+    no_primary: list[tuple[datetime, datetime]]
+    no_backup: list[tuple[datetime, datetime]]
+    overlapping_primaries: list[tuple[datetime, datetime]]
+    flagged: list[tuple[Shift, str]]
+
+
+def coverage(start: datetime, end: datetime, agency_id: int | None = None) -> list[KindCoverage]:
+    """Every 24/7 kind's intervals with no primary and with no backup between start and end (with `agency_id`,
+    as that agency's own shifts alone would cover it), overlaps of primaries, and shifts nobody can be notified
+    on (a name only, or a deactivated user)."""
+    zone, holidays = task_force_zone(), schedule_ops.holiday_set()
+    required = [kind for kind in kinds() if kind.required_24_7]
+    shifts = shifts_between(start, end, kind_ids=[kind.id for kind in required], agency_id=agency_id)
+    result = []
+    for kind in required:
+        own = [shift for shift in shifts if shift.kind_id == kind.id]
+        primary = [schedule_of(s, holidays) for s in own if s.role == "primary"]
+        backup = [schedule_of(s, holidays) for s in own if s.role == "backup"]
+        result.append(KindCoverage(
+            kind=kind,
+            no_primary=engine.uncovered(primary, start, end, zone),
+            no_backup=engine.uncovered(backup, start, end, zone),
+            overlapping_primaries=_overlaps(primary, start, end, zone),
+            flagged=[(s, flag) for s in own if (flag := shift_flag(s))],
+        ))
+    return result
+
+
+def shift_flag(shift: Shift) -> str:
+    """Why a shift needs a look ('' when it does not)."""
+    if shift.user_id is None:
+        return "A name only: nobody is notified of escalations on this shift."
+    if not shift.user.active:
+        return f"{shift.user.name}'s account is deactivated."
+    return ""
+
+
+def _overlaps(schedules: list[engine.Schedule], start: datetime, end: datetime,
+              zone) -> list[tuple[datetime, datetime]]:
+    """The intervals where two or more of the schedules are open at once."""
+    edges = []
+    for schedule in schedules:
+        for s, e in engine.intervals(schedule, start, end, zone):
+            edges += [(s, 1), (e, -1)]
+    result, depth, opened = [], 0, None
+    for at, step in sorted(edges, key=lambda edge: (edge[0], edge[1])):
+        depth += step
+        if depth >= 2 and opened is None:
+            opened = at
+        elif depth < 2 and opened is not None:
+            if at > opened:
+                result.append((opened, at))
+            opened = None
+    return result
+
+
+def next_gap(now: datetime, days: int = 14) -> tuple[ResponseKind, datetime, datetime] | None:
+    """The first interval in the coming days when a 24/7 kind has no primary (for the chairs' dashboard)."""
+    found = [(gap[0], gap[1], item.kind) for item in coverage(now, now + timedelta(days=days))
+             for gap in item.no_primary]
+    if not found:
+        return None
+    start, end, kind = min(found, key=lambda row: row[0])
+    return kind, start, end
+
+
+# ----- the week and the card ---------------------------------------------------------------------------
+
+@dataclass
+class DayRoster:
+    """One local day of a kind: each shift's pieces on that day, in order."""
+
+    day: date
+    pieces: list[tuple[datetime, datetime, Shift]]
+
+
+def roster_by_day(start_day: date, days: int) -> list[tuple[ResponseKind, list[DayRoster]]]:
+    """For every active kind, each local day from `start_day`: who is on, from when to when (the printable card
+    and the `[[oncall-week]]` block)."""
+    zone, holidays = task_force_zone(), schedule_ops.holiday_set()
+    start = local_instant(start_day, time(0))
+    end = local_instant(start_day + timedelta(days=days), time(0))
+    shifts = shifts_between(start, end)
+    result = []
+    for kind in kinds():
+        own = [shift for shift in shifts if shift.kind_id == kind.id]
+        pieces = [(s, e, shift) for shift in own for s, e in engine.intervals(schedule_of(shift, holidays),
+                                                                            start, end, zone)]
+        rows = []
+        for offset in range(days):
+            day = start_day + timedelta(days=offset)
+            day_start, day_end = local_instant(day, time(0)), local_instant(day + timedelta(days=1), time(0))
+            rows.append(DayRoster(day, sorted(((max(s, day_start), min(e, day_end), shift)
+                                               for s, e, shift in pieces if s < day_end and e > day_start),
+                                              key=lambda piece: (piece[2].role != "primary", piece[0]))))
+        result.append((kind, rows))
+    return result
+
+
+def local_today(now: datetime) -> date:
+    """The task force's calendar date at `now`."""
+    return now.astimezone(task_force_zone()).date()
+
+
+# ----- the roster page ---------------------------------------------------------------------------------
+
+def roster(user, kind_id: int | None = None, agency_id: int | None = None) -> list[Shift]:
+    """Every shift, by kind and agency (the roster is shared with every logged-in user, like the directory)."""
+    query = (select(Shift).join(ResponseKind, ResponseKind.id == Shift.kind_id)
+             .join(Agency, Agency.id == Shift.agency_id))
+    if kind_id:
+        query = query.where(Shift.kind_id == kind_id)
+    if agency_id:
+        query = query.where(Shift.agency_id == agency_id)
+    return db.session.scalars(query.order_by(ResponseKind.position, ResponseKind.name, Agency.name, Shift.role,
+                                             Shift.id)).all()
+
+
+def describe_shift(shift: Shift) -> str:
+    """When the shift runs, as people read it."""
+    if shift.pattern == "once":
+        zone = task_force_zone()
+        return (f"Once: {shift.starts_at.astimezone(zone):%a %-d %b %Y %H:%M} – "
+                f"{shift.ends_at.astimezone(zone):%a %-d %b %Y %H:%M}")
+    days = ", ".join(engine.WEEKDAYS[day][:3] for day in shift.days)
+    overnight = " (next day)" if shift.ends <= shift.starts else ""
+    text = f"{days} {shift.starts:%H:%M}–{shift.ends:%H:%M}{overnight}"
+    if shift.valid_from or shift.valid_until:
+        text += f", {shift.valid_from:%-d %b %Y}" if shift.valid_from else ", until"
+        text += f" – {shift.valid_until:%-d %b %Y}" if shift.valid_until else " onwards"
+    if shift.skip_holidays:
+        text += "; not on holidays"
+    return text

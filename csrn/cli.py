@@ -20,6 +20,7 @@ from csrn.clock import parse_now
 from csrn.demo import DemoRefused, database_has_data, seed, write_logins
 from csrn.extensions import db
 from csrn.notify.operations import send_pending
+from csrn.oncall.operations import coverage_report
 from csrn.referrals.operations import escalation_pass
 from csrn.roles import ADMIN
 
@@ -34,6 +35,7 @@ DAILY_JOBS: list = [
     ("intake drafts unused for 7 days", "csrn.intake.operations:purge_drafts"),
     ("protocol review reminders", "csrn.protocols.operations:review_reminders"),
     ("volunteer renewals", "csrn.volunteers.operations:renewal_pass"),
+    ("on-call gaps in the next 7 days", "csrn.oncall.operations:gap_alert"),
 ]
 
 
@@ -128,6 +130,19 @@ def tick(now_text: str | None) -> None:
 def escalate(now_text: str | None) -> None:
     """Run the escalation pass alone (it also runs in `tick`)."""
     click.echo(escalation_pass(parse_now(now_text)))
+
+
+@csrn_cli.command("check-coverage")
+@click.option("--days", default=14, type=click.IntRange(1, 90), show_default=True, help="How many days ahead.")
+@_now_option
+def check_coverage(days: int, now_text: str | None) -> None:
+    """List every interval a 24/7 kind has no primary (and no backup) on call; exit 1 when a primary is missing."""
+    now = parse_now(now_text)
+    lines, missing_primary = coverage_report(now, days)
+    for line in lines:
+        click.echo(line)
+    if missing_primary:
+        sys.exit(1)
 
 
 @csrn_cli.command("daily")

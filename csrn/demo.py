@@ -15,6 +15,7 @@ from csrn.config import INSTANCE
 from csrn.directory.models import Location, Service, ServiceType
 from csrn.extensions import db
 from csrn.intake import operations as intake_ops
+from csrn.oncall.demo import seed_oncall
 from csrn.protocols.demo import seed_protocols
 from csrn.referrals import operations as referral_ops
 from csrn.roles import ADMIN, AGENCY_ADMIN, CASE_MANAGER, CHAIR, STAFF
@@ -298,6 +299,7 @@ def seed(password: str | None, force: bool, now: datetime) -> list[tuple[str, st
     db.session.commit()
     _seed_referrals(now)
     seed_protocols(now)
+    seed_oncall(now)  # after the referrals: the demo's unassigned referral stays in the queue
     logins += seed_volunteers(now, password, _demo_password)
     return logins
 

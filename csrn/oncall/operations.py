@@ -18,10 +18,13 @@ from sqlalchemy.orm import selectinload
 
 from csrn.agencies.models import Agency
 from csrn.audit import operations as audit
+from csrn.auth import operations as auth_ops
 from csrn.auth.models import User
 from csrn.concurrency import check_version
 from csrn.directory.models import ServiceType
 from csrn.extensions import db
+from csrn.links import path_for
+from csrn.notify.operations import notify
 from csrn.oncall.models import PATTERNS, SHIFT_ROLES, ResponseKind, Shift, ShiftException
 from csrn.roles import AGENCY_ADMIN, CHAIR
 from csrn.schedules import engine
@@ -416,6 +419,39 @@ def next_gap(now: datetime, days: int = 14) -> tuple[ResponseKind, datetime, dat
     return kind, start, end
 
 
+def coverage_report(now: datetime, days: int) -> tuple[list[str], bool]:
+    """The coverage check as lines of text in local time (for the command line and the chairs' mail), and
+    whether any interval lacks a primary."""
+    zone = task_force_zone()
+    report = coverage(now, now + timedelta(days=days))
+    lines, missing_primary = [], False
+
+    def span(start: datetime, end: datetime) -> str:
+        return f"{start.astimezone(zone):%a %Y-%m-%d %H:%M} – {end.astimezone(zone):%a %Y-%m-%d %H:%M} ({zone.key})"
+
+    if not report:
+        lines.append("No kind of response is marked 24/7 required.")
+    for item in report:
+        missing_primary = missing_primary or bool(item.no_primary)
+        lines.append(f"{item.kind.name}: " + (f"{len(item.no_primary)} interval(s) with no primary"
+                                              if item.no_primary else "a primary at every minute"))
+        lines += [f"  NO PRIMARY  {span(start, end)}" for start, end in item.no_primary]
+        lines += [f"  no backup   {span(start, end)}" for start, end in item.no_backup]
+        lines += [f"  check       {shift.agency.name}, {shift.who}: {why}" for shift, why in item.flagged]
+    return lines, missing_primary
+
+
+def gap_alert(now: datetime) -> str:
+    """The daily job: e-mail the chairs when a 24/7 kind has no primary within the next 7 days."""
+    lines, missing_primary = coverage_report(now, 7)
+    if not missing_primary:
+        return "no gap in the next 7 days"
+    text = "The on-call roster has gaps in the next 7 days: hours when nobody is primary for a 24/7 kind."
+    notify(auth_ops.chairs(), text, path_for("oncall.coverage"), now)
+    db.session.commit()
+    return f"gaps found; {len(auth_ops.chairs())} chair(s) told"
+
+
 # ----- the week and the card ---------------------------------------------------------------------------
 
 @dataclass
@@ -424,6 +460,7 @@ class DayRoster:
 
     day: date
     pieces: list[tuple[datetime, datetime, Shift]]
+    gaps: list[tuple[datetime, datetime]] = field(default_factory=list)  # no primary, for a 24/7 kind
 
 
 def roster_by_day(start_day: date, days: int) -> list[tuple[ResponseKind, list[DayRoster]]]:
@@ -442,9 +479,12 @@ def roster_by_day(start_day: date, days: int) -> list[tuple[ResponseKind, list[D
         for offset in range(days):
             day = start_day + timedelta(days=offset)
             day_start, day_end = local_instant(day, time(0)), local_instant(day + timedelta(days=1), time(0))
-            rows.append(DayRoster(day, sorted(((max(s, day_start), min(e, day_end), shift)
-                                               for s, e, shift in pieces if s < day_end and e > day_start),
-                                              key=lambda piece: (piece[2].role != "primary", piece[0]))))
+            on_day = sorted(((max(s, day_start), min(e, day_end), shift)
+                             for s, e, shift in pieces if s < day_end and e > day_start),
+                            key=lambda piece: (piece[2].role != "primary", piece[0]))
+            primary = engine.Schedule(once=[(s, e) for s, e, shift in on_day if shift.role == "primary"])
+            gaps = engine.uncovered([primary], day_start, day_end, zone) if kind.required_24_7 else []
+            rows.append(DayRoster(day, on_day, gaps))
         result.append((kind, rows))
     return result
 

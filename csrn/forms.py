@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import current_app, redirect, render_template, request
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, IntegerField, SelectMultipleField
-from wtforms.validators import ValidationError
+from wtforms.validators import Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 
@@ -42,7 +42,8 @@ class BaseForm(FlaskForm):
 class VersionedForm(BaseForm):
     """A form for a record two people may edit: carries the version it was loaded with."""
 
-    version = IntegerField(widget=HiddenField.widget)
+    # Empty on a form for a new record: allowed (Optional), or a browser's empty hidden value would be refused.
+    version = IntegerField(widget=HiddenField.widget, validators=[Optional()])
 
 
 class Checkboxes(SelectMultipleField):

@@ -104,11 +104,12 @@ def _shift_form(shift=None) -> ShiftForm:
         agencies = [shift.agency, *agencies]
     form.agency_id.choices = [(a.id, a.name) for a in agencies]
     form.kind_id.choices = [(k.id, k.name + (" (24/7)" if k.required_24_7 else "")) for k in ops.kinds()]
-    chosen = form.agency_id.data or (shift.agency_id if shift else (agencies[0].id if agencies else 0))
-    users = [(0, "— none: give a name below —")]
-    users += [(u.id, u.name + ("" if u.active else " (deactivated)")) for a in agencies if a.id == chosen
-              for u in sorted(_agency_users(a), key=lambda u: u.name)]
-    form.user_id.choices = users
+    # Every user of the agencies offered, named with their agency: the page works without JavaScript, so the list
+    # cannot follow the agency chosen; saving checks the person belongs to it.
+    names = {a.id: a.name for a in agencies}
+    users = db.session.scalars(db.select(User).where(User.agency_id.in_(names)).order_by(User.name)).all()
+    form.user_id.choices = [(0, "— none: give a name below —")] + [
+        (u.id, f"{u.name}, {names[u.agency_id]}" + ("" if u.active else " (deactivated)")) for u in users]
     if request.method == "GET" and shift is not None:
         form.user_id.data = shift.user_id or 0
         form.weekdays.data = shift.days
@@ -121,11 +122,6 @@ def _shift_form(shift=None) -> ShiftForm:
     elif request.method == "GET" and request.args.get("agency", type=int) in {a.id for a in agencies}:
         form.agency_id.data = request.args.get("agency", type=int)
     return form
-
-
-def _agency_users(agency) -> list[User]:
-    """The agency's users, for the "person on call" choice."""
-    return db.session.scalars(db.select(User).where(User.agency_id == agency.id)).all()
 
 
 @bp.route("/shifts/new", methods=["GET", "POST"])

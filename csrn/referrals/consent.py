@@ -33,12 +33,15 @@ def shared_categories(referral, viewer_agency_id: int | None, as_chair: bool, no
     consent = consent_of(referral.intake)
     if not consent_valid(consent, now):
         return set()
-    candidates = referral.candidates
-    covered = (
-        (consent.with_receiver and candidates and viewer_agency_id == candidates[0])
-        or (viewer_agency_id in consent.named_agencies)
-        or (as_chair and consent.with_chairs)
-    )
+    if referral.parent_id is None:
+        # The case: "the chosen receiver" is the first provider the sender chose.
+        candidates = referral.candidates
+        chosen = consent.with_receiver and candidates and viewer_agency_id == candidates[0]
+    else:
+        # An onward referral (DESIGN §5 "onward receivers"): only consent for onward providers reaches them.
+        accepted = referral.accepted_agency_id
+        chosen = consent.with_onward and accepted is not None and viewer_agency_id == accepted
+    covered = chosen or (viewer_agency_id in consent.named_agencies) or (as_chair and consent.with_chairs)
     return set(consent.categories) if covered else set()
 
 

@@ -60,12 +60,16 @@ class Referral(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # When an offer of it was last declined or expired and it moved on: the committee queue's "escalated".
     escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # An onward referral's case: the case-management referral it was sent from (None: the case itself).
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("referral.id"), index=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # set on closing, cleared on reopening
 
     intake = relationship("Intake", lazy="joined")
     service_type = relationship("ServiceType", lazy="joined")
     sending_agency = relationship("Agency", foreign_keys=[sending_agency_id], lazy="joined")
     accepted_agency = relationship("Agency", foreign_keys=[accepted_agency_id])
     created_by = relationship("User", foreign_keys=[created_by_id])
+    parent = relationship("Referral", remote_side=[id], foreign_keys=[parent_id])
     offers: Mapped[list[Offer]] = relationship(back_populates="referral", order_by="Offer.id", lazy="selectin")
 
     @property

@@ -92,14 +92,21 @@ def _as_recipients(users) -> list[SimpleNamespace]:
 # ----- creating and offering ---------------------------------------------------------------------
 
 def create_referral(actor, intake, service_type_id: int, candidates: list[int], now: datetime,
-                    is_drill: bool = False) -> Referral:
-    """Create a referral and offer it to the first candidate, or put it in the committee queue."""
-    referral = Referral(intake_id=intake.id, service_type_id=service_type_id, sending_agency_id=intake.agency_id,
+                    is_drill: bool = False, sending_agency_id: int | None = None,
+                    parent: Referral | None = None) -> Referral:
+    """Create a referral and offer it to the first candidate, or put it in the committee queue.
+
+    From an intake, the sender is the intake's agency; an onward referral names its case (`parent`) and is sent
+    by the agency holding it; a drill's children are drills too."""
+    sender = sending_agency_id or (parent.accepted_agency_id if parent is not None else None) or intake.agency_id
+    referral = Referral(intake_id=intake.id, service_type_id=service_type_id, sending_agency_id=sender,
                         created_by_id=actor.id, urgency=intake.urgency, state="unassigned",
-                        candidates_json=json.dumps(candidates), is_drill=is_drill, created_at=now, updated_at=now)
+                        candidates_json=json.dumps(candidates),
+                        is_drill=is_drill or (parent is not None and parent.is_drill),
+                        parent_id=parent.id if parent is not None else None, created_at=now, updated_at=now)
     db.session.add(referral)
     db.session.flush()
-    add_event(referral, "created", now, actor, intake.agency_id)
+    add_event(referral, "created", now, actor, sender)
     if candidates:
         _offer_to(referral, candidates[0], now, actor)
     else:
@@ -440,7 +447,8 @@ def offer_by_hand(actor, referral: Referral, agency: Agency, now: datetime) -> O
 def relation(referral: Referral, user) -> str | None:
     """The viewer's relation to the referral, or None (then it is a 404)."""
     if user.agency_id is not None:
-        if referral.intake.created_by_id == user.id:
+        # The intake's author follows the case-management referral it created, never the case's onward referrals.
+        if referral.parent_id is None and referral.intake.created_by_id == user.id:
             return "author"
         if referral.sending_agency_id == user.agency_id:
             return "sender"
@@ -526,7 +534,8 @@ def close(actor, referral: Referral, outcome: str, now: datetime) -> None:
         raise RefusedTransition("Only the accepting agency closes this referral.")
     result = db.session.execute(
         update(Referral).where(Referral.id == referral.id, Referral.state.in_(("accepted", "in_progress")))
-        .values(state="closed", outcome=outcome, updated_at=now).execution_options(synchronize_session=False))
+        .values(state="closed", outcome=outcome, updated_at=now, closed_at=now)
+        .execution_options(synchronize_session=False))
     if result.rowcount != 1:
         db.session.rollback()
         raise RefusedTransition("This referral is not open.")

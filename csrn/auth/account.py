@@ -18,7 +18,7 @@ from flask_login import current_user, login_required, login_user
 
 from csrn.audit import operations as audit
 from csrn.auth import operations as ops
-from csrn.auth import sessions, twofactor
+from csrn.auth import sessions, tokens, twofactor
 from csrn.auth.forms import ChangeEmailForm, ChangePasswordForm, CodeForm, ReauthForm
 from csrn.auth.models import UserSession
 from csrn.auth.sessions import fresh_login_required
@@ -218,11 +218,13 @@ def end_other_sessions():
         now = utcnow()
         user = _me()
         sessions.end_all(user, now, keep=g.user_session)
+        tokens.revoke_all_access(user, now)  # calendar feeds too: another device may hold their addresses
         audit.record(user, "account.other_sessions_ended", user, now=now)
         db.session.commit()
         login_user(user)
         flash("Your other sessions have been ended.", "success")
         return redirect_after_post(url_for("account.index"))
     return render_template("account/confirm.html", form=form, title="Log out everywhere else?",
-                           text="Every other browser and device logged in as you will be logged out.",
+                           text="Every other browser and device logged in as you will be logged out, and your "
+                                "calendar feeds stop.",
                            action=url_for("account.end_other_sessions"), button="End other sessions")

@@ -295,6 +295,7 @@ def reset_password(token, password: str, now: datetime) -> User:
     user.password_hash = hash_password(password)
     user.password_changed_at = now
     sessions.end_all(user, now)
+    tokens.revoke_all_access(user, now)
     audit.record(user, "auth.password_reset", user, fields=["password_hash"], now=now)
     db.session.commit()
     return user
@@ -306,6 +307,7 @@ def change_password(user: User, new_password: str, now: datetime, keep=None) -> 
     user.password_hash = hash_password(new_password)
     user.password_changed_at = now
     sessions.end_all(user, now, keep=keep)
+    tokens.revoke_all_access(user, now)
     audit.record(user, "account.password_changed", user, fields=["password_hash"], now=now)
     db.session.commit()
 

@@ -111,6 +111,13 @@ def revoke_access(purpose: str, user, now: datetime) -> bool:
     return result.rowcount > 0
 
 
+def revoke_all_access(user, now: datetime) -> None:
+    """Stop every feed of the user: after a password change or reset, or "log out everywhere else" — whoever
+    held the account may have copied a feed address."""
+    db.session.execute(update(AccessToken).where(AccessToken.user_id == user.id, AccessToken.revoked_at.is_(None))
+                       .values(revoked_at=now))
+
+
 def access_tokens_of(user) -> dict[str, AccessToken]:
     """The user's live tokens by purpose (to say which feeds exist, never to show them again)."""
     rows = db.session.scalars(select(AccessToken).where(AccessToken.user_id == user.id,

@@ -19,6 +19,7 @@ from csrn.settings.operations import get_settings, task_force_zone
 
 PURPOSES = {"oncall-mine": "My shifts", "oncall-agency": "Our agency's roster"}
 PAST, FUTURE = timedelta(days=7), timedelta(weeks=8)
+LOOKBACK = timedelta(days=8)
 
 
 def feed_shifts(token, now: datetime) -> list[Shift]:
@@ -39,7 +40,12 @@ def calendar(token, now: datetime) -> bytes:
     cal.add("x-wr-calname", f"{get_settings().name}: {PURPOSES[token.purpose].lower()}")
     cal.add("x-wr-timezone", zone.key)
     for shift in feed_shifts(token, now):
-        for opened, closed in engine.intervals(ops.schedule_of(shift, holidays), start, end, zone):
+        # Read further back than the window and keep what touches it: an occurrence running at the window's edge
+        # keeps its own start (and so its UID) from one poll to the next, unless it began over a week before.
+        for opened, closed in engine.intervals(ops.schedule_of(shift, holidays), start - LOOKBACK,
+                                               end + timedelta(days=1), zone):
+            if closed <= start or opened >= end:
+                continue
             event = Event()
             event.add("uid", f"csrn-shift-{shift.id}-{opened:%Y%m%dT%H%M%SZ}@{_host()}")
             event.add("dtstamp", shift.updated_at)

@@ -7,6 +7,7 @@ from datetime import timedelta
 from flask import abort, current_app, flash, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from csrn.audit import operations as audit
 from csrn.auth import tokens
 from csrn.auth.models import User
 from csrn.clock import utcnow
@@ -31,6 +32,12 @@ def _me():
     return current_user._get_current_object()
 
 
+def _id_arg(name: str) -> int:
+    """An id from the query string: 0 when missing, not a number, or beyond any row's id."""
+    value = request.args.get(name, 0, type=int)
+    return value if 0 < value < 2**63 else 0
+
+
 @bp.get("/now")
 @login_required
 def now():
@@ -45,10 +52,12 @@ def now():
 def index():
     """The roster: every shift by kind and agency, with warnings (overlapping primaries, shifts to look at)."""
     at = utcnow()
-    kind_id = request.args.get("kind", 0, type=int)
-    agency_id = request.args.get("agency", 0, type=int)
+    kind_id = _id_arg("kind")
+    agency_id = _id_arg("agency")
     shifts = ops.roster(_me(), kind_id or None, agency_id or None)
-    warnings = ops.coverage(at, at + timedelta(weeks=CARD_WEEKS)) if ops.can_manage_any(_me()) else []
+    # Warnings for what the viewer keeps: every agency's shifts for chairs, their own for an agency admin.
+    own = None if _me().has_role(CHAIR) else _me().agency_id
+    warnings = ops.coverage(at, at + timedelta(weeks=CARD_WEEKS), own) if ops.can_manage_any(_me()) else []
     return render_template(
         "oncall/index.html", shifts=shifts, kinds=ops.kinds(include_inactive=True), kind_id=kind_id,
         agency_id=agency_id, warnings=[w for w in warnings if w.overlapping_primaries or w.flagged],
@@ -244,6 +253,7 @@ def make_feed(purpose: str):
     if not form.validate_on_submit() or _me().agency_id is None:
         abort(400)
     raw = tokens.issue_access(purpose, _me(), utcnow())
+    audit.record(_me(), "oncall.feed_made", _me(), fields=[purpose], now=utcnow())
     db.session.commit()
     url = external_url("oncall.feed", token=raw)
     return render_template("oncall/feeds.html", purposes=feeds.PURPOSES, live=tokens.access_tokens_of(_me()),
@@ -256,13 +266,14 @@ def revoke_feed(purpose: str):
     """Stop a feed: its URL answers 404 from now on."""
     if EmptyForm().validate_on_submit():
         tokens.revoke_access(purpose, _me(), utcnow())
+        audit.record(_me(), "oncall.feed_revoked", _me(), fields=[purpose], now=utcnow())
         db.session.commit()
         flash("The feed is stopped; calendars polling it get nothing more.", "success")
     return redirect_after_post(url_for("oncall.feed_list"))
 
 
 @bp.get("/feeds/<token>.ics")
-@limiter.limit("60 per minute")
+@limiter.limit("60 per minute", key_func=lambda: "feed:" + (request.view_args or {}).get("token", "")[:64])
 def feed(token: str):
     """A calendar feed by its secret token (no session); 404 for an unknown or revoked one."""
     at = utcnow()

@@ -7,7 +7,7 @@ from datetime import datetime, time, timedelta
 from types import SimpleNamespace
 
 from flask import abort, current_app, has_request_context, url_for
-from sqlalchemy import case, func, literal_column, or_, select, update
+from sqlalchemy import and_, case, func, literal_column, or_, select, update
 from sqlalchemy.orm import contains_eager
 
 from csrn.agencies.models import Agency
@@ -30,6 +30,10 @@ URGENCY_ORDER = case((Referral.urgency == "emergency", 0), (Referral.urgency == 
 # A literal, not a parameter: the partial indexes on pending offers apply to it in every plan (PostgreSQL's generic
 # plans of prepared statements included).
 PENDING = Offer.state == literal_column("'pending'")
+
+
+# The person on call reached for a referral sees its summary while it waits for a provider.
+ONCALL_STATES = ("offered", "unassigned")
 
 
 class RefusedTransition(Exception):
@@ -242,17 +246,20 @@ class _Escalations:
         self.contacts = escalation_contacts(now)
         self.deadlines: dict[str, datetime] = {}
         self.agency_names: dict[int, str] = {}
-        self.responders: dict[tuple[int, str], list] = {}
+        self.responders: dict[int, list] = {}
         self.receivable: dict[tuple[int, int], bool] = {}
 
-    def on_call(self, service_type_id: int, urgency: str) -> list:
-        """The shifts on call now for the referral's kind (read once per service type and urgency): the primary,
-        and the backup when the primary's shift ends before an offer made now would be due."""
-        key = (service_type_id, urgency)
-        if key not in self.responders:
-            self.responders[key] = oncall_ops.escalation_responders(
-                service_type_id, self.now, self.deadline(urgency) - self.now)
-        return self.responders[key]
+    def on_call(self, service_type_id: int) -> list:
+        """The shifts on call now for the referral's kind (read once per service type): the primary, and the
+        backup when the primary's shift ends before an emergency offer made now would be due (the offer the on-call
+        agency gets) — never the whole of a routine deadline, which would wake the backup for nearly every one.
+        A shift whose person has left its agency, or of a suspended agency, reaches nobody."""
+        if service_type_id not in self.responders:
+            self.responders[service_type_id] = [
+                shift for shift in oncall_ops.escalation_responders(
+                    service_type_id, self.now, self.deadline("emergency") - self.now)
+                if shift.user.agency_id == shift.agency_id and shift.agency.membership_status != "suspended"]
+        return self.responders[service_type_id]
 
     def can_receive(self, agency_id: int, service_type_id: int) -> bool:
         """Whether the agency may be offered this service now (read once per pass)."""
@@ -293,7 +300,7 @@ class _Escalations:
         next_agency, on_call, via_on_call = {}, {}, set()
         for referral_id in ids:
             referral = referrals[referral_id]
-            on_call[referral_id] = self.on_call(referral.service_type_id, referral.urgency)
+            on_call[referral_id] = self.on_call(referral.service_type_id)
             # The person on call can act: their agency is offered the referral first, if it can receive it.
             answering = next((shift.agency_id for shift in on_call[referral_id]
                               if shift.agency_id not in offered[referral_id]
@@ -462,9 +469,11 @@ def relation(referral: Referral, user) -> str | None:
     if user.has_role(CHAIR) and (referral.state == "unassigned" or any(o.state in ("declined", "expired")
                                                                        for o in referral.offers)):
         return "chair"
-    if db.session.scalar(select(ReferralContact.id).where(ReferralContact.referral_id == referral.id,
-                                                          ReferralContact.user_id == user.id).limit(1)):
-        return "oncall"  # reached as the person on call: the summary and the sender's phone
+    if referral.state in ONCALL_STATES and db.session.scalar(select(ReferralContact.id).where(
+            ReferralContact.referral_id == referral.id, ReferralContact.user_id == user.id).limit(1)):
+        # Reached as the person on call: the summary and the sender's phone while nobody has the case yet — never
+        # who took the person in later, or how it ended (DESIGN §5: need to know).
+        return "oncall"
     return None
 
 
@@ -475,7 +484,8 @@ def visible_query(user):
         conditions.append(Referral.sending_agency_id == user.agency_id)
         if user.has_role(*RECEIVER_ROLES):
             conditions.append(Referral.id.in_(select(Offer.referral_id).where(Offer.agency_id == user.agency_id)))
-    conditions.append(Referral.id.in_(select(ReferralContact.referral_id).where(ReferralContact.user_id == user.id)))
+    conditions.append(and_(Referral.state.in_(ONCALL_STATES), Referral.id.in_(
+        select(ReferralContact.referral_id).where(ReferralContact.user_id == user.id))))
     if user.has_role(CHAIR):
         conditions.append(Referral.state == "unassigned")
         conditions.append(Referral.id.in_(select(Offer.referral_id).where(Offer.state.in_(("declined", "expired")))))

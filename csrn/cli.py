@@ -18,7 +18,10 @@ from csrn.roles import ADMIN
 csrn_cli = AppGroup("csrn", help="CSRN administration and scheduled jobs.")
 
 # Each module adds (name, "module:function") here; the function takes `now` and returns a summary.
-TICK_JOBS: list = [("escalations", "csrn.referrals.operations:escalation_pass")]
+TICK_JOBS: list = [
+    ("password reset requests", "csrn.auth.operations:answer_reset_requests"),  # before the outbox is sent
+    ("escalations", "csrn.referrals.operations:escalation_pass"),
+]
 DAILY_JOBS: list = [
     ("certificate and agreement expiry reminders", "csrn.agencies.operations:expiry_reminders"),
     ("directory confirmation links", "csrn.directory.operations:stale_reminders"),

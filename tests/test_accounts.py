@@ -12,9 +12,10 @@ from datetime import timedelta
 
 import pyotp
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from csrn.audit.models import AuditEvent
+from csrn.auth import operations as auth_ops
 from csrn.auth import twofactor
 from csrn.auth.models import AuthToken, RecoveryCode, User, UserSession
 from csrn.clock import utcnow
@@ -418,8 +419,34 @@ def test_exactly_1024_characters_is_accepted(app, login_as):
 
 # ----- A5/A6: password reset ---------------------------------------------------------------------
 
+def answer_reset_requests(app) -> str:
+    """Run `tick`'s reset job: the links of waiting requests are queued as mail."""
+    with app.app_context():
+        return auth_ops.answer_reset_requests(utcnow())
+
+
 def request_reset(b: Browser, email: str, **kwargs):
-    return b.post("/reset", {"email": email}, page="/reset", **kwargs)
+    """Ask for a reset link at /reset, then let `tick`'s job answer (as it does within the minute)."""
+    response = b.post("/reset", {"email": email}, page="/reset", **kwargs)
+    answer_reset_requests(b.client.application)
+    return response
+
+
+def statements_of(app, send) -> list[str]:
+    """The SQL statements (text, not values) the app sends while `send()` runs."""
+    seen = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        seen.append(re.sub(r"sa_savepoint_\d+", "sa_savepoint", statement))  # the suite's numbered savepoints
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        send()
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    return seen
 
 
 def reset_link_for(app, browser, email) -> str:
@@ -439,6 +466,49 @@ def test_reset_answers_alike_for_known_and_unknown_emails(app, browser, create_u
     assert len(mail_to(app, user.email)) == 1
     assert mail_to(app, "nobody-here@example.org") == []
     assert outbox_count(app) == 1
+
+
+def test_reset_request_does_the_same_work_for_known_and_unknown_emails(app, browser, create_user):
+    """A5: the request sends the very same SQL for a known and an unknown address (no look-up, no token, no
+    mail: a stopwatch cannot tell them apart); `tick` then queues the one link, for the known address only."""
+    user = create_user()
+    token = browser.token("/reset")
+    work = {}
+    for email in (user.email, "nobody-here@example.org"):
+        send = lambda email=email: browser.client.post("/reset", data={"email": email, "csrf_token": token})  # noqa: E731
+        work[email] = statements_of(app, send)
+    assert work[user.email] == work["nobody-here@example.org"]
+    assert not any("app_user" in statement or "outbox" in statement for statement in work[user.email])
+    assert outbox_count(app) == 0
+    assert answer_reset_requests(app) == "2 answered, 1 link(s) queued"
+    assert len(mail_to(app, user.email)) == 1 and outbox_count(app) == 1
+    assert RESET_LINK_RE.search(mail_to(app, user.email)[0][1])
+    assert answer_reset_requests(app) == "0 answered, 0 link(s) queued"  # each request is answered once
+    actions = audit_actions(app)
+    assert actions.count("auth.reset_requested") == 2
+    assert "auth.reset_link_queued" in audit_actions(app, object_id=user.id)
+    assert "auth.reset_requested_unknown" in actions
+
+
+def test_tick_answers_reset_requests_before_sending_the_outbox(app, browser, create_user, runner):
+    """`flask csrn tick` runs the reset job (so a link goes out in the same minute)."""
+    user = create_user()
+    browser.post("/reset", {"email": user.email}, page="/reset")
+    result = runner.invoke(args=["csrn", "tick"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0] == "password reset requests: 1 answered, 1 link(s) queued"
+    assert len(mail_to(app, user.email)) == 1
+
+
+def test_a_reset_request_for_an_account_deactivated_meanwhile_sends_nothing(app, browser, create_user):
+    """`tick` looks the address up when it answers: an account deactivated since the request gets no link."""
+    user = create_user()
+    browser.post("/reset", {"email": user.email}, page="/reset")
+    with app.app_context():
+        db.session.get(User, user.id).active = False
+        db.session.commit()
+    assert answer_reset_requests(app) == "1 answered, 0 link(s) queued"
+    assert mail_to(app, user.email) == []
 
 
 def test_reset_link_works_once_and_not_after_expiry(app, browser, create_user):
@@ -486,6 +556,7 @@ def test_reset_requested_with_a_hostile_host_sends_nothing(app, browser, create_
     assert response.status_code == 400
     assert b"security token" not in response.get_data()
     assert b"evil.example" not in response.get_data()
+    answer_reset_requests(app)
     assert outbox_count(app) == 0
 
 

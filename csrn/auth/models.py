@@ -133,6 +133,18 @@ class AuthToken(db.Model):
     agency = relationship("Agency")
 
 
+class ResetRequest(db.Model):
+    """A reset link asked for at /reset, waiting for `tick`: the request itself never looks the address up,
+    so it does the same work whether or not an account has it (SECURITY A5)."""
+
+    __tablename__ = "reset_request"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Whatever was typed, perhaps a stranger's address: encrypted, and deleted once `tick` has answered it.
+    email: Mapped[str] = mapped_column(EncryptedText)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class RecoveryCode(db.Model):
     """A one-time recovery code for a lost authenticator, stored hashed."""
 

@@ -957,9 +957,9 @@ def test_htmx_request_on_an_expired_session_gets_hx_redirect(app, create_user):
 
 # ----- A8: fresh re-authentication ---------------------------------------------------------------
 
-@pytest.mark.parametrize("url", ["/account/password", "/account/email"])
+@pytest.mark.parametrize("url", ["/account/password", "/account/email", "/account/two-factor"])
 def test_stale_session_is_sent_to_reauthenticate(app, create_user, url):
-    """A8: after 10 minutes, password and e-mail changes ask for the password again first."""
+    """A8: after 10 minutes, password and e-mail changes and two-factor enrolment ask for the password again."""
     user = create_user()
     b = Browser(app.test_client())
     b.login(user.email)
@@ -980,6 +980,30 @@ def test_stale_session_is_sent_to_reauthenticate(app, create_user, url):
     response = b.post(f"/account/reauthenticate?next={url}", {"password": PASSWORD})
     assert response.status_code == 302 and response.headers["Location"] == url
     assert b.get(url).status_code == 200
+
+
+def test_required_enrolment_from_a_stale_session_asks_for_the_password_first(app, create_user, monkeypatch):
+    """A8 with A3: a user who must enrol, idle past the freshness window, is asked for the password (not
+    sent round in circles), then enrols; the QR code is not shown to the stale session either."""
+    monkeypatch.setitem(app.config, "CSRN_REQUIRE_2FA", True)
+    user = create_user()
+    b = Browser(app.test_client())
+    b.login(user.email)
+    set_session_times(app, user.id, reauthenticated_ago=timedelta(minutes=11))
+    assert b.get("/").headers["Location"] == "/account/two-factor"
+    response = b.get("/account/two-factor")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/account/reauthenticate?next=/account/two-factor"
+    assert b.get("/account/two-factor/qr.svg").status_code == 302
+    assert user_row(app, user.id)["totp_pending_secret"] is None
+    assert b.get("/account/reauthenticate?next=/account/two-factor").status_code == 200
+    response = b.post("/account/reauthenticate?next=/account/two-factor", {"password": PASSWORD})
+    assert response.status_code == 302 and response.headers["Location"] == "/account/two-factor"
+    assert b.get("/account/two-factor").status_code == 200
+    pending = user_row(app, user.id)["totp_pending_secret"]
+    response = b.post("/account/two-factor", {"code": code_for(pending)})
+    assert response.headers["Location"] == "/account/two-factor/recovery-codes"
+    assert user_row(app, user.id)["totp_secret"] == pending
 
 
 def test_email_change_after_reauthentication(app, create_user):

@@ -121,12 +121,10 @@ def change_email():
 
 
 @bp.route("/two-factor", methods=["GET", "POST"])
-@login_required
+@fresh_login_required  # a first enrolment too: whoever holds a stale session must not bind their own phone (A8)
 def two_factor_setup():
     """Enrol an authenticator app: scan the QR code or type the secret, then confirm a code."""
     user = _me()
-    if user.has_two_factor and not sessions.is_fresh(g.get("user_session"), utcnow()):
-        return redirect(url_for("account.reauthenticate", next=url_for("account.two_factor_setup")))
     now = utcnow()
     if user.totp_pending_secret is None:
         user.totp_pending_secret = twofactor.new_secret()  # session bookkeeping for this enrolment
@@ -155,7 +153,7 @@ def two_factor_setup():
 
 
 @bp.get("/two-factor/qr.svg")
-@login_required
+@fresh_login_required  # it shows the pending secret, as the set-up page does
 def two_factor_qr():
     """The pending enrolment's QR code, drawn on the server."""
     user = _me()

@@ -197,4 +197,5 @@ def require_enrolment():
 ENROLMENT_ENDPOINTS = {
     "static", "health.healthz", "auth.logout", "account.two_factor_setup", "account.two_factor_qr",
     "account.recovery_codes_shown",
+    "account.reauthenticate",  # enrolment from a stale session asks for the password first (A8)
 }

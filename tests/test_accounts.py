@@ -6,13 +6,14 @@ User management (/users) is in test_users_admin.py.
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from datetime import timedelta
 
 import pyotp
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, text
 
 from csrn.audit.models import AuditEvent
 from csrn.auth import operations as auth_ops
@@ -649,6 +650,49 @@ def test_enrolment_shows_secret_and_qr_then_recovery_codes_once(app, login_as):
     response = other.post("/login/code", {"code": code_for(pending, 1)}, page="/login/code")
     assert response.status_code == 302
     assert not is_anonymous(other.client)
+
+
+def session_cookie_contents(app, client) -> str:
+    """What the signed session cookie says, as text (signed is not encrypted: anyone holding it can read it)."""
+    cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"]).value
+    return json.dumps(app.session_interface.get_signing_serializer(app).loads(cookie))
+
+
+def waiting_codes(app, user_id: int) -> tuple[str | None, str | None]:
+    """(stored text, decrypted text) of the codes waiting on the user's newest session record."""
+    with app.app_context():
+        row = db.session.scalar(select(UserSession).where(UserSession.user_id == user_id)
+                                .order_by(UserSession.id.desc()))
+        stored = db.session.scalar(text("SELECT recovery_codes_to_show FROM user_session WHERE id = :id"),
+                                   {"id": row.id})
+        return stored, row.recovery_codes_to_show
+
+
+def shown_codes(response) -> list[str]:
+    """The recovery codes on a page."""
+    return re.findall(r"<code>([a-z0-9]{5}-[a-z0-9]{5})</code>", response.get_data(as_text=True))
+
+
+def test_new_recovery_codes_wait_encrypted_on_the_server_never_in_the_cookie(app, login_as):
+    """A3: between enrolment (or making new codes) and the page that shows them, the ten codes are on the
+    session record, encrypted, and nowhere in the cookie; shown once, they are gone from the server too."""
+    b = login_as(roles=("case_manager",))
+    b.get("/account/two-factor")
+    pending = user_row(app, b.user.id)["totp_pending_secret"]
+    assert b.post("/account/two-factor", {"code": code_for(pending)}).status_code == 302
+    cookie = session_cookie_contents(app, b.client)
+    stored, decrypted = waiting_codes(app, b.user.id)
+    codes = shown_codes(b.get("/account/two-factor/recovery-codes"))
+    assert len(codes) == 10 and decrypted.split("\n") == codes
+    assert not any(code in cookie or code in stored for code in codes)
+    assert waiting_codes(app, b.user.id) == (None, None)
+
+    # New codes, not looked at before logging out: they end with the session.
+    assert b.post("/account/two-factor/recovery-codes/new", {}).status_code == 302
+    assert waiting_codes(app, b.user.id)[1] is not None
+    assert not any(code in session_cookie_contents(app, b.client) for code in waiting_codes(app, b.user.id)[1].split())
+    b.logout()
+    assert waiting_codes(app, b.user.id) == (None, None)
 
 
 def test_same_code_twice_recovery_code_once_wrong_codes_refused(app, create_user):

@@ -411,7 +411,8 @@ KINDS = {SHARED, AGENCY_SCOPED, ROLE_GATED}
 # What a GET may change (SECURITY AC5): table -> None (anything) or the columns it may touch.
 GET_MAY_CHANGE: dict[str, set[str] | None] = {
     "audit_event": None,
-    "user_session": {"last_seen_at"},  # session bookkeeping: the idle timer
+    # Session bookkeeping: the idle timer, and new recovery codes cleared once their page has shown them.
+    "user_session": {"last_seen_at", "recovery_codes_to_show"},
     "app_user": {"totp_pending_secret"},  # opening two-factor set-up draws the secret it will show
 }
 MISSING_ID = 2_000_000_000

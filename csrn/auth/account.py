@@ -12,7 +12,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 from flask_login import current_user, login_required, login_user
@@ -28,7 +27,6 @@ from csrn.forms import EmptyForm, redirect_after_post, render_form
 from csrn.security import safe_next
 
 bp = Blueprint("account", __name__, url_prefix="/account")
-CODES_KEY = "fresh_recovery_codes"
 
 
 def fresh_login_required(view):
@@ -137,10 +135,10 @@ def two_factor_setup():
             codes = twofactor.new_recovery_codes(user, now)
             if replacing:
                 sessions.end_all(user, now, keep=g.user_session)
+            sessions.keep_codes_to_show(g.user_session, codes)
             audit.record(user, "account.second_factor_enrolled", user, fields=["totp_secret"], now=now)
             db.session.commit()
             login_user(user)
-            session[CODES_KEY] = codes
             return redirect(url_for("account.recovery_codes_shown"))
         form.code.errors = ["That code is not right. Check the time on your phone and try the newest code."]
     secret = user.totp_pending_secret
@@ -169,9 +167,10 @@ def two_factor_qr():
 @login_required
 def recovery_codes_shown():
     """Show freshly made recovery codes once."""
-    codes = session.pop(CODES_KEY, None)
+    codes = sessions.take_codes_to_show(g.get("user_session"))
     if not codes:
         return redirect(url_for("account.index"))
+    db.session.commit()  # gone from the server before the page leaves it
     return render_template("account/recovery_codes.html", codes=codes)
 
 
@@ -185,9 +184,9 @@ def regenerate_recovery_codes():
     if form.validate_on_submit():
         now = utcnow()
         codes = twofactor.new_recovery_codes(_me(), now)
+        sessions.keep_codes_to_show(g.user_session, codes)
         audit.record(_me(), "account.recovery_codes_regenerated", _me(), now=now)
         db.session.commit()
-        session[CODES_KEY] = codes
         return redirect(url_for("account.recovery_codes_shown"))
     return render_template("account/confirm.html", form=form,
                            title="Make new recovery codes?",

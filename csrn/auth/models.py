@@ -107,6 +107,8 @@ class UserSession(db.Model):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     ip: Mapped[str] = mapped_column(String(64), default="")
     user_agent: Mapped[str] = mapped_column(String(200), default="")
+    # New recovery codes wait here, encrypted, until shown once (the session cookie is signed, not encrypted).
+    recovery_codes_to_show: Mapped[str | None] = mapped_column(EncryptedText)
 
 
 TOKEN_PURPOSES = ("invite", "reset", "capacity")

@@ -75,12 +75,13 @@ def create_admin(email: str, name: str, password_stdin: bool) -> None:
     """Create an administrator account (the only way the first account comes to be)."""
     from csrn.auth import operations as auth_ops
     from csrn.auth.passwords import password_problem
+    from csrn.settings.operations import get_settings
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    problem = password_problem(password)
+    problem = password_problem(password, [email, name, get_settings().name])
     if problem:
         raise click.ClickException(problem)
     if db.session.scalar(User.by_email(email)) is not None:

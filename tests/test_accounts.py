@@ -22,6 +22,7 @@ from csrn.auth.models import AuthToken, RecoveryCode, User, UserSession
 from csrn.clock import utcnow
 from csrn.extensions import db
 from csrn.notify.models import OutboxMessage
+from csrn.settings.operations import get_settings
 from tests.conftest import NOW, PASSWORD, Browser
 
 NEW_PASSWORD = "violet lantern orchard 7 quietly"
@@ -373,7 +374,7 @@ WEAK_PASSWORDS = {
     "short": "short pass",
     "eleven": "abcdefghij1",
     "common": "qwertyuiop12",
-    "common-spaced": "correct horse battery staple",
+    "repeated-words": "monkey monkey monkey",
     "themed": "trafficking2024!",
     "password1234": "password1234",
     "task-force": "TaskForce2025!!",
@@ -390,7 +391,7 @@ def accept_with(app, login_as, password):
 
 @pytest.mark.parametrize("password", list(WEAK_PASSWORDS.values()), ids=list(WEAK_PASSWORDS))
 def test_weak_passwords_are_refused(app, login_as, password):
-    """A2: short, common, themed and over-long (1,025 characters) passwords are refused with 422."""
+    """A2: short, common, repetitive, themed and over-long (1,025 characters) passwords are refused with 422."""
     if "sentence" in password:
         assert len(password) == 1025
     response, email, visitor = accept_with(app, login_as, password)
@@ -398,6 +399,47 @@ def test_weak_passwords_are_refused(app, login_as, password):
     assert "There is a problem" in response.get_data(as_text=True)
     assert user_row(app, user_id_by_email(app, email))["password_hash"] is None
     assert is_anonymous(visitor.client)
+
+
+PERSON = {"email": "ottoline.brackenbury@saltmarsh.example", "name": "Ottoline Brackenbury",
+          "agency": "Saltmarsh Refuge Collective", "task force": "Anti-Trafficking Task Force"}
+
+
+@pytest.mark.parametrize("detail", list(PERSON))
+def test_the_persons_own_details_are_refused_as_a_password(app, login_as, create_agency, detail):
+    """A2: the invited person's e-mail, name, agency name and the task force's name (zxcvbn's user inputs)
+    are refused as a password, with zxcvbn's advice as the message."""
+    with app.app_context():
+        assert get_settings().name == PERSON["task force"]
+    inviter = login_as(roles=("agency_admin",), agency_id=create_agency(name=PERSON["agency"]))
+    response = invite(inviter, PERSON["email"], inviter.user.agency_id, ["staff"], name=PERSON["name"])
+    link = INVITE_LINK_RE.search(response.get_data(as_text=True)).group(0)
+    visitor = Browser(app.test_client())
+    response = visitor.post(path_of(link), {"password": PERSON[detail], "confirm": PERSON[detail]})
+    assert response.status_code == 422
+    assert "This password would be easy to guess." in response.get_data(as_text=True)
+    assert user_row(app, user_id_by_email(app, PERSON["email"]))["password_hash"] is None
+
+
+def test_changing_the_password_to_ones_own_email_is_refused(app, create_user):
+    """A2: the change-password form knows who is asking: the user's own e-mail address is refused."""
+    user = create_user()
+    b = Browser(app.test_client())
+    b.login(user.email)
+    response = b.post("/account/password", {"current_password": PASSWORD, "password": user.email,
+                                            "confirm": user.email})
+    assert response.status_code == 422
+    assert "This password would be easy to guess." in response.get_data(as_text=True)
+    assert Browser(app.test_client()).login(user.email).status_code == 302  # the old password still works
+
+
+def test_zxcvbns_warning_is_shown_beside_the_field(app, login_as):
+    """A2: a refused password says why, in zxcvbn's words, and what would be better."""
+    response, _, _ = accept_with(app, login_as, "qwertyuiop12")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "This is similar to a commonly used password." in html
+    assert "Add another word or two. Uncommon words are better." in html
 
 
 def test_long_passphrase_with_spaces_and_emoji_is_accepted(app, login_as):

@@ -71,6 +71,15 @@ def test_create_admin_refuses_a_weak_password(app, runner, password):
     assert _count(app, User) == 0
 
 
+def test_create_admin_refuses_the_admins_own_email_as_password(app, runner):
+    """A2: create-admin gives zxcvbn the e-mail and name too: the e-mail address is no password."""
+    email = "ottoline.brackenbury@example.org"
+    result = runner.invoke(args=["csrn", "create-admin", "--email", email, "--password-stdin"], input=email + "\n")
+    assert result.exit_code == 1
+    assert "This password would be easy to guess." in result.output
+    assert _count(app, User) == 0
+
+
 def test_create_admin_refuses_an_existing_email(app, runner, create_user):
     """An existing e-mail is not overwritten or given admin rights."""
     user = create_user(roles=("staff",))

@@ -88,7 +88,7 @@ def reauthenticate():
 def change_password():
     """Change the password; every other session ends."""
     form = ChangePasswordForm()
-    form.email_for_check = current_user.email
+    form.user_inputs = ops.password_inputs(_me())
     if form.validate_on_submit():
         user = _me()
         if not ops.check_password(user, form.current_password.data):

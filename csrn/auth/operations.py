@@ -64,6 +64,11 @@ def _dummy_verify(password: str) -> None:
         pass
 
 
+def password_inputs(user: User) -> list[str]:
+    """What an attacker would know of the user, for the password check: e-mail, name, agency, task force."""
+    return [user.email, user.name, user.agency.name if user.agency else "", get_settings().name]
+
+
 def check_password(user: User, password: str) -> bool:
     """Verify the password; rehash in place when the parameters have changed."""
     if not user.password_hash:

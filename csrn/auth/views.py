@@ -127,7 +127,7 @@ def accept_invitation(token: str):
     if found is None:
         return render_template("auth/link_invalid.html", what="invitation"), 404
     form = NewPasswordForm()
-    form.email_for_check = found.user.email
+    form.user_inputs = ops.password_inputs(found.user)
     if form.validate_on_submit():
         try:
             user = ops.accept_invitation(found, form.password.data, now)
@@ -163,7 +163,7 @@ def reset_password(token: str):
     if found is None:
         return render_template("auth/link_invalid.html", what="reset"), 404
     form = NewPasswordForm()
-    form.email_for_check = found.user.email
+    form.user_inputs = ops.password_inputs(found.user)
     if form.validate_on_submit():
         try:
             ops.reset_password(found, form.password.data, now)

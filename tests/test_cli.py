@@ -143,6 +143,7 @@ def test_seed_demo_refuses_a_production_app(monkeypatch, tmp_path, database_url,
         "CSRN_BASE_URL": "https://csrn.example.org",
         "TRUSTED_HOSTS": "csrn.example.org",
         "DATABASE_URL": database_url,
+        "CSRN_SINGLE_PROCESS": "1",  # one CLI process: the per-process limit store is allowed
     }.items():
         monkeypatch.setenv(name, value)
     production = create_app()

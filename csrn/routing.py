@@ -1,7 +1,9 @@
-"""Numbers from URLs that the database can hold (SECURITY V3): ids in a signed 64-bit range, pages clamped.
+"""Numbers from URLs that the database can hold (SECURITY V3): ids within the id columns' range, pages clamped.
 
-SQLite refuses a Python int above 2^63 - 1 as a parameter (OverflowError, a 500) and PostgreSQL compares a bigger
-one as numeric; either way no row can have such an id, so the URL never matches (a 404) and no query runs.
+Every id column is an `Integer`: a signed 32-bit int4 on PostgreSQL, where SQLAlchemy casts the parameter to it
+(`... = %(id)s::INTEGER`) and a bigger value fails with "integer out of range"; SQLite cannot even bind a value
+above 2^63 - 1 (OverflowError). Either was a 500. No row can have a bigger id, so such a URL never matches (a
+404) and no query runs.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 from flask import abort, request
 from werkzeug.routing import IntegerConverter
 
-MAX_ID = 2**63 - 1
+MAX_ID = 2**31 - 1  # the largest `Integer` on PostgreSQL; a BigInteger id would need a converter of its own
 # Far past the end of any list, and small enough that OFFSET (page x page size) stays a modest number.
 MAX_PAGE = 100_000
 

@@ -905,9 +905,10 @@ def test_every_id_rule_points_at_a_real_object(app, world):
 
 # ----- V3: numbers the database cannot hold ------------------------------------------------------
 
-# Just past SQLite's INTEGER (and PostgreSQL's bigint), past an unsigned 64-bit number, and far past both.
-HUGE_NUMBERS = (2**63, 2**64, 10**30)
-LARGEST_ID = 2**63 - 1  # the largest id a URL takes: the lookup runs, and finds nothing
+# Just past PostgreSQL's integer (the id columns), past what SQLite can bind, past an unsigned 64-bit number,
+# and far past them all.
+HUGE_NUMBERS = (2**31, 2**63, 2**64, 10**30)
+LARGEST_ID = 2**31 - 1  # the largest id a URL takes: the lookup runs, and finds nothing
 ENTITLED = ("owner", "chair", "admin")  # between them, past every role check to the lookup itself
 
 
@@ -928,9 +929,10 @@ def write_kwargs(method: str, token: str) -> dict:
 
 
 @pytest.mark.parametrize("number", [*HUGE_NUMBERS, LARGEST_ID])
-def test_ids_past_the_64_bit_range_answer_404_never_500(app, world, number):
+def test_ids_past_the_id_columns_range_answer_404_never_500(app, world, number):
     """V3: every rule with an int id, by every method, as the owner user, a chair and an admin: an id past
-    2^63 - 1 is a 404 (no query runs); the largest id that fits is answered as any unknown id is."""
+    2^31 - 1 (PostgreSQL's integer) is a 404 (no query runs); the largest id that fits is answered as any
+    unknown id is."""
     targets = [(rule, number_url(rule, world, number), number_url(rule, world, MISSING_ID))
                for rule in sweep_rules(app) if int_args(rule)]
     problems = []
@@ -952,7 +954,8 @@ def test_ids_past_the_64_bit_range_answer_404_never_500(app, world, number):
 
 HUGE_QUERIES = [
     {"page": 10**30, "new": 2**64, "old": 2**63},  # list pages read `page`; the protocol comparison `new`, `old`
-    {"page": 2**63, "new": 1, "old": 2**63 - 1},
+    {"page": 2**63, "new": 1, "old": 2**31},
+    {"page": 2**31, "new": 2**31 - 1, "old": 1},
 ]
 
 

@@ -13,6 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from csrn.config import INSTANCE, ROOT, Config, load_config
 from csrn.database import configure_engine, engine_options
 from csrn.extensions import csrf, db, htmx, limiter, login_manager, migrate
+from csrn.routing import IdConverter
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,8 @@ def create_app(config: Config | dict | None = None) -> Flask:
     if hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0, x_port=0)
 
+    # Before any blueprint adds its rules: every `<int:...>` id refuses what the database cannot hold.
+    app.url_map.converters["int"] = IdConverter
     _init_extensions(app)
     _register_blueprints(app)
     _register_error_pages(app)

@@ -23,12 +23,16 @@ from csrn.notify.operations import send_pending
 from csrn.oncall.operations import coverage_report
 from csrn.referrals.operations import escalation_pass
 from csrn.roles import ADMIN
+from csrn.settings.operations import get_settings
 
 # An AppGroup, so every command runs in an app context however it is invoked (tests included).
 csrn_cli = AppGroup("csrn", help="CSRN administration and scheduled jobs.")
 
 # Each module adds (name, "module:function") here; the function takes `now` and returns a summary.
-TICK_JOBS: list = [("escalations", "csrn.referrals.operations:escalation_pass")]
+TICK_JOBS: list = [
+    ("password reset requests", "csrn.auth.operations:answer_reset_requests"),  # before the outbox is sent
+    ("escalations", "csrn.referrals.operations:escalation_pass"),
+]
 DAILY_JOBS: list = [
     ("certificate and agreement expiry reminders", "csrn.agencies.operations:expiry_reminders"),
     ("directory confirmation links", "csrn.directory.operations:stale_reminders"),
@@ -81,7 +85,7 @@ def create_admin(email: str, name: str, password_stdin: bool) -> None:
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    problem = password_problem(password)
+    problem = password_problem(password, [email, name, get_settings().name])
     if problem:
         raise click.ClickException(problem)
     if db.session.scalar(User.by_email(email)) is not None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
+
+from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE = ROOT / "instance"
@@ -13,6 +16,10 @@ DEVELOPMENT_SECRET_KEY = "csrn-development-secret-key-not-for-production-use"  #
 DEVELOPMENT_ENCRYPTION_KEY = "Y3Nybi1kZXZlbG9wbWVudC1rZXktbm90LWZvci1wcm8="
 
 PRODUCTION_REQUIRED = ("SECRET_KEY", "CSRN_ENCRYPTION_KEY", "CSRN_BASE_URL", "TRUSTED_HOSTS")
+# Flask-Limiter's per-process store: with several workers each keeps its own counts (SECURITY A4).
+PER_PROCESS_LIMIT_STORE = "memory://"
+
+log = logging.getLogger(__name__)
 
 
 class ConfigurationError(RuntimeError):
@@ -54,7 +61,9 @@ class Config:
         self.SQLALCHEMY_DATABASE_URI = normalise_database_url(
             env.get("DATABASE_URL") or f"sqlite:///{INSTANCE / 'csrn.sqlite3'}"
         )
-        self.RATELIMIT_STORAGE_URI = env.get("RATELIMIT_STORAGE_URI", "memory://")
+        self.RATELIMIT_STORAGE_URI = env.get("RATELIMIT_STORAGE_URI") or PER_PROCESS_LIMIT_STORE
+        # Says that one process serves every request, so the per-process limit store sees every attempt.
+        self.CSRN_SINGLE_PROCESS = _flag("CSRN_SINGLE_PROCESS", False)
         self.CSRN_REQUIRE_2FA = _flag("CSRN_REQUIRE_2FA", self.CSRN_ENV == "production")
         # Public forms refuse posts sent sooner than this after the page was served (bots fill at once).
         self.CSRN_FORM_MIN_SECONDS = float(env.get("CSRN_FORM_MIN_SECONDS")
@@ -128,18 +137,53 @@ class ProductionConfig(Config):
         self.CSRN_REQUIRE_2FA = True
 
     def validate(self) -> None:
-        """Refuse a missing, short or default secret, and missing deployment settings."""
+        """Refuse a missing, short, default or malformed secret, missing deployment settings and a
+        per-process rate-limit store; warn when no mail server is set."""
         missing = [name for name in PRODUCTION_REQUIRED if not os.environ.get(name)]
         if missing:
             raise ConfigurationError(
                 "Production needs these environment variables: " + ", ".join(missing)
             )
-        if len(self.SECRET_KEY) < 32 or self.SECRET_KEY == DEVELOPMENT_SECRET_KEY:
-            raise ConfigurationError("SECRET_KEY must be at least 32 characters and not the default.")
-        if DEVELOPMENT_ENCRYPTION_KEY in [key.strip() for key in self.CSRN_ENCRYPTION_KEY.split(",")]:
-            raise ConfigurationError("CSRN_ENCRYPTION_KEY must not be the development key.")
+        self._validate_secret_keys()
+        self._validate_encryption_keys()
         if not self.CSRN_BASE_URL.startswith("https://"):
             raise ConfigurationError("CSRN_BASE_URL must be an https:// address in production.")
+        self._validate_limit_store()
+        if not self.MAIL_SERVER:
+            log.warning("No MAIL_SERVER is configured: invitations, reset links and notices stay in the outbox "
+                        "and reach nobody.")
+
+    def _validate_secret_keys(self) -> None:
+        """SECRET_KEY: 32+ characters, not the development key; nor may a retired key be the development key."""
+        if len(self.SECRET_KEY) < 32 or self.SECRET_KEY == DEVELOPMENT_SECRET_KEY:
+            raise ConfigurationError("SECRET_KEY must be at least 32 characters and not the default.")
+        if DEVELOPMENT_SECRET_KEY in self.SECRET_KEY_FALLBACKS:
+            # Anyone can sign a session cookie with the published development key.
+            raise ConfigurationError("SECRET_KEY_FALLBACKS must not contain the development key.")
+
+    def _validate_encryption_keys(self) -> None:
+        """Every CSRN_ENCRYPTION_KEY entry is a Fernet key, and none is the development key."""
+        keys = [key.strip() for key in self.CSRN_ENCRYPTION_KEY.split(",") if key.strip()]
+        if DEVELOPMENT_ENCRYPTION_KEY in keys:
+            raise ConfigurationError("CSRN_ENCRYPTION_KEY must not be the development key.")
+        for position, key in enumerate(keys, start=1):
+            try:
+                Fernet(key.encode())
+            except ValueError as exc:
+                # Found now, not at the first encrypted write; the key itself is never printed.
+                raise ConfigurationError(
+                    f"CSRN_ENCRYPTION_KEY: key {position} of {len(keys)} is not a Fernet key (32 url-safe "
+                    "base64-encoded bytes)."
+                ) from exc
+
+    def _validate_limit_store(self) -> None:
+        """A rate-limit store shared by every worker (SECURITY A4), unless one process is declared."""
+        if self.RATELIMIT_STORAGE_URI.startswith(PER_PROCESS_LIMIT_STORE) and not self.CSRN_SINGLE_PROCESS:
+            raise ConfigurationError(
+                "RATELIMIT_STORAGE_URI must name a store shared by every worker (e.g. redis://127.0.0.1:6379/0): "
+                "with memory:// each worker counts attempts alone. Set CSRN_SINGLE_PROCESS=1 if exactly one "
+                "process serves the app."
+            )
 
 
 CONFIGS = {"development": DevelopmentConfig, "test": TestConfig, "production": ProductionConfig}

@@ -3,7 +3,7 @@ when the module is added (docs/new-module.md)."""
 
 from csrn.agencies.models import Agency, Certificate, MembershipChange, TrainingCourse
 from csrn.audit.models import AuditEvent
-from csrn.auth.models import AccessToken, AuthToken, RecoveryCode, User, UserRole, UserSession
+from csrn.auth.models import AccessToken, AuthToken, RecoveryCode, ResetRequest, User, UserRole, UserSession
 from csrn.directory.models import CapacityConfirmation, GenderOption, Location, Service, ServiceFacet, ServiceType
 from csrn.intake.models import Intake, IntakeDraft, UnmetNeed
 from csrn.notify.models import Notification, OutboxMessage
@@ -21,5 +21,5 @@ __all__ = [
     "ServiceFacet", "ServiceType", "Intake", "IntakeDraft", "UnmetNeed", "Notification", "OutboxMessage",
     "ResponseKind", "Shift", "ShiftException", "Pathway", "PathwayStep", "ProtocolAcknowledgement", "ProtocolPage",
     "ProtocolVersion", "Consent", "Offer", "Referral", "ReferralContact", "ReferralEvent", "Holiday", "ScheduleRule",
-    "TaskForceSettings", "VettingItem", "VolunteerApplication", "VolunteerEvent",
+    "TaskForceSettings", "VettingItem", "VolunteerApplication", "VolunteerEvent", "ResetRequest",
 ]

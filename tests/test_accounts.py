@@ -6,20 +6,23 @@ User management (/users) is in test_users_admin.py.
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from datetime import timedelta
 
 import pyotp
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select, text
 
 from csrn.audit.models import AuditEvent
+from csrn.auth import operations as auth_ops
 from csrn.auth import twofactor
 from csrn.auth.models import AuthToken, RecoveryCode, User, UserSession
 from csrn.clock import utcnow
 from csrn.extensions import db
 from csrn.notify.models import OutboxMessage
+from csrn.settings.operations import get_settings
 from tests.conftest import NOW, PASSWORD, Browser
 
 NEW_PASSWORD = "violet lantern orchard 7 quietly"
@@ -371,7 +374,7 @@ WEAK_PASSWORDS = {
     "short": "short pass",
     "eleven": "abcdefghij1",
     "common": "qwertyuiop12",
-    "common-spaced": "correct horse battery staple",
+    "repeated-words": "monkey monkey monkey",
     "themed": "trafficking2024!",
     "password1234": "password1234",
     "task-force": "TaskForce2025!!",
@@ -388,7 +391,7 @@ def accept_with(app, login_as, password):
 
 @pytest.mark.parametrize("password", list(WEAK_PASSWORDS.values()), ids=list(WEAK_PASSWORDS))
 def test_weak_passwords_are_refused(app, login_as, password):
-    """A2: short, common, themed and over-long (1,025 characters) passwords are refused with 422."""
+    """A2: short, common, repetitive, themed and over-long (1,025 characters) passwords are refused with 422."""
     if "sentence" in password:
         assert len(password) == 1025
     response, email, visitor = accept_with(app, login_as, password)
@@ -396,6 +399,47 @@ def test_weak_passwords_are_refused(app, login_as, password):
     assert "There is a problem" in response.get_data(as_text=True)
     assert user_row(app, user_id_by_email(app, email))["password_hash"] is None
     assert is_anonymous(visitor.client)
+
+
+PERSON = {"email": "ottoline.brackenbury@saltmarsh.example", "name": "Ottoline Brackenbury",
+          "agency": "Saltmarsh Refuge Collective", "task force": "Anti-Trafficking Task Force"}
+
+
+@pytest.mark.parametrize("detail", list(PERSON))
+def test_the_persons_own_details_are_refused_as_a_password(app, login_as, create_agency, detail):
+    """A2: the invited person's e-mail, name, agency name and the task force's name (zxcvbn's user inputs)
+    are refused as a password, with zxcvbn's advice as the message."""
+    with app.app_context():
+        assert get_settings().name == PERSON["task force"]
+    inviter = login_as(roles=("agency_admin",), agency_id=create_agency(name=PERSON["agency"]))
+    response = invite(inviter, PERSON["email"], inviter.user.agency_id, ["staff"], name=PERSON["name"])
+    link = INVITE_LINK_RE.search(response.get_data(as_text=True)).group(0)
+    visitor = Browser(app.test_client())
+    response = visitor.post(path_of(link), {"password": PERSON[detail], "confirm": PERSON[detail]})
+    assert response.status_code == 422
+    assert "This password would be easy to guess." in response.get_data(as_text=True)
+    assert user_row(app, user_id_by_email(app, PERSON["email"]))["password_hash"] is None
+
+
+def test_changing_the_password_to_ones_own_email_is_refused(app, create_user):
+    """A2: the change-password form knows who is asking: the user's own e-mail address is refused."""
+    user = create_user()
+    b = Browser(app.test_client())
+    b.login(user.email)
+    response = b.post("/account/password", {"current_password": PASSWORD, "password": user.email,
+                                            "confirm": user.email})
+    assert response.status_code == 422
+    assert "This password would be easy to guess." in response.get_data(as_text=True)
+    assert Browser(app.test_client()).login(user.email).status_code == 302  # the old password still works
+
+
+def test_zxcvbns_warning_is_shown_beside_the_field(app, login_as):
+    """A2: a refused password says why, in zxcvbn's words, and what would be better."""
+    response, _, _ = accept_with(app, login_as, "qwertyuiop12")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "This is similar to a commonly used password." in html
+    assert "Add another word or two. Uncommon words are better." in html
 
 
 def test_long_passphrase_with_spaces_and_emoji_is_accepted(app, login_as):
@@ -418,8 +462,34 @@ def test_exactly_1024_characters_is_accepted(app, login_as):
 
 # ----- A5/A6: password reset ---------------------------------------------------------------------
 
+def answer_reset_requests(app) -> str:
+    """Run `tick`'s reset job: the links of waiting requests are queued as mail."""
+    with app.app_context():
+        return auth_ops.answer_reset_requests(utcnow())
+
+
 def request_reset(b: Browser, email: str, **kwargs):
-    return b.post("/reset", {"email": email}, page="/reset", **kwargs)
+    """Ask for a reset link at /reset, then let `tick`'s job answer (as it does within the minute)."""
+    response = b.post("/reset", {"email": email}, page="/reset", **kwargs)
+    answer_reset_requests(b.client.application)
+    return response
+
+
+def statements_of(app, send) -> list[str]:
+    """The SQL statements (text, not values) the app sends while `send()` runs."""
+    seen = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        seen.append(re.sub(r"sa_savepoint_\d+", "sa_savepoint", statement))  # the suite's numbered savepoints
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        send()
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    return seen
 
 
 def reset_link_for(app, browser, email) -> str:
@@ -439,6 +509,49 @@ def test_reset_answers_alike_for_known_and_unknown_emails(app, browser, create_u
     assert len(mail_to(app, user.email)) == 1
     assert mail_to(app, "nobody-here@example.org") == []
     assert outbox_count(app) == 1
+
+
+def test_reset_request_does_the_same_work_for_known_and_unknown_emails(app, browser, create_user):
+    """A5: the request sends the very same SQL for a known and an unknown address (no look-up, no token, no
+    mail: a stopwatch cannot tell them apart); `tick` then queues the one link, for the known address only."""
+    user = create_user()
+    token = browser.token("/reset")
+    work = {}
+    for email in (user.email, "nobody-here@example.org"):
+        send = lambda email=email: browser.client.post("/reset", data={"email": email, "csrf_token": token})  # noqa: E731
+        work[email] = statements_of(app, send)
+    assert work[user.email] == work["nobody-here@example.org"]
+    assert not any("app_user" in statement or "outbox" in statement for statement in work[user.email])
+    assert outbox_count(app) == 0
+    assert answer_reset_requests(app) == "2 answered, 1 link(s) queued"
+    assert len(mail_to(app, user.email)) == 1 and outbox_count(app) == 1
+    assert RESET_LINK_RE.search(mail_to(app, user.email)[0][1])
+    assert answer_reset_requests(app) == "0 answered, 0 link(s) queued"  # each request is answered once
+    actions = audit_actions(app)
+    assert actions.count("auth.reset_requested") == 2
+    assert "auth.reset_link_queued" in audit_actions(app, object_id=user.id)
+    assert "auth.reset_requested_unknown" in actions
+
+
+def test_tick_answers_reset_requests_before_sending_the_outbox(app, browser, create_user, runner):
+    """`flask csrn tick` runs the reset job (so a link goes out in the same minute)."""
+    user = create_user()
+    browser.post("/reset", {"email": user.email}, page="/reset")
+    result = runner.invoke(args=["csrn", "tick"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0] == "password reset requests: 1 answered, 1 link(s) queued"
+    assert len(mail_to(app, user.email)) == 1
+
+
+def test_a_reset_request_for_an_account_deactivated_meanwhile_sends_nothing(app, browser, create_user):
+    """`tick` looks the address up when it answers: an account deactivated since the request gets no link."""
+    user = create_user()
+    browser.post("/reset", {"email": user.email}, page="/reset")
+    with app.app_context():
+        db.session.get(User, user.id).active = False
+        db.session.commit()
+    assert answer_reset_requests(app) == "1 answered, 0 link(s) queued"
+    assert mail_to(app, user.email) == []
 
 
 def test_reset_link_works_once_and_not_after_expiry(app, browser, create_user):
@@ -486,6 +599,7 @@ def test_reset_requested_with_a_hostile_host_sends_nothing(app, browser, create_
     assert response.status_code == 400
     assert b"security token" not in response.get_data()
     assert b"evil.example" not in response.get_data()
+    answer_reset_requests(app)
     assert outbox_count(app) == 0
 
 
@@ -578,6 +692,49 @@ def test_enrolment_shows_secret_and_qr_then_recovery_codes_once(app, login_as):
     response = other.post("/login/code", {"code": code_for(pending, 1)}, page="/login/code")
     assert response.status_code == 302
     assert not is_anonymous(other.client)
+
+
+def session_cookie_contents(app, client) -> str:
+    """What the signed session cookie says, as text (signed is not encrypted: anyone holding it can read it)."""
+    cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"]).value
+    return json.dumps(app.session_interface.get_signing_serializer(app).loads(cookie))
+
+
+def waiting_codes(app, user_id: int) -> tuple[str | None, str | None]:
+    """(stored text, decrypted text) of the codes waiting on the user's newest session record."""
+    with app.app_context():
+        row = db.session.scalar(select(UserSession).where(UserSession.user_id == user_id)
+                                .order_by(UserSession.id.desc()))
+        stored = db.session.scalar(text("SELECT recovery_codes_to_show FROM user_session WHERE id = :id"),
+                                   {"id": row.id})
+        return stored, row.recovery_codes_to_show
+
+
+def shown_codes(response) -> list[str]:
+    """The recovery codes on a page."""
+    return re.findall(r"<code>([a-z0-9]{5}-[a-z0-9]{5})</code>", response.get_data(as_text=True))
+
+
+def test_new_recovery_codes_wait_encrypted_on_the_server_never_in_the_cookie(app, login_as):
+    """A3: between enrolment (or making new codes) and the page that shows them, the ten codes are on the
+    session record, encrypted, and nowhere in the cookie; shown once, they are gone from the server too."""
+    b = login_as(roles=("case_manager",))
+    b.get("/account/two-factor")
+    pending = user_row(app, b.user.id)["totp_pending_secret"]
+    assert b.post("/account/two-factor", {"code": code_for(pending)}).status_code == 302
+    cookie = session_cookie_contents(app, b.client)
+    stored, decrypted = waiting_codes(app, b.user.id)
+    codes = shown_codes(b.get("/account/two-factor/recovery-codes"))
+    assert len(codes) == 10 and decrypted.split("\n") == codes
+    assert not any(code in cookie or code in stored for code in codes)
+    assert waiting_codes(app, b.user.id) == (None, None)
+
+    # New codes, not looked at before logging out: they end with the session.
+    assert b.post("/account/two-factor/recovery-codes/new", {}).status_code == 302
+    assert waiting_codes(app, b.user.id)[1] is not None
+    assert not any(code in session_cookie_contents(app, b.client) for code in waiting_codes(app, b.user.id)[1].split())
+    b.logout()
+    assert waiting_codes(app, b.user.id) == (None, None)
 
 
 def test_same_code_twice_recovery_code_once_wrong_codes_refused(app, create_user):
@@ -886,9 +1043,9 @@ def test_htmx_request_on_an_expired_session_gets_hx_redirect(app, create_user):
 
 # ----- A8: fresh re-authentication ---------------------------------------------------------------
 
-@pytest.mark.parametrize("url", ["/account/password", "/account/email"])
+@pytest.mark.parametrize("url", ["/account/password", "/account/email", "/account/two-factor"])
 def test_stale_session_is_sent_to_reauthenticate(app, create_user, url):
-    """A8: after 10 minutes, password and e-mail changes ask for the password again first."""
+    """A8: after 10 minutes, password and e-mail changes and two-factor enrolment ask for the password again."""
     user = create_user()
     b = Browser(app.test_client())
     b.login(user.email)
@@ -909,6 +1066,30 @@ def test_stale_session_is_sent_to_reauthenticate(app, create_user, url):
     response = b.post(f"/account/reauthenticate?next={url}", {"password": PASSWORD})
     assert response.status_code == 302 and response.headers["Location"] == url
     assert b.get(url).status_code == 200
+
+
+def test_required_enrolment_from_a_stale_session_asks_for_the_password_first(app, create_user, monkeypatch):
+    """A8 with A3: a user who must enrol, idle past the freshness window, is asked for the password (not
+    sent round in circles), then enrols; the QR code is not shown to the stale session either."""
+    monkeypatch.setitem(app.config, "CSRN_REQUIRE_2FA", True)
+    user = create_user()
+    b = Browser(app.test_client())
+    b.login(user.email)
+    set_session_times(app, user.id, reauthenticated_ago=timedelta(minutes=11))
+    assert b.get("/").headers["Location"] == "/account/two-factor"
+    response = b.get("/account/two-factor")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/account/reauthenticate?next=/account/two-factor"
+    assert b.get("/account/two-factor/qr.svg").status_code == 302
+    assert user_row(app, user.id)["totp_pending_secret"] is None
+    assert b.get("/account/reauthenticate?next=/account/two-factor").status_code == 200
+    response = b.post("/account/reauthenticate?next=/account/two-factor", {"password": PASSWORD})
+    assert response.status_code == 302 and response.headers["Location"] == "/account/two-factor"
+    assert b.get("/account/two-factor").status_code == 200
+    pending = user_row(app, user.id)["totp_pending_secret"]
+    response = b.post("/account/two-factor", {"code": code_for(pending)})
+    assert response.headers["Location"] == "/account/two-factor/recovery-codes"
+    assert user_row(app, user.id)["totp_secret"] == pending
 
 
 def test_email_change_after_reauthentication(app, create_user):

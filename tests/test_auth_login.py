@@ -1,6 +1,9 @@
 """Login and logout (the skeleton's part of accounts)."""
 
+from collections import Counter
+
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import select
 
 from csrn.audit.models import AuditEvent
@@ -45,6 +48,48 @@ def test_wrong_password_and_unknown_email_answer_alike(browser, create_user):
     assert known.status_code == unknown.status_code == 422
     for response in (known, unknown):
         assert "The e-mail address or password is not right." in response.get_data(as_text=True)
+
+
+@pytest.fixture
+def argon2_calls(monkeypatch) -> Counter:
+    """Count argon2-cffi's hash() and verify() calls; each still does its real work."""
+    calls = Counter()
+    for name in ("hash", "verify"):
+        original = getattr(PasswordHasher, name)
+
+        def counting(self, *args, _original=original, _name=name, **kwargs):
+            calls[_name] += 1
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(PasswordHasher, name, counting)
+    return calls
+
+
+def test_known_and_unknown_emails_cost_one_argon2_verification_each(browser, create_user, argon2_calls):
+    """A5: every failed login does exactly one argon2 verification and, after the first, no hashing.
+
+    The work, not the time, is what is compared (a timing assertion would be flaky; bench/login_timing.py
+    measures the time). The unknown e-mail verifies against one dummy hash made once per process.
+    """
+    known = create_user(roles=("staff",))
+    invited = create_user(roles=("staff",), password=None)  # no password yet: nothing real to verify
+    inactive = create_user(roles=("staff",), active=False)
+    browser.post("/login", {"email": "first-ever@example.org", "password": "wrong password here"})
+    attempts = {
+        "unknown": "nobody@example.org",
+        "another unknown": "nobody-else@example.org",
+        "known, wrong password": known.email,
+        "invited, no password yet": invited.email,
+        "inactive": inactive.email,
+    }
+    for what, email in attempts.items():
+        argon2_calls.clear()
+        response = browser.post("/login", {"email": email, "password": "wrong password here"})
+        assert response.status_code == 422, what
+        assert argon2_calls == Counter(verify=1), f"{what}: {dict(argon2_calls)}"
+    argon2_calls.clear()
+    browser.login(known.email)
+    assert argon2_calls == Counter(verify=1), "the right password (no rehash due)"
 
 
 def test_inactive_user_cannot_log_in(browser, create_user):

@@ -71,6 +71,15 @@ def test_create_admin_refuses_a_weak_password(app, runner, password):
     assert _count(app, User) == 0
 
 
+def test_create_admin_refuses_the_admins_own_email_as_password(app, runner):
+    """A2: create-admin gives zxcvbn the e-mail and name too: the e-mail address is no password."""
+    email = "ottoline.brackenbury@example.org"
+    result = runner.invoke(args=["csrn", "create-admin", "--email", email, "--password-stdin"], input=email + "\n")
+    assert result.exit_code == 1
+    assert "This password would be easy to guess." in result.output
+    assert _count(app, User) == 0
+
+
 def test_create_admin_refuses_an_existing_email(app, runner, create_user):
     """An existing e-mail is not overwritten or given admin rights."""
     user = create_user(roles=("staff",))
@@ -134,6 +143,7 @@ def test_seed_demo_refuses_a_production_app(monkeypatch, tmp_path, database_url,
         "CSRN_BASE_URL": "https://csrn.example.org",
         "TRUSTED_HOSTS": "csrn.example.org",
         "DATABASE_URL": database_url,
+        "CSRN_SINGLE_PROCESS": "1",  # one CLI process: the per-process limit store is allowed
     }.items():
         monkeypatch.setenv(name, value)
     production = create_app()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -25,8 +26,10 @@ PROD_HOST = "csrn.example.org"
 GOOD_SECRET = "s" * 20 + "-production-secret-key-0123456789"
 ENV_NAMES = (
     "CSRN_ENV", "SECRET_KEY", "SECRET_KEY_FALLBACKS", "CSRN_ENCRYPTION_KEY", "CSRN_BASE_URL",
-    "TRUSTED_HOSTS", "DATABASE_URL", "CSRN_REQUIRE_2FA", "CSRN_PROXY_HOPS",
+    "TRUSTED_HOSTS", "DATABASE_URL", "CSRN_REQUIRE_2FA", "CSRN_PROXY_HOPS", "RATELIMIT_STORAGE_URI",
+    "CSRN_SINGLE_PROCESS", "MAIL_SERVER",
 )
+SHARED_STORE = "redis://127.0.0.1:6379/0"  # only named: nothing here connects to it
 
 
 def production_env(tmp_path, **overrides) -> dict[str, str]:
@@ -38,6 +41,8 @@ def production_env(tmp_path, **overrides) -> dict[str, str]:
         "CSRN_BASE_URL": f"https://{PROD_HOST}",
         "TRUSTED_HOSTS": PROD_HOST,
         "DATABASE_URL": f"sqlite:///{tmp_path}/prod.sqlite3",
+        "RATELIMIT_STORAGE_URI": SHARED_STORE,
+        "MAIL_SERVER": "smtp.example.org",
     }
     env.update(overrides)
     return {key: value for key, value in env.items() if value is not None}
@@ -98,6 +103,56 @@ def test_production_refuses_the_development_encryption_key(set_env, tmp_path, ke
         load_config("production")
 
 
+@pytest.mark.parametrize(
+    "keys",
+    ["not-a-fernet-key", "{new},not-a-fernet-key", "x" * 44, "{new}," + "A" * 43],
+    ids=["garbage", "garbage-as-old-key", "44-characters-not-base64", "43-characters"],
+)
+def test_production_refuses_an_encryption_key_that_is_not_a_fernet_key(set_env, tmp_path, keys):
+    """R10: every CSRN_ENCRYPTION_KEY entry must be a Fernet key, found at start-up, not at the first write;
+    the message never repeats the key."""
+    set_env(production_env(tmp_path, CSRN_ENCRYPTION_KEY=keys.format(new=Fernet.generate_key().decode())))
+    with pytest.raises(ConfigurationError, match="CSRN_ENCRYPTION_KEY: key . of . is not a Fernet key") as raised:
+        load_config("production")
+    assert "not-a-fernet-key" not in str(raised.value) and "AAAA" not in str(raised.value)
+
+
+@pytest.mark.parametrize("fallbacks", [DEVELOPMENT_SECRET_KEY, "r" * 40 + "," + DEVELOPMENT_SECRET_KEY],
+                         ids=["alone", "among-others"])
+def test_production_refuses_the_development_key_among_the_secret_key_fallbacks(set_env, tmp_path, fallbacks):
+    """R10: a cookie signed with the published development key must not be accepted as a retired key's."""
+    set_env(production_env(tmp_path, SECRET_KEY_FALLBACKS=fallbacks))
+    with pytest.raises(ConfigurationError, match="SECRET_KEY_FALLBACKS"):
+        load_config("production")
+
+
+@pytest.mark.parametrize("store", [None, "", "memory://"], ids=["unset", "empty", "memory"])
+def test_production_refuses_a_per_process_rate_limit_store_unless_one_process_is_declared(set_env, tmp_path, store):
+    """A4: with memory:// each worker counts attempts alone, so production needs a shared store, unless
+    CSRN_SINGLE_PROCESS=1 says one process serves everything (a shared store needs no declaration)."""
+    set_env(production_env(tmp_path, RATELIMIT_STORAGE_URI=store))
+    with pytest.raises(ConfigurationError, match="RATELIMIT_STORAGE_URI.*CSRN_SINGLE_PROCESS=1"):
+        load_config("production")
+    set_env(production_env(tmp_path, RATELIMIT_STORAGE_URI=store, CSRN_SINGLE_PROCESS="1"))
+    assert load_config("production").RATELIMIT_STORAGE_URI == "memory://"
+    set_env(production_env(tmp_path))
+    assert load_config("production").RATELIMIT_STORAGE_URI == SHARED_STORE
+
+
+def test_production_without_a_mail_server_starts_with_a_warning(set_env, tmp_path, caplog):
+    """With no MAIL_SERVER production starts, but says in its log that no mail will reach anyone."""
+    set_env(production_env(tmp_path, MAIL_SERVER=None))
+    with caplog.at_level(logging.WARNING, logger="csrn.config"):
+        load_config("production")
+    assert [record.levelname for record in caplog.records] == ["WARNING"]
+    assert "No MAIL_SERVER is configured" in caplog.records[0].getMessage()
+    caplog.clear()
+    set_env(production_env(tmp_path))
+    with caplog.at_level(logging.WARNING, logger="csrn.config"):
+        load_config("production")
+    assert not caplog.records
+
+
 def test_production_refuses_a_plain_http_base_url(set_env, tmp_path):
     """Links sent by e-mail must be https in production."""
     set_env(production_env(tmp_path, CSRN_BASE_URL=f"http://{PROD_HOST}"))
@@ -139,6 +194,14 @@ def test_importing_app_in_production_without_secret_key_fails(tmp_path):
     assert result.returncode != 0
     assert "ConfigurationError" in result.stderr
     assert "SECRET_KEY" in result.stderr
+
+
+def test_importing_app_in_production_with_the_memory_limit_store_fails(tmp_path):
+    """`gunicorn app:app` in production with the default memory:// rate-limit store does not start (A4)."""
+    result = _import_app(production_env(tmp_path, RATELIMIT_STORAGE_URI=None))
+    assert result.returncode != 0
+    assert "ConfigurationError" in result.stderr
+    assert "RATELIMIT_STORAGE_URI" in result.stderr
 
 
 def test_importing_app_in_production_with_everything_set_starts(tmp_path):

@@ -53,6 +53,7 @@ def test_hash_made_with_production_config_shows_production_parameters(app, monke
         "CSRN_BASE_URL": "https://csrn.example.org",
         "TRUSTED_HOSTS": "csrn.example.org",
         "DATABASE_URL": f"sqlite:///{tmp_path}/prod.sqlite3",
+        "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/0",
     }.items():
         monkeypatch.setenv(name, value)
     production = load_config()

@@ -24,7 +24,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import pytest
 from flask import Flask, url_for
 from sqlalchemy import inspect, select, table, text
-from werkzeug.routing import AnyConverter, Rule
+from werkzeug.routing import AnyConverter, IntegerConverter, Rule
 
 from csrn.agencies.models import Agency, Certificate, TrainingCourse
 from csrn.auth import operations as auth_ops
@@ -453,7 +453,8 @@ KINDS = {SHARED, AGENCY_SCOPED, ROLE_GATED}
 # What a GET may change (SECURITY AC5): table -> None (anything) or the columns it may touch.
 GET_MAY_CHANGE: dict[str, set[str] | None] = {
     "audit_event": None,
-    "user_session": {"last_seen_at"},  # session bookkeeping: the idle timer
+    # Session bookkeeping: the idle timer, and new recovery codes cleared once their page has shown them.
+    "user_session": {"last_seen_at", "recovery_codes_to_show"},
     "app_user": {"totp_pending_secret"},  # opening two-factor set-up draws the secret it will show
     "access_token": {"last_used_at"},  # a calendar feed read: when its token was last used
 }
@@ -943,6 +944,77 @@ def test_every_id_rule_points_at_a_real_object(app, world):
         if 200 not in answers.values():
             problems.append(f"GET {url} ({rule.endpoint}): {answers}; fix its entry in ID_FILLERS")
     assert not problems, "no entitled user gets 200:" + report(problems)
+
+
+# ----- V3: numbers the database cannot hold ------------------------------------------------------
+
+# Just past PostgreSQL's integer (the id columns), past what SQLite can bind, past an unsigned 64-bit number,
+# and far past them all.
+HUGE_NUMBERS = (2**31, 2**63, 2**64, 10**30)
+LARGEST_ID = 2**31 - 1  # the largest id a URL takes: the lookup runs, and finds nothing
+ENTITLED = ("owner", "chair", "admin")  # between them, past every role check to the lookup itself
+
+
+def int_args(rule: Rule) -> list[str]:
+    """The rule's arguments read by an `<int:...>` converter (ids, version and step numbers)."""
+    return sorted(arg for arg in url_args(rule) if isinstance(rule._converters[arg], IntegerConverter))
+
+
+def number_url(rule: Rule, world: World, number: int) -> str:
+    """The rule's URL with every int argument set to `number` (the others filled as usual)."""
+    values = {**fill_args(rule, world), **dict.fromkeys(int_args(rule), number)}
+    return rule.build(values, append_unknown=False)[1]
+
+
+def write_kwargs(method: str, token: str) -> dict:
+    """What a request of this method carries: nothing for GET, a valid CSRF token otherwise."""
+    return {} if method == "GET" else {"headers": {"X-CSRFToken": token}, "data": {"csrf_token": token}}
+
+
+@pytest.mark.parametrize("number", [*HUGE_NUMBERS, LARGEST_ID])
+def test_ids_past_the_id_columns_range_answer_404_never_500(app, world, number):
+    """V3: every rule with an int id, by every method, as the owner user, a chair and an admin: an id past
+    2^31 - 1 (PostgreSQL's integer) is a 404 (no query runs); the largest id that fits is answered as any
+    unknown id is."""
+    targets = [(rule, number_url(rule, world, number), number_url(rule, world, MISSING_ID))
+               for rule in sweep_rules(app) if int_args(rule)]
+    problems = []
+    for who in ENTITLED:
+        browser = world.browser(who)
+        token = csrf_from(browser.get("/").get_data(as_text=True))
+        for rule, url, unknown_url in targets:
+            for method in methods_of(rule):
+                status = browser.client.open(url, method=method, **write_kwargs(method, token)).status_code
+                if number > LARGEST_ID:
+                    wanted = 404
+                else:
+                    wanted = browser.client.open(unknown_url, method=method, **write_kwargs(method, token)).status_code
+                if status != wanted or status >= 500:
+                    problems.append(f"{method} {url} ({rule.endpoint}) as {who}: {status}, not {wanted}")
+    assert len(targets) >= 25, [rule.endpoint for rule, _, _ in targets]
+    assert not problems, report(problems)
+
+
+HUGE_QUERIES = [
+    {"page": 10**30, "new": 2**64, "old": 2**63},  # list pages read `page`; the protocol comparison `new`, `old`
+    {"page": 2**63, "new": 1, "old": 2**31},
+    {"page": 2**31, "new": 2**31 - 1, "old": 1},
+]
+
+
+@pytest.mark.parametrize("query", HUGE_QUERIES, ids=lambda query: urlencode(query)[:40])
+def test_huge_page_numbers_and_query_ids_never_answer_500(app, world, query):
+    """V3: every GET rule with a huge `?page=` (and `?new=`/`?old=`), as the owner user, a chair and an admin:
+    never a 500 (list pages clamp the number; an out-of-range version number is a 404)."""
+    urls = [url for _, url in get_urls(app, world)]
+    problems = []
+    for who in ENTITLED:
+        browser = world.browser(who)
+        for url in urls:
+            status = browser.get(f"{url}?{urlencode(query)}").status_code
+            if status >= 500:
+                problems.append(f"GET {url}?{urlencode(query)} as {who}: {status}")
+    assert not problems, report(problems)
 
 
 # ----- AC5: no state change on GET ----------------------------------------------------------------

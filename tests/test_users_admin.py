@@ -25,6 +25,7 @@ from tests.test_accounts import (
     mail_to,
     path_of,
     replay,
+    request_reset,
     user_id_by_email,
     user_row,
 )
@@ -216,7 +217,7 @@ def test_deactivation_retires_invitation_and_reset_links(app, login_as, create_u
     invitation = INVITE_LINK_RE.search(response.get_data(as_text=True)).group(0)
     invited = user_id_by_email(app, "not-yet@example.org")
     member = create_user(roles=("staff",), agency_id=b.user.agency_id)
-    browser.post("/reset", {"email": member.email}, page="/reset")
+    request_reset(browser, member.email)
     reset = RESET_LINK_RE.search(mail_to(app, member.email)[0][1]).group(0)
     for user_id in (invited, member.id):
         assert b.post(f"/users/{user_id}/deactivate").status_code == 303

@@ -12,6 +12,7 @@ from csrn.clock import utcnow
 from csrn.extensions import db
 from csrn.forms import EmptyForm, redirect_after_post, render_form
 from csrn.roles import AGENCY_ADMIN, CHAIR
+from csrn.routing import requested_page
 from csrn.security import roles_required
 from csrn.uploads import UploadRefused, save_upload, send_stored
 
@@ -63,7 +64,7 @@ def certificates():
     """Certificates in the viewer's scope; chairs filter for the pending ones to verify."""
     status = request.args.get("status", "")
     status = status if status in CERTIFICATE_STATES else ""
-    page = db.paginate(ops.certificates_query(current_user, status), page=request.args.get("page", 1, type=int),
+    page = db.paginate(ops.certificates_query(current_user, status), page=requested_page(),
                        per_page=25, error_out=False)
     return render_template("trainings/certificates.html", page=page, status=status, states=CERTIFICATE_STATES)
 

@@ -15,6 +15,7 @@ from csrn.extensions import db, limiter
 from csrn.forms import EmptyForm, redirect_after_post, render_form
 from csrn.notify.operations import mail_configured
 from csrn.roles import ADMIN, AGENCY_ADMIN, CHAIR, ROLE_LABELS, ROLES
+from csrn.routing import requested_page
 from csrn.security import roles_required
 
 bp = Blueprint("users", __name__, url_prefix="/users")
@@ -36,7 +37,7 @@ def index():
     search = request.args.get("q", "", type=str)[:120].replace("\x00", "")
     page = db.paginate(
         ops.users_query(_me(), search),
-        page=request.args.get("page", 1, type=int),
+        page=requested_page(),
         per_page=current_app.config["PER_PAGE"],
         error_out=False,
     )

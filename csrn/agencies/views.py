@@ -26,6 +26,7 @@ from csrn.exports import csv_response
 from csrn.extensions import db
 from csrn.forms import redirect_after_post, render_form
 from csrn.roles import CHAIR
+from csrn.routing import requested_page
 from csrn.security import roles_required
 from csrn.settings.operations import get_settings
 from csrn.uploads import UploadRefused, save_upload, send_stored
@@ -47,7 +48,7 @@ def index():
     agency_type = agency_type if agency_type in AGENCY_TYPES else ""
     page = db.paginate(
         ops.agency_list_query(search.replace("\x00", ""), status, agency_type),
-        page=request.args.get("page", 1, type=int),
+        page=requested_page(),
         per_page=current_app.config["PER_PAGE"],
         error_out=False,
     )

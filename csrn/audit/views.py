@@ -1,12 +1,13 @@
 """The audit log page for administrators."""
 
-from flask import render_template, request
+from flask import render_template
 from sqlalchemy import select
 
 from csrn.audit import bp
 from csrn.audit.models import AuditEvent
 from csrn.extensions import db
 from csrn.roles import ADMIN
+from csrn.routing import requested_page
 from csrn.security import roles_required
 
 
@@ -16,7 +17,7 @@ def index():
     """List audit events, newest first."""
     page = db.paginate(
         select(AuditEvent).order_by(AuditEvent.id.desc()),
-        page=request.args.get("page", 1, type=int),
+        page=requested_page(),
         per_page=50,
         error_out=False,
     )

@@ -11,7 +11,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 from flask_login import current_user, login_required, login_user
@@ -28,7 +27,6 @@ from csrn.forms import EmptyForm, redirect_after_post, render_form
 from csrn.security import safe_next
 
 bp = Blueprint("account", __name__, url_prefix="/account")
-CODES_KEY = "fresh_recovery_codes"
 
 
 def _me():
@@ -77,7 +75,7 @@ def reauthenticate():
 def change_password():
     """Change the password; every other session ends."""
     form = ChangePasswordForm()
-    form.email_for_check = current_user.email
+    form.user_inputs = ops.password_inputs(_me())
     if form.validate_on_submit():
         user = _me()
         if not ops.check_password(user, form.current_password.data):
@@ -108,12 +106,10 @@ def change_email():
 
 
 @bp.route("/two-factor", methods=["GET", "POST"])
-@login_required
+@fresh_login_required  # a first enrolment too: whoever holds a stale session must not bind their own phone (A8)
 def two_factor_setup():
     """Enrol an authenticator app: scan the QR code or type the secret, then confirm a code."""
     user = _me()
-    if user.has_two_factor and not sessions.is_fresh(g.get("user_session"), utcnow()):
-        return redirect(url_for("account.reauthenticate", next=url_for("account.two_factor_setup")))
     now = utcnow()
     if user.totp_pending_secret is None:
         user.totp_pending_secret = twofactor.new_secret()  # session bookkeeping for this enrolment
@@ -126,10 +122,10 @@ def two_factor_setup():
             codes = twofactor.new_recovery_codes(user, now)
             if replacing:
                 sessions.end_all(user, now, keep=g.user_session)
+            sessions.keep_codes_to_show(g.user_session, codes)
             audit.record(user, "account.second_factor_enrolled", user, fields=["totp_secret"], now=now)
             db.session.commit()
             login_user(user)
-            session[CODES_KEY] = codes
             return redirect(url_for("account.recovery_codes_shown"))
         form.code.errors = ["That code is not right. Check the time on your phone and try the newest code."]
     secret = user.totp_pending_secret
@@ -142,7 +138,7 @@ def two_factor_setup():
 
 
 @bp.get("/two-factor/qr.svg")
-@login_required
+@fresh_login_required  # it shows the pending secret, as the set-up page does
 def two_factor_qr():
     """The pending enrolment's QR code, drawn on the server."""
     user = _me()
@@ -158,9 +154,10 @@ def two_factor_qr():
 @login_required
 def recovery_codes_shown():
     """Show freshly made recovery codes once."""
-    codes = session.pop(CODES_KEY, None)
+    codes = sessions.take_codes_to_show(g.get("user_session"))
     if not codes:
         return redirect(url_for("account.index"))
+    db.session.commit()  # gone from the server before the page leaves it
     return render_template("account/recovery_codes.html", codes=codes)
 
 
@@ -174,9 +171,9 @@ def regenerate_recovery_codes():
     if form.validate_on_submit():
         now = utcnow()
         codes = twofactor.new_recovery_codes(_me(), now)
+        sessions.keep_codes_to_show(g.user_session, codes)
         audit.record(_me(), "account.recovery_codes_regenerated", _me(), now=now)
         db.session.commit()
-        session[CODES_KEY] = codes
         return redirect(url_for("account.recovery_codes_shown"))
     return render_template("account/confirm.html", form=form,
                            title="Make new recovery codes?",

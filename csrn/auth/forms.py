@@ -29,18 +29,20 @@ class NewPasswordForm(BaseForm):
 
     password = PasswordField(
         "New password",
-        description="At least 12 characters. A few unrelated words make a strong passphrase; spaces are fine.",
+        description="At least 12 characters. A few unrelated words make a strong passphrase; spaces are fine. "
+                    "Not your name, your e-mail address, your agency's or the task force's name.",
         validators=[DataRequired(), Length(max=MAX_LENGTH)],
     )
     confirm = PasswordField(
         "Confirm the new password",
         validators=[DataRequired(), EqualTo("password", message="The two passwords do not match.")],
     )
-    email_for_check = ""
+    # What an attacker would know about the person (auth.operations.password_inputs); set by the view.
+    user_inputs: list[str] = []
 
     def validate_password(self, field):
-        """Refuse short, over-long, common and themed passwords."""
-        problem = password_problem(field.data or "", self.email_for_check)
+        """Refuse short, over-long and guessable passwords, with zxcvbn's advice as the message."""
+        problem = password_problem(field.data or "", self.user_inputs)
         if problem:
             raise ValidationError(problem)
 

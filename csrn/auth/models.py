@@ -107,6 +107,8 @@ class UserSession(db.Model):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     ip: Mapped[str] = mapped_column(String(64), default="")
     user_agent: Mapped[str] = mapped_column(String(200), default="")
+    # New recovery codes wait here, encrypted, until shown once (the session cookie is signed, not encrypted).
+    recovery_codes_to_show: Mapped[str | None] = mapped_column(EncryptedText)
 
 
 TOKEN_PURPOSES = ("invite", "reset", "capacity")
@@ -155,6 +157,18 @@ class AccessToken(db.Model):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     user = relationship("User", lazy="joined")
+
+
+class ResetRequest(db.Model):
+    """A reset link asked for at /reset, waiting for `tick`: the request itself never looks the address up,
+    so it does the same work whether or not an account has it (SECURITY A5)."""
+
+    __tablename__ = "reset_request"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Whatever was typed, perhaps a stranger's address: encrypted, and deleted once `tick` has answered it.
+    email: Mapped[str] = mapped_column(EncryptedText)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class RecoveryCode(db.Model):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 from types import SimpleNamespace
 
@@ -13,7 +14,7 @@ from sqlalchemy import func, or_, select
 
 from csrn.audit import operations as audit
 from csrn.auth import sessions, tokens, twofactor
-from csrn.auth.models import User, UserRole
+from csrn.auth.models import ResetRequest, User, UserRole
 from csrn.clock import utcnow
 from csrn.database import escape_like
 from csrn.extensions import db
@@ -39,19 +40,34 @@ def hash_password(password: str) -> str:
     return password_hasher().hash(password)
 
 
-_DUMMY_HASH: dict[str, str] = {}
+# One hash of nobody's password per process (and per set of cost parameters, which tests change), so that
+# an unknown e-mail costs one argon2 verification, exactly as a known one does (SECURITY A5). Keyed on the
+# parameters themselves: a key holding the hasher object (its repr has its address) missed every time.
+_DUMMY_HASHES: dict[tuple, str] = {}
+
+
+def _dummy_hash(hasher: PasswordHasher) -> str:
+    """The process's hash of a random password for these parameters, made the first time it is asked for."""
+    key = (hasher.type, hasher.time_cost, hasher.memory_cost, hasher.parallelism, hasher.hash_len,
+           hasher.salt_len)
+    if key not in _DUMMY_HASHES:
+        # Two threads may both make one on the very first call; either hash serves equally well.
+        _DUMMY_HASHES.setdefault(key, hasher.hash(secrets.token_urlsafe(32)))
+    return _DUMMY_HASHES[key]
 
 
 def _dummy_verify(password: str) -> None:
     """Spend the same work as a real check, so unknown e-mails answer as slowly as known ones."""
     hasher = password_hasher()
-    key = repr(hasher)
-    if key not in _DUMMY_HASH:
-        _DUMMY_HASH[key] = hasher.hash("not a real password, only for timing")
     try:
-        hasher.verify(_DUMMY_HASH[key], password)
+        hasher.verify(_dummy_hash(hasher), password)
     except VerificationError:
         pass
+
+
+def password_inputs(user: User) -> list[str]:
+    """What an attacker would know of the user, for the password check: e-mail, name, agency, task force."""
+    return [user.email, user.name, user.agency.name if user.agency else "", get_settings().name]
 
 
 def check_password(user: User, password: str) -> bool:
@@ -265,13 +281,34 @@ def accept_invitation(token, password: str, now: datetime) -> User:
 
 
 def request_password_reset(email: str, now: datetime) -> None:
-    """Queue a reset link when the e-mail belongs to an active account; say nothing either way."""
+    """Record a reset request for `tick` to answer; say nothing, and do the same work, whatever the address."""
+    # No look-up here: a known address used to cost a token and a mail more than an unknown one, which a
+    # stopwatch could tell apart (SECURITY A5). `tick` answers within a minute, when it sends the outbox anyway.
+    db.session.add(ResetRequest(email=email.strip().lower()[:254], requested_at=now))
+    audit.record(None, "auth.reset_requested", object_type="user", now=now)
+    db.session.commit()
 
+
+RESET_REQUESTS_PER_TICK = 500
+
+
+def answer_reset_requests(now: datetime) -> str:
+    """The `tick` job: queue a reset link for each waiting request whose address has an active account."""
+    waiting = db.session.scalars(select(ResetRequest).order_by(ResetRequest.id).limit(RESET_REQUESTS_PER_TICK)).all()
+    queued = 0
+    for row in waiting:
+        queued += _answer_reset_request(row.email, now)
+        db.session.delete(row)
+    db.session.commit()
+    return f"{len(waiting)} answered, {queued} link(s) queued"
+
+
+def _answer_reset_request(email: str, now: datetime) -> bool:
+    """Queue a reset link when the e-mail belongs to an active account with a password; whether it did."""
     user = db.session.scalar(User.by_email(email))
     if user is None or not user.active or user.password_hash is None:
         audit.record(None, "auth.reset_requested_unknown", object_type="user", now=now)
-        db.session.commit()
-        return
+        return False
     raw = tokens.issue("reset", user, None, now)
     link = external_url("auth.reset_password", token=raw)
     queue_mail(
@@ -282,8 +319,8 @@ def request_password_reset(email: str, now: datetime) -> None:
         "If it was not you, ignore this message; your password stays as it is.\n",
         now,
     )
-    audit.record(user, "auth.reset_requested", user, now=now)
-    db.session.commit()
+    audit.record(None, "auth.reset_link_queued", user, now=now)
+    return True
 
 
 def reset_password(token, password: str, now: datetime) -> User:

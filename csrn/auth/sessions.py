@@ -64,7 +64,7 @@ def current(user: User, now: datetime) -> UserSession | None:
         return None
     if expired(row, now):
         if row.ended_at is None:
-            row.ended_at = now
+            end_one(row, now)
             db.session.commit()
         return None
     background = request.headers.get(BACKGROUND_HEADER) == "1"
@@ -85,10 +85,25 @@ def mark_fresh(row: UserSession, now: datetime) -> None:
     row.reauthenticated_at = now
 
 
+def keep_codes_to_show(row: UserSession, codes: list[str]) -> None:
+    """Hold new recovery codes on the session record, encrypted, until `take_codes_to_show` shows them."""
+    row.recovery_codes_to_show = "\n".join(codes)
+
+
+def take_codes_to_show(row: UserSession | None) -> list[str]:
+    """The recovery codes waiting to be shown, removed from the record: they are shown once."""
+    if row is None or not row.recovery_codes_to_show:
+        return []
+    codes = row.recovery_codes_to_show.split("\n")
+    row.recovery_codes_to_show = None
+    return codes
+
+
 def end_one(row: UserSession, now: datetime) -> None:
-    """End a single session."""
+    """End a single session (codes it never showed go with it)."""
     if row.ended_at is None:
         row.ended_at = now
+    row.recovery_codes_to_show = None
 
 
 def end_all(user: User, now: datetime, keep: UserSession | None = None) -> None:
@@ -96,7 +111,7 @@ def end_all(user: User, now: datetime, keep: UserSession | None = None) -> None:
     query = update(UserSession).where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
     if keep is not None:
         query = query.where(UserSession.id != keep.id)
-    db.session.execute(query.values(ended_at=now))
+    db.session.execute(query.values(ended_at=now, recovery_codes_to_show=None))
     db.session.execute(
         update(User).where(User.id == user.id).values(session_version=User.session_version + 1)
     )

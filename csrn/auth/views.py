@@ -127,7 +127,7 @@ def accept_invitation(token: str):
     if found is None:
         return render_template("auth/link_invalid.html", what="invitation"), 404
     form = NewPasswordForm()
-    form.email_for_check = found.user.email
+    form.user_inputs = ops.password_inputs(found.user)
     if form.validate_on_submit():
         try:
             user = ops.accept_invitation(found, form.password.data, now)
@@ -163,7 +163,7 @@ def reset_password(token: str):
     if found is None:
         return render_template("auth/link_invalid.html", what="reset"), 404
     form = NewPasswordForm()
-    form.email_for_check = found.user.email
+    form.user_inputs = ops.password_inputs(found.user)
     if form.validate_on_submit():
         try:
             ops.reset_password(found, form.password.data, now)
@@ -197,4 +197,5 @@ def require_enrolment():
 ENROLMENT_ENDPOINTS = {
     "static", "health.healthz", "auth.logout", "account.two_factor_setup", "account.two_factor_qr",
     "account.recovery_codes_shown",
+    "account.reauthenticate",  # enrolment from a stale session asks for the password first (A8)
 }

@@ -29,6 +29,7 @@ from csrn.exports import csv_response
 from csrn.extensions import db, limiter
 from csrn.forms import EmptyForm, redirect_after_post, render_form
 from csrn.roles import CHAIR
+from csrn.routing import requested_page
 from csrn.schedules import operations as schedule_ops
 from csrn.security import roles_required
 from csrn.settings.operations import get_settings, task_force_zone
@@ -88,7 +89,7 @@ def search():
     """Search the directory; htmx asks for the results fragment as the user types."""
     filters = filters_from_request()
     now = utcnow()
-    page = ops.search(filters, now, page=request.args.get("page", 1, type=int))
+    page = ops.search(filters, now, page=requested_page())
     context = dict(filters=filters, page=page, **_result_context(page.items, now))
     if request.htmx and request.headers.get("HX-Target") == "results":
         return render_template("directory/_results.html", **context)

@@ -1,6 +1,6 @@
 """The in-app notification list."""
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select, update
 
@@ -8,6 +8,7 @@ from csrn.clock import utcnow
 from csrn.extensions import db
 from csrn.forms import EmptyForm
 from csrn.notify.models import Notification
+from csrn.routing import requested_page
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
 
@@ -17,7 +18,7 @@ bp = Blueprint("notifications", __name__, url_prefix="/notifications")
 def index():
     """The user's notifications, newest first."""
     page = db.paginate(select(Notification).where(Notification.user_id == current_user.id)
-                       .order_by(Notification.id.desc()), page=request.args.get("page", 1, type=int),
+                       .order_by(Notification.id.desc()), page=requested_page(),
                        per_page=30, error_out=False)
     return render_template("notify/notifications.html", page=page, form=EmptyForm())
 

@@ -1,12 +1,13 @@
 """The outbox page: recipients and subjects only, never bodies with live links."""
 
-from flask import render_template, request
+from flask import render_template
 from sqlalchemy import select
 
 from csrn.extensions import db
 from csrn.notify import bp
 from csrn.notify.models import OutboxMessage
 from csrn.roles import ADMIN
+from csrn.routing import requested_page
 from csrn.security import roles_required
 
 
@@ -16,7 +17,7 @@ def index():
     """List outgoing mail by recipient, subject and state."""
     page = db.paginate(
         select(OutboxMessage).order_by(OutboxMessage.id.desc()),
-        page=request.args.get("page", 1, type=int),
+        page=requested_page(),
         per_page=50,
         error_out=False,
     )

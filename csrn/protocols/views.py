@@ -16,6 +16,7 @@ from csrn.protocols import operations as ops
 from csrn.protocols.forms import BODY_MAX, NewProtocolForm, PreviewForm, ProtocolForm, VersionNumberForm
 from csrn.protocols.render import render_protocol
 from csrn.roles import CHAIR
+from csrn.routing import id_arg_or_404
 from csrn.security import roles_required
 
 
@@ -262,8 +263,8 @@ def compare(slug: str):
     """Compare two versions line by line (`old` and `new`; by default the two newest the user may read)."""
     page = ops.get_page_or_404(slug, current_user)
     choices = db.session.scalars(ops.versions_query(current_user, page)).all()
-    new_number = request.args.get("new", type=int) or (choices[0].number if choices else None)
-    old_number = request.args.get("old", type=int) or (choices[1].number if len(choices) > 1 else new_number)
+    new_number = id_arg_or_404("new") or (choices[0].number if choices else None)
+    old_number = id_arg_or_404("old") or (choices[1].number if len(choices) > 1 else new_number)
     if new_number is None:
         abort(404)
     old = ops.get_version_or_404(page, old_number, current_user)

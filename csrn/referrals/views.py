@@ -22,6 +22,7 @@ from csrn.referrals import operations as ops
 from csrn.referrals.forms import CloseForm, DeclineForm, OfferByHandForm
 from csrn.referrals.models import DECLINE_REASONS, OUTCOMES, REFERRAL_STATES, Referral, ReferralEvent
 from csrn.roles import CHAIR, RECEIVER_ROLES
+from csrn.routing import requested_page
 from csrn.security import roles_required
 from csrn.settings.operations import get_settings
 
@@ -55,7 +56,7 @@ def index():
     """The referrals the user may see, newest emergency first, filterable by state."""
     state = request.args.get("state", "")
     state = state if state in REFERRAL_STATES else ""
-    page = db.paginate(ops.list_query(_me(), state), page=request.args.get("page", 1, type=int),
+    page = db.paginate(ops.list_query(_me(), state), page=requested_page(),
                        per_page=current_app.config["PER_PAGE"], error_out=False)
     return render_template("referrals/index.html", page=page, state=state, states=REFERRAL_STATES, now=utcnow(),
                            labels=_labels())
@@ -80,7 +81,7 @@ def queue():
     # the queue, they cost more than the page itself.
     query = ops.queue_query().options(lazyload(Referral.intake), selectinload(Referral.service_type),
                                       selectinload(Referral.sending_agency))
-    page = db.paginate(query, page=request.args.get("page", 1, type=int), per_page=current_app.config["PER_PAGE"],
+    page = db.paginate(query, page=requested_page(), per_page=current_app.config["PER_PAGE"],
                        error_out=False)
     return render_template("referrals/queue.html", page=page, now=utcnow(), labels=_labels())
 

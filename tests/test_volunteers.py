@@ -631,12 +631,42 @@ def test_the_status_page_shows_stage_and_checklist_never_the_committees_words(ap
 
 
 def test_the_status_page_marks_expired_items(app, client, submit, chair, courses):
-    """An approved volunteer whose background check has expired sees it as expired."""
-    application_id, token = submit(at=NOW - timedelta(days=400))
+    """An approved volunteer whose background check has expired sees it as expired (through a link asked for
+    again: the first one died 180 days after the approval, the application's last change)."""
+    email = f"expired-{uuid.uuid4().hex[:6]}@example.org"
+    application_id, token = submit(at=NOW - timedelta(days=400), email=email)
     approve(app, application_id, chair.id, NOW - timedelta(days=400), courses,
             expiries={"background_check": task_force_today(app, NOW) - timedelta(days=3)})
+    assert client.get(f"/volunteer/status/{token}").status_code == 404
+    Browser(app.test_client()).post("/volunteer/status", {"email": email})
+    token = STATUS_LINK.search(mail_to(app, email)[-1][1]).group(1)
     html = client.get(f"/volunteer/status/{token}").get_data(as_text=True)
     assert re.search(r"<td>Background check</td><td><span class=\"tag tag-warn\">expired</span>", html)
+
+
+def set_updated_at(app, application_id, when) -> None:
+    with app.app_context():
+        db.session.get(VolunteerApplication, application_id).updated_at = when
+        db.session.commit()
+
+
+def test_a_status_link_expires_180_days_after_the_last_change_and_a_new_one_can_be_asked_for(app, client, submit):
+    """179 days after the application last changed the link still opens; after 181 it is a 404 for the page and
+    the withdrawal (nothing withdrawn); asking again by e-mail mails a new link that works (the old stays dead)."""
+    email = f"old-{uuid.uuid4().hex[:6]}@example.org"
+    application_id, token = submit(email=email)
+    set_updated_at(app, application_id, utcnow() - timedelta(days=179))
+    assert client.get(f"/volunteer/status/{token}").status_code == 200
+    set_updated_at(app, application_id, utcnow() - timedelta(days=181))
+    assert client.get(f"/volunteer/status/{token}").status_code == 404
+    assert client.get(f"/volunteer/status/{token}/withdraw").status_code == 404
+    b = Browser(app.test_client())
+    assert b.post(f"/volunteer/status/{token}/withdraw", page="/volunteer/apply").status_code == 404
+    assert application_row(app, application_id)["status"] == "applied"
+    assert b.post("/volunteer/status", {"email": email}).status_code == 200
+    new_token = STATUS_LINK.search(mail_to(app, email)[-1][1]).group(1)
+    assert client.get(f"/volunteer/status/{new_token}").status_code == 200
+    assert client.get(f"/volunteer/status/{token}").status_code == 404
 
 
 def test_guessed_tampered_and_overlong_tokens_are_404(app, client, submit):

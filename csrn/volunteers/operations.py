@@ -183,16 +183,24 @@ def submit_application(values: dict, now: datetime) -> Submitted:
     return Submitted(application, raw, True)
 
 
-def find_by_token(raw: str) -> VolunteerApplication | None:
-    """The application whose status link this is, or None (a 404 for the caller)."""
+# A status link stops working this long after the application last changed (a new link, asked for by e-mail,
+# counts as a change): a link found in an old mailbox years later opens nothing.
+STATUS_LINK_LIFETIME = timedelta(days=180)
+
+
+def find_by_token(raw: str, now: datetime) -> VolunteerApplication | None:
+    """The application whose status link this is, while the link is alive; else None (a 404 for the caller)."""
     if not raw or len(raw) > 200:
         return None
-    return db.session.scalar(
+    application = db.session.scalar(
         select(VolunteerApplication).where(VolunteerApplication.status_token_hash == tokens.hash_token(raw)))
+    if application is None or now - application.updated_at > STATUS_LINK_LIFETIME:
+        return None
+    return application
 
 
-def get_by_token_or_404(raw: str) -> VolunteerApplication:
-    application = find_by_token(raw)
+def get_by_token_or_404(raw: str, now: datetime) -> VolunteerApplication:
+    application = find_by_token(raw, now)
     if application is None:
         abort(404)
     return application
@@ -208,6 +216,7 @@ def request_status_link(email: str, now: datetime) -> int:
     for application in applications:
         raw = tokens.new_raw_token()
         application.status_token_hash = tokens.hash_token(raw)
+        application.updated_at = now  # the new link lives STATUS_LINK_LIFETIME from now
         _mail_status_link(application, raw, now, first=False)
         audit.record(None, "volunteer.status_link_resent", application, now=now)
     if not applications:

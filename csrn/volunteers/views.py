@@ -84,8 +84,9 @@ def apply():
 @limiter.limit("30 per minute")
 def status(token: str):
     """The applicant's private status page: the stage and what is still needed, never the committee's notes."""
-    application = ops.get_by_token_or_404(token)
-    today = ops.local_date(utcnow())
+    now = utcnow()
+    application = ops.get_by_token_or_404(token, now)
+    today = ops.local_date(now)
     return render_template("volunteers/status.html", application=application, token=token,
                            checklist=ops.applicant_view(application, today), form=EmptyForm(),
                            can_withdraw=application.status in ops.WITHDRAWABLE)
@@ -95,7 +96,7 @@ def status(token: str):
 @limiter.limit("30 per minute")
 def withdraw(token: str):
     """Confirm, then withdraw the application."""
-    application = ops.get_by_token_or_404(token)
+    application = ops.get_by_token_or_404(token, utcnow())
     form = EmptyForm()
     if form.validate_on_submit():
         try:

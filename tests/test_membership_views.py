@@ -122,7 +122,8 @@ def test_why_a_membership_changed_is_for_chairs_and_the_agencys_own_admins(app, 
     chairs and the agency's own agency admins only — not its staff, other agencies or administrators."""
     agency_id = create_agency(membership_status="member")
     reason = "Suspended after a complaint about a client's file"
-    assert chair.post(f"/agencies/{agency_id}/membership", {"to_status": "suspended", "reason": reason}).status_code == 303
+    response = chair.post(f"/agencies/{agency_id}/membership", {"to_status": "suspended", "reason": reason})
+    assert response.status_code == 303
     viewer = {
         "chair": lambda: chair,
         "own_agency_admin": lambda: login_as(roles=("agency_admin",), agency_id=agency_id),

@@ -752,7 +752,8 @@ def test_session_cookie_flags_and_no_remember_me(app, create_user):
         flags = [part.strip().lower() for part in cookie.split(";")[1:]]
         assert "httponly" in flags and "samesite=lax" in flags
         assert "secure" not in flags
-    assert all(cookie.startswith("csrn_session=") for cookie in set_cookies), set_cookies
+    # Only the session and the device cookie (A4), which logs nobody in (tests/test_device_cookies.py).
+    assert all(cookie.startswith(("csrn_session=", "csrn_device=")) for cookie in set_cookies), set_cookies
     for client in (b.client, c.client):
         assert client.get_cookie("remember_token") is None
         assert client.get_cookie("csrn_session") is not None

@@ -34,6 +34,7 @@ DAILY_JOBS: list = [
     ("intake drafts unused for 7 days", "csrn.intake.operations:purge_drafts"),
     ("protocol review reminders", "csrn.protocols.operations:review_reminders"),
     ("volunteer renewals", "csrn.volunteers.operations:renewal_pass"),
+    ("used public-form stamps", "csrn.volunteers.operations:purge_form_stamps"),
 ]
 
 

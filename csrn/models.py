@@ -12,7 +12,7 @@ from csrn.protocols.models import ProtocolAcknowledgement, ProtocolPage, Protoco
 from csrn.referrals.models import Consent, Offer, Referral, ReferralEvent
 from csrn.schedules.models import Holiday, ScheduleRule
 from csrn.settings.models import TaskForceSettings
-from csrn.volunteers.models import VettingItem, VolunteerApplication, VolunteerEvent
+from csrn.volunteers.models import FormStamp, VettingItem, VolunteerApplication, VolunteerEvent
 
 __all__ = [
     "Agency", "Certificate", "MembershipChange", "TrainingCourse", "AuditEvent", "AuthToken", "RecoveryCode", "User",
@@ -20,4 +20,5 @@ __all__ = [
     "ServiceType", "Intake", "IntakeDraft", "UnmetNeed", "Notification", "OutboxMessage", "Pathway", "PathwayStep",
     "ProtocolAcknowledgement", "ProtocolPage", "ProtocolVersion", "Consent", "Offer", "Referral", "ReferralEvent",
     "Holiday", "ScheduleRule", "TaskForceSettings", "VettingItem", "VolunteerApplication", "VolunteerEvent",
+    "FormStamp",
 ]

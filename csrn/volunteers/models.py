@@ -191,3 +191,14 @@ class VolunteerEvent(db.Model):
     detail: Mapped[str] = mapped_column(Text, default="")
 
     actor = relationship("User")
+
+
+class FormStamp(db.Model):
+    """A public form's time stamp that has been used: each stamp is good for one submission only."""
+
+    __tablename__ = "form_stamp"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The random nonce signed into the stamp the form was served with.
+    nonce: Mapped[str] = mapped_column(String(64), unique=True)
+    used_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

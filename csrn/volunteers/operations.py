@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from flask import abort
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 
 from csrn.agencies.models import Agency, Certificate, MembershipChange, TrainingCourse
 from csrn.agencies.operations import expiry_for, local_date
@@ -26,7 +27,7 @@ from csrn.concurrency import check_version
 from csrn.directory.models import Service, ServiceType
 from csrn.extensions import db
 from csrn.links import external_url
-from csrn.notify.operations import notify, queue_mail
+from csrn.notify.operations import mails_to, notify, queue_mail
 from csrn.roles import CHAIR, VOLUNTEER
 from csrn.settings.operations import get_settings
 from csrn.volunteers.models import (
@@ -35,6 +36,7 @@ from csrn.volunteers.models import (
     STATUSES,
     TRANSITIONS,
     WITHDRAWABLE,
+    FormStamp,
     VettingItem,
     VolunteerApplication,
     VolunteerEvent,
@@ -115,8 +117,16 @@ def _status_link(raw: str) -> str:
     return external_url("volunteers.status", token=raw)
 
 
-def _mail_status_link(application: VolunteerApplication, raw: str, now: datetime, first: bool) -> None:
+# The public form and the link request mail whatever address is typed in: at most this many a day to any one
+# address (counted from the outbox), so nobody can use CSRN to flood a stranger's mailbox.
+MAILS_PER_ADDRESS_PER_DAY = 3
 
+
+def _mail_status_link(application: VolunteerApplication, raw: str, now: datetime, first: bool) -> None:
+    """Mail the private status link, unless the address has had its day's share of mail already."""
+    if mails_to(application.email, now - timedelta(days=1)) >= MAILS_PER_ADDRESS_PER_DAY:
+        audit.record(None, "volunteer.mail_withheld", application, now=now)
+        return
     task_force = get_settings().name
     opening = ("Thank you for applying to volunteer with the Coordinated Service Referral Network of "
                f"{task_force}." if first else "You asked for the link to your volunteer application again.")
@@ -147,6 +157,30 @@ class Submitted:
     application: VolunteerApplication
     raw_token: str | None
     created: bool
+
+
+# A public form's stamp is good for a day (the view signs and checks it); used ones are kept that long.
+STAMP_LIFETIME = timedelta(days=1)
+
+
+def claim_form_stamp(nonce: str, now: datetime) -> bool:
+    """Use up a form stamp's nonce; False when it was used already (a replayed form). Written in the caller's
+    transaction, so it is used up only if the submission commits; a unique index settles two at once."""
+    if not nonce or len(nonce) > 64:
+        return False
+    try:
+        with db.session.begin_nested():
+            db.session.add(FormStamp(nonce=nonce, used_at=now))
+    except IntegrityError:
+        return False
+    return True
+
+
+def purge_form_stamps(now: datetime) -> str:
+    """The daily job: forget used stamps older than a stamp may be (they are refused as stale anyway)."""
+    result = db.session.execute(delete(FormStamp).where(FormStamp.used_at < now - STAMP_LIFETIME - timedelta(hours=1)))
+    db.session.commit()
+    return f"{result.rowcount} used form stamp(s) forgotten"
 
 
 def submit_application(values: dict, now: datetime) -> Submitted:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import time
 
 from flask import abort, current_app, flash, render_template, request, session, url_for
@@ -29,24 +30,30 @@ SESSION_KEY = "volunteer_link"  # [application uuid, raw token] of the last appl
 
 # ----- the public side: no account -----------------------------------------------------------------
 
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key, salt="volunteer-form")
+
+
 def _stamp() -> str:
-    return URLSafeTimedSerializer(current_app.secret_key, salt="volunteer-form").dumps(int(time.time()))
+    """A signed stamp for the form: when it was served, and a random nonce that makes it good for one submission."""
+    return _serializer().dumps([int(time.time()), secrets.token_urlsafe(16)])
 
 
-STAMP_MAX_AGE = 24 * 3600  # a stamp is good for a day: a bot cannot fetch one and reuse it for ever
+STAMP_MAX_AGE = int(ops.STAMP_LIFETIME.total_seconds())  # a bot cannot fetch one and reuse it for ever
 
 
-def _sent_too_fast(stamp: str) -> bool:
-    """Whether the form came back sooner than CSRN_FORM_MIN_SECONDS after it was served (or unstamped, or stale)."""
-    minimum = current_app.config.get("CSRN_FORM_MIN_SECONDS", 0)
-    if not minimum:
-        return False
+def _stamp_refused(stamp: str) -> bool:
+    """Whether the form's stamp is missing, forged, older than a day, used already, or came back sooner than
+    CSRN_FORM_MIN_SECONDS after the form was served; otherwise use it up (in this request's transaction)."""
     try:
-        served = URLSafeTimedSerializer(current_app.secret_key, salt="volunteer-form").loads(
-            stamp or "", max_age=STAMP_MAX_AGE)
-    except BadSignature:  # forged, missing, or older than a day (SignatureExpired is a BadSignature)
+        served, nonce = _serializer().loads(stamp or "", max_age=STAMP_MAX_AGE)
+    except (BadSignature, TypeError, ValueError):  # SignatureExpired is a BadSignature; old stamps were one number
         return True
-    return time.time() - float(served) < minimum
+    if not isinstance(served, int) or not isinstance(nonce, str):
+        return True
+    if time.time() - served < current_app.config.get("CSRN_FORM_MIN_SECONDS", 0):
+        return True
+    return not ops.claim_form_stamp(nonce, utcnow())
 
 
 @bp.route("/volunteer/apply", methods=["GET", "POST"])
@@ -58,10 +65,11 @@ def apply():
         # The honeypot was filled: a bot. Answer like a success and keep nothing.
         return render_template("volunteers/received.html", duplicate=False)
     if form.validate_on_submit():
-        if _sent_too_fast(form.started.data):
+        if _stamp_refused(form.started.data):
+            db.session.rollback()
             form.form_errors.append("We could not accept the form as sent (it came back quicker than a person "
-                                    "fills it in, or the page was open for more than a day). Check your answers, "
-                                    "then send the form again.")
+                                    "fills it in, the page was open for more than a day, or this page was sent "
+                                    "already). Check your answers, then send the form again.")
             form.started.data = _stamp()
             return render_template("volunteers/apply.html", form=form), 422
         values = {name: getattr(form, name).data for name in ops.APPLICANT_FIELDS}

@@ -8,7 +8,6 @@ one-person provider (`Agency.vetted_until`) after every change, for the receivin
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -30,6 +29,7 @@ from csrn.links import external_url
 from csrn.notify.operations import mails_to, notify, queue_mail
 from csrn.roles import CHAIR, VOLUNTEER
 from csrn.settings.operations import get_settings
+from csrn.types import keyed_hashes
 from csrn.volunteers.models import (
     BOARD_COLUMNS,
     PROFESSIONS,
@@ -100,8 +100,7 @@ def checklist_for(profession: str) -> list[ItemSpec]:
 
 # ----- applying --------------------------------------------------------------------------------------
 
-def fingerprint(values: dict) -> str:
-    """SHA-256 of the normalised answers: the same answers give the same fingerprint."""
+def _normalised_answers(values: dict) -> str:
     normal = {}
     for key in APPLICANT_FIELDS:
         value = values.get(key, "")
@@ -110,7 +109,28 @@ def fingerprint(values: dict) -> str:
         elif isinstance(value, list | tuple):
             value = sorted(value)
         normal[key] = value
-    return hashlib.sha256(json.dumps(normal, sort_keys=True, default=str).encode("utf-8")).hexdigest()
+    return json.dumps(normal, sort_keys=True, default=str)
+
+
+def fingerprints(values: dict) -> list[str]:
+    """Keyed hashes (HMAC-SHA256) of the normalised answers under each configured key, the current one first: the
+    same answers give the same fingerprint, and a dump of the table cannot be matched against guessed answers."""
+    return keyed_hashes("volunteer-answers", _normalised_answers(values))
+
+
+def fingerprint(values: dict) -> str:
+    """The fingerprint of the answers under the current key (see `fingerprints`)."""
+    return fingerprints(values)[0]
+
+
+def normalised_email(email: str) -> str:
+    return (email or "").strip().lower()
+
+
+def email_hashes(email: str) -> list[str]:
+    """Keyed hashes of the normalised address under each configured key, the current one first: how an
+    application is found by its (encrypted) e-mail address."""
+    return keyed_hashes("volunteer-email", normalised_email(email))
 
 
 def _status_link(raw: str) -> str:
@@ -186,11 +206,12 @@ def purge_form_stamps(now: datetime) -> str:
 def submit_application(values: dict, now: datetime) -> Submitted:
     """Create an application with its checklist, or find the identical one already received."""
     values = dict(values)
-    values["email"] = values["email"].strip().lower()
-    print_ = fingerprint(values)
+    values["email"] = normalised_email(values["email"])
+    prints = fingerprints(values)
+    print_ = prints[0]
     existing = db.session.scalar(
         select(VolunteerApplication).where(
-            VolunteerApplication.fingerprint == print_,
+            VolunteerApplication.fingerprint.in_(prints),
             VolunteerApplication.status.not_in(("withdrawn", "declined")),
         ).order_by(VolunteerApplication.id).limit(1)
     )
@@ -201,8 +222,8 @@ def submit_application(values: dict, now: datetime) -> Submitted:
     for key in ("languages", "practice_areas"):
         stored[key] = " ".join(stored.get(key) or [])
     application = VolunteerApplication(
-        **stored, fingerprint=print_, status_token_hash=tokens.hash_token(raw), applied_at=now, updated_at=now,
-        status="applied",
+        **stored, fingerprint=print_, email_hash=email_hashes(values["email"])[0],
+        status_token_hash=tokens.hash_token(raw), applied_at=now, updated_at=now, status="applied",
     )
     for order, spec in enumerate(checklist_for(values["profession"])):
         application.items.append(VettingItem(code=spec.code, label=spec.label, guidance=spec.guidance,
@@ -242,9 +263,8 @@ def get_by_token_or_404(raw: str, now: datetime) -> VolunteerApplication:
 
 def request_status_link(email: str, now: datetime) -> int:
     """Send a fresh link (retiring the old one) for each open application of this e-mail; say nothing."""
-    email = email.strip().lower()
     applications = db.session.scalars(
-        select(VolunteerApplication).where(func.lower(VolunteerApplication.email) == email,
+        select(VolunteerApplication).where(VolunteerApplication.email_hash.in_(email_hashes(email)),
                                            VolunteerApplication.status != "withdrawn")
     ).all()
     for application in applications:

@@ -13,7 +13,8 @@ import uuid
 
 import pytest
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import select, text
+from sqlalchemy import column as sql_column
+from sqlalchemy import select, table, text
 
 from csrn.agencies.operations import local_date
 from csrn.auth.models import User
@@ -65,9 +66,9 @@ def write_everything(now) -> dict:
 def raw_values(application_id: int, referral_id: int) -> dict[str, str]:
     """Every encrypted column as stored, read through SQL (not the ORM)."""
     connection = db.session.connection()
-    values = dict(connection.execute(text(
-        f"SELECT {', '.join(ENCRYPTED_APPLICATION_COLUMNS)} FROM volunteer_application WHERE id = :id"),
-        {"id": application_id}).mappings().one())
+    row = table("volunteer_application", *(sql_column(name) for name in ("id", *ENCRYPTED_APPLICATION_COLUMNS)))
+    values = dict(connection.execute(select(*(row.c[name] for name in ENCRYPTED_APPLICATION_COLUMNS))
+                                     .where(row.c.id == application_id)).mappings().one())
     for i, (value,) in enumerate(connection.execute(text(
             "SELECT notes FROM vetting_item WHERE application_id = :id"), {"id": application_id})):
         values[f"vetting_item.notes {i}"] = value

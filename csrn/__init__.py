@@ -43,6 +43,11 @@ def create_app(config: Config | dict | None = None) -> Flask:
     if hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0, x_port=0)
 
+    if app.config.get("CSRN_ENV") == "production" and not app.config.get("MAIL_SERVER"):
+        # Production never shows invitation or reset links on screen (SECURITY A6): without mail nobody gets them.
+        log.warning("No MAIL_SERVER is configured: invitation and password-reset links are sent only by e-mail in "
+                    "production, so nobody will receive them until one is.")
+
     _init_extensions(app)
     _register_blueprints(app)
     _register_error_pages(app)

@@ -3,7 +3,7 @@ when the module is added (docs/new-module.md)."""
 
 from csrn.agencies.models import Agency, Certificate, MembershipChange, TrainingCourse
 from csrn.audit.models import AuditEvent
-from csrn.auth.models import AuthToken, RecoveryCode, User, UserRole, UserSession
+from csrn.auth.models import AccessRequest, AuthToken, RecoveryCode, User, UserRole, UserSession
 from csrn.directory.models import CapacityConfirmation, GenderOption, Location, Service, ServiceFacet, ServiceType
 from csrn.intake.models import Intake, IntakeDraft, UnmetNeed
 from csrn.notify.models import Notification, OutboxMessage
@@ -20,5 +20,5 @@ __all__ = [
     "ServiceType", "Intake", "IntakeDraft", "UnmetNeed", "Notification", "OutboxMessage", "Pathway", "PathwayStep",
     "ProtocolAcknowledgement", "ProtocolPage", "ProtocolVersion", "Consent", "Offer", "Referral", "ReferralEvent",
     "Holiday", "ScheduleRule", "TaskForceSettings", "VettingItem", "VolunteerApplication", "VolunteerEvent",
-    "FormStamp",
+    "FormStamp", "AccessRequest",
 ]

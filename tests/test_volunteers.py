@@ -1363,7 +1363,7 @@ def test_approval_brings_the_volunteer_into_the_network(app, login_as, submit, c
         user = db.session.scalar(User.by_email(email))
         assert user is not None and user.id == row["user_id"]
         assert user.roles == {"volunteer"} and user.active and user.password_hash is None
-        assert user.agency_id == row["agency_id"]
+        assert user.agency_id == row["agency_id"] and user.invited_by_id == b.user.id  # the approving chair
         invite = db.session.scalars(select(AuthToken).where(AuthToken.user_id == user.id)).all()
         assert [(t.purpose, t.used_at) for t in invite] == [("invite", None)]
         agency = db.session.get(Agency, row["agency_id"])

@@ -58,6 +58,12 @@ def mail_configured() -> bool:
     return bool(current_app.config.get("MAIL_SERVER"))
 
 
+def links_on_screen() -> bool:
+    """Whether a single-use link (an invitation) may be shown to the person who caused it: never in production
+    (SECURITY A6: it goes by e-mail only); in development and test when no mail server would send it."""
+    return current_app.config.get("CSRN_ENV") != "production" and not mail_configured()
+
+
 def _connect() -> smtplib.SMTP:
     config = current_app.config
     smtp = smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=20)

@@ -535,6 +535,7 @@ def _bring_into_network(actor, application: VolunteerApplication, service_type, 
     if application.language_codes:
         service.set_values("language", application.language_codes)
     user = auth_ops.create_user(actor, application.email, application.name, {VOLUNTEER}, agency.id, now)
+    user.invited_by_id = actor.id  # the approving chair: the volunteer role in their own provider, nothing else
     application.agency = agency
     application.user_id = user.id
     application.service_type_id = service_type.id

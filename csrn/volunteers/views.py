@@ -16,7 +16,7 @@ from csrn.directory import operations as directory_ops
 from csrn.directory.languages import LANGUAGES
 from csrn.extensions import db, limiter
 from csrn.forms import EmptyForm, redirect_after_post, render_form
-from csrn.notify.operations import mail_configured
+from csrn.notify.operations import links_on_screen
 from csrn.roles import CHAIR
 from csrn.security import roles_required
 from csrn.uploads import UploadRefused, save_upload, send_stored, upload_folder
@@ -275,8 +275,8 @@ def change_status(application_id: int):
             db.session.rollback()
             form.form_errors.append(str(exc))
         else:
-            if link and not mail_configured():
-                # As with every invitation: with no mail server the inviter sees the single-use link, once.
+            if link and links_on_screen():
+                # As with every invitation: outside production, with no mail server, the inviter sees the link once.
                 response = current_app.make_response(
                     render_template("users/invited.html", invited=application.user, link=link,
                                     back_url=url_for("volunteers.show", application_id=application.id),

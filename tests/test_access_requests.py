@@ -271,20 +271,22 @@ def test_an_outsider_cannot_resend_an_invitation_they_did_not_send(app, agency, 
     assert response.status_code == 303 and len(mail_to(app, "insider-invitee@example.org")) == 1
 
 
-def test_a_request_is_void_when_the_person_who_asked_may_no_longer_ask(app, agency, login_as):
-    """A chair who lost the role since: the approval is refused and nothing is granted."""
+def test_a_request_is_void_when_the_person_who_asked_may_no_longer_ask(app, agency, login_as, create_user):
+    """A chair who lost the role since: approving their invitation or their reactivation is refused, and nothing is
+    granted (the requests stay, to be refused)."""
     agency_id, approver = agency
     chair = login_as(roles=("chair",))
     assert invite(chair, "late@example.org", agency_id, ["staff"]).status_code == 200
-    request_id = requests_of(app, agency_id)[0]["id"]
+    sleeper = create_user(roles=("staff",), agency_id=agency_id, active=False)
+    assert chair.post(f"/users/{sleeper.id}/reactivate").status_code == 303
     with app.app_context():
         db.session.get(User, chair.user.id).set_roles({"staff"})
         db.session.commit()
-    response = decide(approver, request_id, "approve")
-    assert response.status_code == 303
-    assert "may no longer grant this" in approver.get("/users/requests").get_data(as_text=True)
-    assert user_id_by_email(app, "late@example.org") is None
-    assert requests_of(app, agency_id)[0]["state"] == "pending"  # still there to refuse
+    for request_ in requests_of(app, agency_id):
+        assert decide(approver, request_["id"], "approve").status_code == 303
+        assert "may no longer grant this" in approver.get("/users/requests").get_data(as_text=True)
+    assert user_id_by_email(app, "late@example.org") is None and not user_row(app, sleeper.id)["active"]
+    assert [r["state"] for r in requests_of(app, agency_id)] == ["pending", "pending"]
 
 
 # ----- a volunteer's one-person provider --------------------------------------------------------------------

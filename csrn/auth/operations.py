@@ -425,7 +425,8 @@ def approve_request(actor: User, request_: AccessRequest, now: datetime) -> str 
     _decide(actor, request_, "approved", now)
     requester = request_.requested_by
     roles = request_.role_set
-    if requester is None or not requester.active or not roles <= requestable_roles(requester, request_.agency_id):
+    may_ask = requestable_roles(requester, request_.agency_id) if requester is not None and requester.active else set()
+    if not may_ask or not roles <= may_ask:
         db.session.rollback()
         raise NotAllowed("The person who asked may no longer grant this; refuse it.")
     _refuse_volunteer_provider(request_.agency_id)

@@ -40,6 +40,7 @@ DAILY_JOBS: list = [
     ("protocol review reminders", "csrn.protocols.operations:review_reminders"),
     ("volunteer renewals", "csrn.volunteers.operations:renewal_pass"),
     ("on-call gaps in the next 7 days", "csrn.oncall.operations:gap_alert"),
+    ("used public-form stamps", "csrn.volunteers.operations:purge_form_stamps"),
 ]
 
 

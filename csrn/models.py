@@ -3,7 +3,16 @@ when the module is added (docs/new-module.md)."""
 
 from csrn.agencies.models import Agency, Certificate, MembershipChange, TrainingCourse
 from csrn.audit.models import AuditEvent
-from csrn.auth.models import AccessToken, AuthToken, RecoveryCode, ResetRequest, User, UserRole, UserSession
+from csrn.auth.models import (
+    AccessRequest,
+    AccessToken,
+    AuthToken,
+    RecoveryCode,
+    ResetRequest,
+    User,
+    UserRole,
+    UserSession,
+)
 from csrn.directory.models import CapacityConfirmation, GenderOption, Location, Service, ServiceFacet, ServiceType
 from csrn.intake.models import Intake, IntakeDraft, UnmetNeed
 from csrn.notify.models import Notification, OutboxMessage
@@ -13,7 +22,7 @@ from csrn.protocols.models import ProtocolAcknowledgement, ProtocolPage, Protoco
 from csrn.referrals.models import Consent, Offer, Referral, ReferralContact, ReferralEvent
 from csrn.schedules.models import Holiday, ScheduleRule
 from csrn.settings.models import TaskForceSettings
-from csrn.volunteers.models import VettingItem, VolunteerApplication, VolunteerEvent
+from csrn.volunteers.models import FormStamp, VettingItem, VolunteerApplication, VolunteerEvent
 
 __all__ = [
     "AccessToken", "Agency", "Certificate", "MembershipChange", "TrainingCourse", "AuditEvent", "AuthToken",
@@ -21,5 +30,6 @@ __all__ = [
     "ServiceFacet", "ServiceType", "Intake", "IntakeDraft", "UnmetNeed", "Notification", "OutboxMessage",
     "ResponseKind", "Shift", "ShiftException", "Pathway", "PathwayStep", "ProtocolAcknowledgement", "ProtocolPage",
     "ProtocolVersion", "Consent", "Offer", "Referral", "ReferralContact", "ReferralEvent", "Holiday", "ScheduleRule",
-    "TaskForceSettings", "VettingItem", "VolunteerApplication", "VolunteerEvent", "ResetRequest",
+    "TaskForceSettings", "VettingItem", "VolunteerApplication", "VolunteerEvent", "ResetRequest", "FormStamp",
+    "AccessRequest",
 ]

@@ -1,12 +1,18 @@
-"""Column types every module uses: aware UTC datetimes, encrypted text, random ids, states."""
+"""Column types every module uses: aware UTC datetimes, encrypted text (and keyed hashes to find it), random ids,
+states."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import uuid
 from datetime import UTC, datetime
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
 from sqlalchemy import CheckConstraint, DateTime, String, Text
 from sqlalchemy.types import TypeDecorator
@@ -48,6 +54,36 @@ def current_fernet() -> MultiFernet:
         cipher = fernet_for(current_app.config["CSRN_ENCRYPTION_KEY"])
         current_app.extensions["csrn_fernet"] = cipher
     return cipher
+
+
+LOOKUP_KEY_INFO = b"csrn keyed lookup hash v1"
+
+
+def derive_lookup_keys(keys: str) -> list[bytes]:
+    """One HMAC key per Fernet key (HKDF-SHA256 of it), newest first: keyed hashes never use a key twice over."""
+    return [HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=LOOKUP_KEY_INFO)
+            .derive(base64.urlsafe_b64decode(key.strip().encode())) for key in keys.split(",") if key.strip()]
+
+
+def keyed_hashes(purpose: str, value: str) -> list[str]:
+    """HMAC-SHA256 of the value under the key derived from each CSRN_ENCRYPTION_KEY, the current one first.
+
+    How an encrypted value is found without storing it in clear (an applicant's e-mail): store `keyed_hash`, look up
+    with `column.in_(keyed_hashes(...))`, so rows hashed before a key rotation are still found. Without the key, a
+    dump cannot be searched or matched against a guessed address."""
+    configured = current_app.config["CSRN_ENCRYPTION_KEY"]
+    cached = current_app.extensions.get("csrn_lookup_keys")
+    if cached is None or cached[0] != configured:  # derived once per app (and again if the keys change)
+        cached = (configured, derive_lookup_keys(configured))
+        current_app.extensions["csrn_lookup_keys"] = cached
+    keys = cached[1]
+    message = purpose.encode("utf-8") + b"\x00" + value.encode("utf-8")
+    return [hmac.new(key, message, hashlib.sha256).hexdigest() for key in keys]
+
+
+def keyed_hash(purpose: str, value: str) -> str:
+    """HMAC-SHA256 of the value under the current key (see `keyed_hashes`)."""
+    return keyed_hashes(purpose, value)[0]
 
 
 class DecryptionError(RuntimeError):

@@ -97,14 +97,34 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
-        context.configure(
-            connection=connection,
-            target_metadata=get_metadata(),
-            **conf_args
-        )
+        # SQLite: a batch migration that changes a column recreates its table (copy, DROP, rename), and with foreign
+        # keys on, the DROP of a parent deletes its children's rows (ON DELETE CASCADE). So foreign keys are off
+        # while migrating — the pragma only takes effect outside a transaction, so it is set on the driver's
+        # connection before the first statement — then checked, and on again for whoever uses the connection next.
+        sqlite = connection.dialect.name == 'sqlite'
+        if sqlite:
+            connection.connection.driver_connection.execute('PRAGMA foreign_keys=OFF')
+        try:
+            context.configure(
+                connection=connection,
+                target_metadata=get_metadata(),
+                **conf_args
+            )
 
-        with context.begin_transaction():
-            context.run_migrations()
+            with context.begin_transaction():
+                context.run_migrations()
+            if sqlite:
+                broken = connection.exec_driver_sql('PRAGMA foreign_key_check').all()
+                if broken:
+                    raise RuntimeError(f'foreign keys broken by the migrations: {broken[:5]}')
+        finally:
+            if sqlite:
+                if connection.in_transaction():
+                    connection.rollback()  # what SQLAlchemy began (the check): the pragma needs none open
+                driver = connection.connection.driver_connection
+                driver.execute('PRAGMA foreign_keys=ON')
+                if driver.execute('PRAGMA foreign_keys').fetchone()[0] != 1:
+                    raise RuntimeError('foreign keys could not be turned back on after the migrations')
 
 
 if context.is_offline_mode():

@@ -227,8 +227,9 @@ def test_agency_admin_cannot_invite_a_chair_or_admin(app, login_as, roles):
     assert outbox_count(app) == 0 and audit_count(app) == before
 
 
-def test_chair_invites_an_agency_admin_into_any_agency(app, login_as, create_agency):
-    """A chair of one agency invites an agency admin into another."""
+def test_chair_invites_the_first_agency_admin_of_an_agency_without_one(app, login_as, create_agency):
+    """A chair of one agency invites the first agency admin of another, which has none (more in
+    tests/test_access_requests.py)."""
     other = create_agency()
     b = login_as(roles=("chair",))
     response = invite(b, "newadmin@example.org", other, ["agency_admin"])
@@ -247,14 +248,18 @@ def test_chair_cannot_invite_a_chair_or_admin(app, login_as, create_agency, role
 
 
 def test_admin_invites_a_chair_and_an_admin(app, login_as, create_agency):
-    """An admin grants chair (in an agency) and admin (with no agency)."""
+    """An admin grants chair and admin to people of no agency at once; into an agency without an agency admin to
+    approve, nobody can be invited as chair."""
     agency = create_agency()
     b = login_as(roles=("admin",), agency_id=None)
-    assert invite(b, "chair@example.org", agency, ["chair"]).status_code == 200
+    assert invite(b, "chair@example.org", None, ["chair"]).status_code == 200
     assert invite(b, "admin2@example.org", None, ["admin"]).status_code == 200
     assert user_row(app, user_id_by_email(app, "chair@example.org"))["roles"] == {"chair"}
     admin = user_row(app, user_id_by_email(app, "admin2@example.org"))
     assert admin["roles"] == {"admin"} and admin["agency_id"] is None
+    refused = invite(b, "chair-in-agency@example.org", agency, ["chair"])
+    assert refused.status_code == 422 and "no agency admin to approve" in refused.get_data(as_text=True)
+    assert user_id_by_email(app, "chair-in-agency@example.org") is None
 
 
 def test_invite_operation_refuses_chair_even_without_the_form(app, create_user, ctx):
@@ -909,7 +914,8 @@ def test_session_cookie_flags_and_no_remember_me(app, create_user):
         flags = [part.strip().lower() for part in cookie.split(";")[1:]]
         assert "httponly" in flags and "samesite=lax" in flags
         assert "secure" not in flags
-    assert all(cookie.startswith("csrn_session=") for cookie in set_cookies), set_cookies
+    # Only the session and the device cookie (A4), which logs nobody in (tests/test_device_cookies.py).
+    assert all(cookie.startswith(("csrn_session=", "csrn_device=")) for cookie in set_cookies), set_cookies
     for client in (b.client, c.client):
         assert client.get_cookie("remember_token") is None
         assert client.get_cookie("csrn_session") is not None

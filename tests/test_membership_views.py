@@ -113,12 +113,31 @@ def test_chair_changes_status_and_the_history_shows_who_and_why(app, chair, crea
     assert "Application received at the May meeting" in history
 
 
-def test_the_history_is_shown_to_other_agencies_too(app, chair, create_agency, login_as):
-    """The profile (and its history) is shared: any logged-in user sees who changed the status and why."""
-    agency_id = create_agency(membership_status="prospect")
-    chair.post(f"/agencies/{agency_id}/membership", {"to_status": "listed", "reason": "Food bank, listing only"})
-    page = login_as(roles=("staff",)).get(f"/agencies/{agency_id}").get_data(as_text=True)
-    assert "prospect → listed" in page and "Cordelia Chairwoman" in page and "Food bank, listing only" in page
+@pytest.mark.parametrize(("who", "sees_why"), [
+    ("chair", True), ("own_agency_admin", True), ("own_staff", False), ("own_case_manager", False),
+    ("other_agency_admin", False), ("other_staff", False), ("admin", False)])
+def test_why_a_membership_changed_is_for_chairs_and_the_agencys_own_admins(app, chair, create_agency, login_as,
+                                                                            who, sees_why):
+    """The history itself is shared (who changed the status, when); the reason (why it was suspended) is shown to
+    chairs and the agency's own agency admins only — not its staff, other agencies or administrators."""
+    agency_id = create_agency(membership_status="member")
+    reason = "Suspended after a complaint about a client's file"
+    response = chair.post(f"/agencies/{agency_id}/membership", {"to_status": "suspended", "reason": reason})
+    assert response.status_code == 303
+    viewer = {
+        "chair": lambda: chair,
+        "own_agency_admin": lambda: login_as(roles=("agency_admin",), agency_id=agency_id),
+        "own_staff": lambda: login_as(roles=("staff",), agency_id=agency_id),
+        "own_case_manager": lambda: login_as(roles=("case_manager",), agency_id=agency_id),
+        "other_agency_admin": lambda: login_as(roles=("agency_admin",)),
+        "other_staff": lambda: login_as(roles=("staff",)),
+        "admin": lambda: login_as(roles=("admin",), agency_id=None),
+    }[who]()
+    page = viewer.get(f"/agencies/{agency_id}").get_data(as_text=True)
+    history = page[page.index("Membership history"):]
+    assert "member → suspended" in history and "Cordelia Chairwoman" in history
+    assert (reason.replace("'", "&#39;") in history) is sees_why
+    assert (">Why</th>" in history) is sees_why
 
 
 @pytest.mark.parametrize(("source", "target"), [("prospect", "member"), ("prospect", "in_training"),

@@ -496,3 +496,45 @@ def test_action_pages_send_the_wrong_side_back_to_the_referral_saying_why(app, s
     assert author.get(f"/referrals/{rid}/close").status_code == 303
     assert "before it is accepted" in follow(author, author.get(f"/referrals/{rid}/withdraw"))
     assert state(app, rid) == "accepted"
+
+
+# ----- a former receiver sees its own offer record only (DESIGN §5; issue 14, item 10) ------------------
+
+def test_a_provider_whose_offer_was_declined_sees_only_its_own_offer(app, scene):
+    """A declines: its list and the referral page show its own offer (declined), never the referral's state since,
+    the next provider's name, the acceptance or the outcome; filtering its list by state does not find it either."""
+    rid = send(app, scene)
+    act(app, ops.decline, scene["emails"]["a_cm"], rid, "no_capacity", "")
+    act(app, ops.accept, scene["emails"]["b_cm"], rid)
+    act(app, ops.close, scene["emails"]["b_cm"], rid, "engaged")
+    former = as_(app, scene, "a_cm")
+    listing = former.get("/referrals/").get_data(as_text=True)
+    assert f"/referrals/{rid}" in listing
+    row = listing.split(f"/referrals/{rid}", 1)[1].split("</tr>", 1)[0]
+    assert "Your agency's offer: declined" in row
+    assert "Backup B" not in listing and "Closed" not in row and "Accepted" not in row
+    html = page(former, rid)
+    assert "Your agency" in html and "Declined" in html
+    for leak in ("Backup B", "Closed", "Services engaged", "Accepted", "Offered to"):
+        assert leak not in html, leak
+    for state_ in ("closed", "accepted", "offered"):
+        filtered = former.get(f"/referrals/?state={state_}").get_data(as_text=True)
+        assert f"/referrals/{rid}" not in filtered, state_
+    # The sender and the new receiver still see the state and the receiver's name.
+    assert "Backup B" in page(as_(app, scene, "author"), rid)
+    assert "Closed" in page(as_(app, scene, "b_cm"), rid)
+
+
+def test_a_provider_whose_offer_expired_sees_only_its_own_offer(app, scene):
+    """A lets the offer expire: the escalation pass offers B; A's list and page name neither B nor the state."""
+    rid = send(app, scene, urgency="emergency")
+    with app.app_context():
+        ops.escalation_pass(utcnow() + timedelta(hours=2))
+        assert [o.state for o in offers_of(rid)] == ["expired", "pending"]
+    former = as_(app, scene, "a_cm")
+    listing = former.get("/referrals/").get_data(as_text=True)
+    row = listing.split(f"/referrals/{rid}", 1)[1].split("</tr>", 1)[0]
+    assert "Your agency's offer: expired" in row and "Backup B" not in listing and "Offered" not in row
+    html = page(former, rid)
+    assert "Backup B" not in html and "Offered to" not in html and "Expired" in html
+    assert f"/referrals/{rid}" not in former.get("/referrals/?state=offered").get_data(as_text=True)

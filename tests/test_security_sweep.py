@@ -179,6 +179,17 @@ def _link_token(purpose: str) -> Callable[[World], str]:
     return make
 
 
+def _access_request(world: World) -> int:
+    """A chair's invitation into the owner agency, waiting for its agency admin (the owner user)."""
+    chair = world.create_user(roles=("chair",), agency_id=None)
+    with world.app.app_context():
+        invitation = auth_ops.invite_user(db.session.get(User, chair.id), f"asked-{secrets.token_hex(4)}@example.org",
+                                          "Asked For", world.owner_agency_id, ["case_manager"], NOW)
+        request_id = invitation.request.id
+        db.session.remove()
+    return request_id
+
+
 def _service_type(world: World) -> int:
     from csrn.directory.models import ServiceType
 
@@ -353,6 +364,8 @@ ID_FILLERS: dict[str | tuple[str, str], Callable[[World], object]] = {
     ("agencies.agreement_document", "agency_id"): _agency_with_agreement_file,
     "user_id": lambda world: world.owner.id,
     ("users.act", "action"): lambda world: "deactivate",
+    "request_id": _access_request,
+    ("users.decide", "decision"): lambda world: "approve",
     "session_id": _owner_session,
     "course_id": _course,
     "certificate_id": _certificate,
@@ -403,6 +416,7 @@ SCOPES: dict[str, str] = {
     "users.show": AGENCY_SCOPED,
     "users.act": AGENCY_SCOPED,
     "users.change_roles": AGENCY_SCOPED,
+    "users.decide": AGENCY_SCOPED,  # the agency's own agency admins decide what outsiders ask
     "directory.new_service": AGENCY_SCOPED,
     "directory.new_location": AGENCY_SCOPED,
     "directory.confirm_entries": AGENCY_SCOPED,

@@ -146,16 +146,19 @@ def test_set_roles_operation_refuses_chair_even_without_the_form(app, create_use
 
 
 def test_chair_cannot_grant_chair_but_admin_can(app, login_as, create_user):
-    """Only an admin grants chair or admin."""
-    target = create_user(roles=("staff",))
+    """Only an admin grants chair or admin: to a person of no agency at once; to an agency's user only with the
+    approval of one of its agency admins (tests/test_access_requests.py has the approval itself)."""
+    agency_admin = login_as(roles=("agency_admin",))
+    target = create_user(roles=("staff",), agency_id=agency_admin.user.agency_id)
     chair = login_as(roles=("chair",))
     assert set_roles(chair, target.id, ["staff", "chair"]).status_code == 422
     assert user_row(app, target.id)["roles"] == {"staff"}
     admin = login_as(roles=("admin",), agency_id=None)
     assert set_roles(admin, target.id, ["staff", "chair"]).status_code == 303
-    assert user_row(app, target.id)["roles"] == {"staff", "chair"}
-    assert set_roles(admin, target.id, ["staff", "chair", "admin"]).status_code == 303
-    assert user_row(app, target.id)["roles"] == {"staff", "chair", "admin"}
+    assert user_row(app, target.id)["roles"] == {"staff"}  # asked for, not granted
+    loner = create_user(roles=("chair",), agency_id=None)
+    assert set_roles(admin, loner.id, ["chair", "admin"]).status_code == 303
+    assert user_row(app, loner.id)["roles"] == {"chair", "admin"}
 
 
 def test_agency_admin_cannot_change_a_chair_of_their_agency(app, login_as, create_user):
@@ -308,7 +311,7 @@ def test_resent_invitation_retires_the_earlier_link(app, login_as):
 def test_every_change_is_audited_with_field_names_only(app, login_as, create_user):
     """Invite, role change, deactivate, reactivate, resend and second-factor reset each write an audit row
     naming the fields changed and never their values."""
-    admin = login_as(roles=("admin",))
+    admin = login_as(roles=("agency_admin", "admin"))  # the agency's own admin: changes apply at once
     response = invite(admin, "audited.person@example.org", admin.user.agency_id, ["staff"], name="Audrey Audit")
     assert response.status_code == 200
     invited = user_id_by_email(app, "audited.person@example.org")

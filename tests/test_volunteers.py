@@ -506,7 +506,7 @@ def test_a_form_sent_too_fast_is_refused_with_the_answers_kept(app, client, monk
     serializer = URLSafeTimedSerializer(app.secret_key, salt="volunteer-form")
 
     def tampered():
-        old = serializer.dumps(int(time.time()) - 10)
+        old = serializer.dumps([int(time.time()) - 10, uuid.uuid4().hex])
         # Change the signed value, not the signature's last character (whose spare bits may not count).
         return ("A" if old[0] != "A" else "B") + old[1:]
 
@@ -514,17 +514,19 @@ def test_a_form_sent_too_fast_is_refused_with_the_answers_kept(app, client, monk
         real = time.time
         monkeypatch.setattr(time, "time", lambda: real() - 2 * 86400)
         try:
-            return serializer.dumps(int(real()) - 2 * 86400)
+            return serializer.dumps([int(real()) - 2 * 86400, uuid.uuid4().hex])
         finally:
             monkeypatch.setattr(time, "time", real)
 
     stamps = {  # made just before each post, so a slow run cannot age a "fresh" stamp past the minimum
         "the page's": lambda: None,
-        "fresh": lambda: serializer.dumps(int(time.time())),
+        "fresh": lambda: serializer.dumps([int(time.time()), uuid.uuid4().hex]),
+        "old format": lambda: serializer.dumps(int(time.time()) - 10),
         "missing": lambda: MISSING,
         "empty": lambda: "",
         "tampered": tampered,
-        "forged": lambda: URLSafeTimedSerializer("not-the-key", salt="volunteer-form").dumps(int(time.time()) - 10),
+        "forged": lambda: URLSafeTimedSerializer("not-the-key", salt="volunteer-form").dumps(
+            [int(time.time()) - 10, uuid.uuid4().hex]),
         "garbage": lambda: "garbage",
         "two days old": two_days_old,
     }
@@ -540,7 +542,7 @@ def test_a_form_sent_too_fast_is_refused_with_the_answers_kept(app, client, monk
         # A new stamp is served, so the person's next try (after a moment) goes through.
         assert re.search(r'name="started" type="hidden" value="[^"]+"', html)
     assert counts(app) == before
-    token_of(send_application(client, data, started=serializer.dumps(int(time.time()) - 10)))
+    token_of(send_application(client, data, started=serializer.dumps([int(time.time()) - 10, uuid.uuid4().hex])))
     assert len(all_applications(app)) == 1
 
 
@@ -548,6 +550,95 @@ def test_without_a_minimum_the_fresh_form_goes_through(app, client, monkeypatch)
     """Development and test: CSRN_FORM_MIN_SECONDS 0 means a fresh stamp is fine."""
     monkeypatch.setitem(app.config, "CSRN_FORM_MIN_SECONDS", 0)
     token_of(send_application(client, form_data()))
+
+
+def stamp_of(client) -> tuple[str, str]:
+    """Open the form once: (CSRF token, the page's stamp)."""
+    html = client.get("/volunteer/apply").get_data(as_text=True)
+    return csrf_from(html), re.search(r'name="started" type="hidden" value="([^"]*)"', html).group(1)
+
+
+def test_a_form_stamp_is_good_for_one_submission_only(app, client):
+    """One page load, one application: the same stamp posted again (other answers, another address) is refused
+    422 with the answers kept and a new stamp, and creates and mails nothing; the new stamp then works."""
+    token, stamp = stamp_of(client)
+    first = form_data()
+    token_of(client.post("/volunteer/apply", data={"csrf_token": token, "started": stamp, **first}))
+    before = counts(app)
+    for number in range(3):
+        replay = form_data(name=f"Replayed Person {number}")
+        response = client.post("/volunteer/apply", data={"csrf_token": token, "started": stamp, **replay})
+        assert response.status_code == 422, number
+        html = response.get_data(as_text=True)
+        assert "sent already" in html and f'value="Replayed Person {number}"' in html
+        assert mail_to(app, replay["email"]) == []
+    assert counts(app) == before and len(all_applications(app)) == 1
+    fresh = re.search(r'name="started" type="hidden" value="([^"]*)"', html).group(1)
+    assert fresh != stamp
+    token_of(client.post("/volunteer/apply", data={"csrf_token": token, "started": fresh, **form_data()}))
+    assert len(all_applications(app)) == 2
+
+
+def test_a_stamp_is_used_up_only_by_a_submission_that_was_accepted(app, client):
+    """A post refused for a wrong answer does not use its stamp up: corrected and sent again with it, it goes
+    through (the page re-served with the error carries a fresh stamp as well)."""
+    token, stamp = stamp_of(client)
+    data = form_data()
+    wrong = client.post("/volunteer/apply", data={"csrf_token": token, "started": stamp, **data, "phone": ""})
+    assert wrong.status_code == 422 and 'name="started" type="hidden" value="' in wrong.get_data(as_text=True)
+    token_of(client.post("/volunteer/apply", data={"csrf_token": token, "started": stamp, **data}))
+
+
+def test_used_stamps_are_forgotten_after_a_day(app):
+    """The daily job drops used stamps older than a stamp may be (they are refused as stale anyway)."""
+    from csrn.volunteers.models import FormStamp
+
+    now = utcnow()
+    with app.app_context():
+        assert ops.claim_form_stamp("old-nonce", now - timedelta(days=2))
+        assert ops.claim_form_stamp("new-nonce", now - timedelta(hours=2))
+        assert not ops.claim_form_stamp("new-nonce", now)
+        db.session.commit()
+        assert ops.purge_form_stamps(now) == "1 used form stamp(s) forgotten"
+        assert set(db.session.scalars(select(FormStamp.nonce))) == {"new-nonce"}
+
+
+def test_the_public_form_mails_one_address_at_most_three_times_a_day(app):
+    """Four applications naming one address (each from its own page load and address): three mails, then none;
+    the fourth is still received (the chairs see it) and the withheld mail is audited."""
+    victim = f"stranger-{uuid.uuid4().hex[:6]}@example.org"
+    for number in range(4):
+        client = app.test_client()
+        response = send_application(client, form_data(name=f"Applicant {number}", email=victim),
+                                    environ_base={"REMOTE_ADDR": f"203.0.113.{number + 10}"})
+        token_of(response)
+    assert len(mail_to(app, victim)) == 3
+    assert len(all_applications(app)) == 4
+    with app.app_context():
+        from csrn.audit.models import AuditEvent
+
+        assert db.session.scalar(select(func.count()).select_from(AuditEvent)
+                                 .where(AuditEvent.action == "volunteer.mail_withheld")) == 1
+
+
+def test_the_link_request_mails_one_address_at_most_three_times_a_day(app, submit):
+    """The application's mail and two link requests make three; further requests (from any address) mail nothing,
+    and answer the same page; a day later the address may be mailed again."""
+    email = f"asker-{uuid.uuid4().hex[:6]}@example.org"
+    submit(email=email)
+    pages = set()
+    for number in range(5):
+        b = Browser(app.test_client())
+        environ = {"REMOTE_ADDR": f"198.51.100.{number + 20}"}
+        token = csrf_from(b.client.get("/volunteer/status", environ_base=environ).get_data(as_text=True))
+        response = b.client.post("/volunteer/status", data={"csrf_token": token, "email": email}, environ_base=environ)
+        assert response.status_code == 200
+        pages.add(without_csrf(response.get_data(as_text=True)))
+    assert len(pages) == 1
+    assert len(mail_to(app, email)) == 3
+    with app.app_context():
+        ops.request_status_link(email, utcnow() + timedelta(hours=25))
+    assert len(mail_to(app, email)) == 4
 
 
 def test_the_eleventh_post_in_a_minute_from_one_address_is_refused_even_if_right(app, client):
@@ -631,12 +722,42 @@ def test_the_status_page_shows_stage_and_checklist_never_the_committees_words(ap
 
 
 def test_the_status_page_marks_expired_items(app, client, submit, chair, courses):
-    """An approved volunteer whose background check has expired sees it as expired."""
-    application_id, token = submit(at=NOW - timedelta(days=400))
+    """An approved volunteer whose background check has expired sees it as expired (through a link asked for
+    again: the first one died 180 days after the approval, the application's last change)."""
+    email = f"expired-{uuid.uuid4().hex[:6]}@example.org"
+    application_id, token = submit(at=NOW - timedelta(days=400), email=email)
     approve(app, application_id, chair.id, NOW - timedelta(days=400), courses,
             expiries={"background_check": task_force_today(app, NOW) - timedelta(days=3)})
+    assert client.get(f"/volunteer/status/{token}").status_code == 404
+    Browser(app.test_client()).post("/volunteer/status", {"email": email})
+    token = STATUS_LINK.search(mail_to(app, email)[-1][1]).group(1)
     html = client.get(f"/volunteer/status/{token}").get_data(as_text=True)
     assert re.search(r"<td>Background check</td><td><span class=\"tag tag-warn\">expired</span>", html)
+
+
+def set_updated_at(app, application_id, when) -> None:
+    with app.app_context():
+        db.session.get(VolunteerApplication, application_id).updated_at = when
+        db.session.commit()
+
+
+def test_a_status_link_expires_180_days_after_the_last_change_and_a_new_one_can_be_asked_for(app, client, submit):
+    """179 days after the application last changed the link still opens; after 181 it is a 404 for the page and
+    the withdrawal (nothing withdrawn); asking again by e-mail mails a new link that works (the old stays dead)."""
+    email = f"old-{uuid.uuid4().hex[:6]}@example.org"
+    application_id, token = submit(email=email)
+    set_updated_at(app, application_id, utcnow() - timedelta(days=179))
+    assert client.get(f"/volunteer/status/{token}").status_code == 200
+    set_updated_at(app, application_id, utcnow() - timedelta(days=181))
+    assert client.get(f"/volunteer/status/{token}").status_code == 404
+    assert client.get(f"/volunteer/status/{token}/withdraw").status_code == 404
+    b = Browser(app.test_client())
+    assert b.post(f"/volunteer/status/{token}/withdraw", page="/volunteer/apply").status_code == 404
+    assert application_row(app, application_id)["status"] == "applied"
+    assert b.post("/volunteer/status", {"email": email}).status_code == 200
+    new_token = STATUS_LINK.search(mail_to(app, email)[-1][1]).group(1)
+    assert client.get(f"/volunteer/status/{new_token}").status_code == 200
+    assert client.get(f"/volunteer/status/{token}").status_code == 404
 
 
 def test_guessed_tampered_and_overlong_tokens_are_404(app, client, submit):
@@ -1242,7 +1363,7 @@ def test_approval_brings_the_volunteer_into_the_network(app, login_as, submit, c
         user = db.session.scalar(User.by_email(email))
         assert user is not None and user.id == row["user_id"]
         assert user.roles == {"volunteer"} and user.active and user.password_hash is None
-        assert user.agency_id == row["agency_id"]
+        assert user.agency_id == row["agency_id"] and user.invited_by_id == b.user.id  # the approving chair
         invite = db.session.scalars(select(AuthToken).where(AuthToken.user_id == user.id)).all()
         assert [(t.purpose, t.used_at) for t in invite] == [("invite", None)]
         agency = db.session.get(Agency, row["agency_id"])

@@ -54,6 +54,12 @@ def can_see_internal_notes(user, agency: Agency) -> bool:
     return user.has_role(CHAIR, ADMIN) or (user.has_role(AGENCY_ADMIN) and user.agency_id == agency.id)
 
 
+def can_see_membership_reasons(user, agency: Agency) -> bool:
+    """Why an agency's membership changed (e.g. why it was suspended): chairs and the agency's own agency admins."""
+    return user.has_role(CHAIR) or (user.has_role(AGENCY_ADMIN) and user.agency_id is not None
+                                    and user.agency_id == agency.id)
+
+
 def get_agency_for_edit_or_404(agency_id: int, user) -> Agency:
     """Load an agency the user may edit; anyone else gets a 404, not a hint that it exists."""
     agency = get_agency_or_404(agency_id)

@@ -84,6 +84,7 @@ def show(agency_id: int):
         can_see_agreement_file=ops.can_see_internal_notes(current_user, agency),
         can_edit=ops.can_edit_profile(current_user, agency),
         show_notes=ops.can_see_internal_notes(current_user, agency),
+        show_reasons=ops.can_see_membership_reasons(current_user, agency),
     )
 
 

@@ -1,4 +1,9 @@
-"""Attempt limits (SECURITY A4): a soft lockout keyed on account and address, never a hard lock."""
+"""Attempt limits (SECURITY A4): a soft lockout keyed on account and address, never a hard lock.
+
+Untrusted clients share the limits below per account+address, per address and per account. A browser holding a
+device cookie for the account (`csrn.auth.devices`) is subject only to its own per-device limit, so attackers who
+rotate addresses to hold the per-account limit down lock out untrusted clients, never the user's own browser.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,8 @@ PAIR = parse("6 per 15 minutes")
 ADDRESS = parse("30 per 15 minutes")
 # One account guessed at from many addresses: slows a spread-out attack, lifts within the minute.
 ACCOUNT = parse("20 per 1 minute")
+# One known browser (a device cookie) guessing at its own account: then it waits like anyone else's pair.
+DEVICE = parse("6 per 15 minutes")
 
 
 def _strategy() -> MovingWindowRateLimiter:
@@ -39,3 +46,13 @@ def record_failure(kind: str, account: str, address: str) -> None:
     strategy = _strategy()
     for item, ids in _keys(kind, account, address):
         strategy.hit(item, *ids)
+
+
+def is_device_locked(kind: str, device: str) -> bool:
+    """Whether this known browser (a device cookie's nonce) has used up its own attempts for now."""
+    return not _strategy().test(DEVICE, f"{kind}-device", device)
+
+
+def record_device_failure(kind: str, device: str) -> None:
+    """Count one failed attempt against the known browser only (not the account, the pair or the address)."""
+    _strategy().hit(DEVICE, f"{kind}-device", device)

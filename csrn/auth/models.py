@@ -43,8 +43,13 @@ class User(UserMixin, db.Model):
     totp_pending_secret: Mapped[str | None] = mapped_column(EncryptedText)
     totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    # Who invited the person, and — when the inviter was outside the agency — which of its agency admins approved.
+    invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
 
     agency = relationship("Agency", lazy="joined")
+    invited_by = relationship("User", foreign_keys=[invited_by_id], remote_side=[id])
+    approved_by = relationship("User", foreign_keys=[approved_by_id], remote_side=[id])
     role_rows: Mapped[list[UserRole]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by=UserRole.role
     )
@@ -181,3 +186,51 @@ class RecoveryCode(db.Model):
     code_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+ACCESS_REQUEST_KINDS = ("invite", "roles", "reactivate")
+ACCESS_REQUEST_STATES = ("pending", "approved", "refused")
+
+
+class AccessRequest(db.Model):
+    """An invitation, role grant or reactivation into an agency by someone outside it (a chair, an administrator):
+    it has no effect until one of the agency's agency admins approves it (DESIGN §2, SECURITY A6)."""
+
+    __tablename__ = "access_request"
+    __table_args__ = (state_check("kind", ACCESS_REQUEST_KINDS), state_check("state", ACCESS_REQUEST_STATES))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(12))
+    # The account concerned: the user whose roles or reactivation are asked for; for an invitation, the account
+    # its approval creates (none exists before: nobody can use it, and no link is sent).
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    email: Mapped[str] = mapped_column(String(254), default="")  # an invitation's address and name
+    name: Mapped[str] = mapped_column(String(120), default="")
+    roles: Mapped[str] = mapped_column(String(200), default="")  # the roles to grant, space-separated
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    state: Mapped[str] = mapped_column(String(10), default="pending", index=True)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    agency = relationship("Agency")
+    user = relationship("User", foreign_keys=[user_id])
+    requested_by = relationship("User", foreign_keys=[requested_by_id])
+    decided_by = relationship("User", foreign_keys=[decided_by_id])
+
+    @property
+    def role_set(self) -> set[str]:
+        return set(self.roles.split())
+
+    @property
+    def role_labels(self) -> list[str]:
+        return [ROLE_LABELS[role] for role in ROLES if role in self.role_set]
+
+    @property
+    def subject_name(self) -> str:
+        return self.user.name if self.user is not None else self.name
+
+    @property
+    def subject_email(self) -> str:
+        return self.user.email if self.user is not None else self.email

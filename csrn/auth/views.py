@@ -4,7 +4,7 @@ from flask import current_app, flash, g, redirect, render_template, request, ses
 from flask_login import current_user, login_required, login_user, logout_user
 
 from csrn.audit import operations as audit
-from csrn.auth import bp, lockout, sessions, tokens, twofactor
+from csrn.auth import bp, devices, lockout, sessions, tokens, twofactor
 from csrn.auth import operations as ops
 from csrn.auth.forms import CodeForm, LoginForm, NewPasswordForm, ResetRequestForm
 from csrn.auth.models import User
@@ -33,7 +33,9 @@ def complete_login(user: User, next_url: str | None):
     user.last_login_at = now
     audit.record(user, "auth.login", user, now=now)
     db.session.commit()
-    return redirect(safe_next(next_url))
+    response = redirect(safe_next(next_url))
+    devices.remember(response, user.id)  # this browser is now known to the account (SECURITY A4)
+    return response
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -46,13 +48,19 @@ def login():
     status_override = None
     if form.validate_on_submit():
         email, address, now = form.email.data, _address(), utcnow()
-        if lockout.is_locked("login", email, address):
+        # A browser that logged in to this account before counts against its own limit only (OWASP device cookies).
+        device = devices.device_for(email)
+        locked = lockout.is_device_locked("login", device) if device else lockout.is_locked("login", email, address)
+        if locked:
             form.form_errors.append(LOCKED_MESSAGE)
             status_override = 429
         else:
             user = ops.authenticate(email, form.password.data, now)
             if user is None:
-                lockout.record_failure("login", email, address)
+                if device:
+                    lockout.record_device_failure("login", device)
+                else:
+                    lockout.record_failure("login", email, address)
                 form.form_errors.append("The e-mail address or password is not right.")
             elif user.has_two_factor:
                 session.clear()
@@ -109,12 +117,20 @@ def login_code():
 @bp.post("/logout")
 @login_required
 def logout():
-    """Log out, ending every session of this user, and clear the browser's data for the site."""
+    """Log out, ending every session of this user, and clear the browser's data for the site.
+
+    Clear-Site-Data names no "cookies": that would also erase the device cookie (SECURITY A4, HD1); the session
+    cookie is expired explicitly instead (and is dead on the server already)."""
     ops.logout(current_user._get_current_object(), utcnow())
     logout_user()
     session.clear()
     response = redirect(url_for("auth.login"))
-    response.headers["Clear-Site-Data"] = '"cache", "cookies", "storage"'
+    response.headers["Clear-Site-Data"] = '"cache", "storage"'
+    config = current_app.config
+    session.modified = False  # the expiry below is the one Set-Cookie for the session cookie, not a second
+    response.delete_cookie(config["SESSION_COOKIE_NAME"], path=config.get("SESSION_COOKIE_PATH") or "/",
+                           domain=config.get("SESSION_COOKIE_DOMAIN"), secure=config["SESSION_COOKIE_SECURE"],
+                           httponly=True, samesite=config["SESSION_COOKIE_SAMESITE"])
     return response
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from csrn.extensions import db
@@ -17,7 +17,11 @@ class OutboxMessage(db.Model):
     """One e-mail waiting to be sent, sent, or given up on."""
 
     __tablename__ = "outbox_message"
-    __table_args__ = (state_check("status", OUTBOX_STATES),)
+    __table_args__ = (
+        state_check("status", OUTBOX_STATES),
+        # Public forms count what one address was sent lately (at most a few a day).
+        Index("ix_outbox_message_to_addr_created_at", "to_addr", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

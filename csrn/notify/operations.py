@@ -47,9 +47,21 @@ def queue_mail(to_addr: str, subject: str, body: str, now: datetime) -> OutboxMe
     return message
 
 
+def mails_to(address: str, since: datetime) -> int:
+    """How many messages the outbox holds for this address since `since` (sent or not): what public forms cap."""
+    return db.session.scalar(select(func.count()).select_from(OutboxMessage).where(
+        OutboxMessage.to_addr == address.strip(), OutboxMessage.created_at >= since)) or 0
+
+
 def mail_configured() -> bool:
     """Whether an SMTP server is configured."""
     return bool(current_app.config.get("MAIL_SERVER"))
+
+
+def links_on_screen() -> bool:
+    """Whether a single-use link (an invitation) may be shown to the person who caused it: never in production
+    (SECURITY A6: it goes by e-mail only); in development and test when no mail server would send it."""
+    return current_app.config.get("CSRN_ENV") != "production" and not mail_configured()
 
 
 def _connect() -> smtplib.SMTP:

@@ -9,7 +9,7 @@ from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from csrn.extensions import db
-from csrn.types import UTCDateTime, UUIDString, json_list, new_uuid, state_check
+from csrn.types import EncryptedText, UTCDateTime, UUIDString, json_list, new_uuid, state_check
 
 REFERRAL_STATES = ("offered", "accepted", "in_progress", "closed", "withdrawn", "unassigned")
 OFFER_STATES = ("pending", "accepted", "declined", "expired", "withdrawn")
@@ -114,7 +114,7 @@ class Offer(db.Model):
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     answered_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     decline_reason: Mapped[str] = mapped_column(String(20), default="")
-    decline_text: Mapped[str] = mapped_column(Text, default="")
+    decline_text: Mapped[str] = mapped_column(EncryptedText, default="")  # free text: may name the person
     offered_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
 
     referral: Mapped[Referral] = relationship(back_populates="offers")

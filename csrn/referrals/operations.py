@@ -464,11 +464,14 @@ def relation(referral: Referral, user) -> str | None:
         pending = referral.pending_offer
         if pending is not None and pending.agency_id == user.agency_id and user.has_role(*RECEIVER_ROLES):
             return "offered"
-        if any(o.agency_id == user.agency_id for o in referral.offers) and user.has_role(*RECEIVER_ROLES):
-            return "former"
     if user.has_role(CHAIR) and (referral.state == "unassigned" or any(o.state in ("declined", "expired")
                                                                        for o in referral.offers)):
         return "chair"
+    if (user.agency_id is not None and user.has_role(*RECEIVER_ROLES)
+            and any(o.agency_id == user.agency_id for o in referral.offers)):
+        # Its offer was declined, expired or withdrawn: it sees its own offer record only (DESIGN §5) — not the
+        # referral's state since, nor who was offered it next.
+        return "former"
     if referral.state in ONCALL_STATES and db.session.scalar(select(ReferralContact.id).where(
             ReferralContact.referral_id == referral.id, ReferralContact.user_id == user.id).limit(1)):
         # Reached as the person on call: the summary and the sender's phone while nobody has the case yet — never
@@ -477,13 +480,22 @@ def relation(referral: Referral, user) -> str | None:
     return None
 
 
-def visible_query(user):
-    """Referrals the user may see in lists (the same rule as `relation`, in SQL)."""
+def own_offers(referral: Referral, user) -> list[Offer]:
+    """The offers of the referral made to the user's agency, oldest first (a former receiver's whole view)."""
+    return [o for o in referral.offers if user.agency_id is not None and o.agency_id == user.agency_id]
+
+
+def visible_query(user, former: bool = True):
+    """Referrals the user may see in lists (the same rule as `relation`, in SQL); without `former`, only those whose
+    state the user may see (not those known only through the user's agency's declined or expired offer)."""
     conditions = []
     if user.agency_id is not None:
         conditions.append(Referral.sending_agency_id == user.agency_id)
         if user.has_role(*RECEIVER_ROLES):
-            conditions.append(Referral.id.in_(select(Offer.referral_id).where(Offer.agency_id == user.agency_id)))
+            offers = select(Offer.referral_id).where(Offer.agency_id == user.agency_id)
+            if not former:
+                offers = offers.where(Offer.state.in_(("pending", "accepted")))
+            conditions.append(Referral.id.in_(offers))
     conditions.append(and_(Referral.state.in_(ONCALL_STATES), Referral.id.in_(
         select(ReferralContact.referral_id).where(ReferralContact.user_id == user.id))))
     if user.has_role(CHAIR):
@@ -523,8 +535,9 @@ def queue_query():
 
 
 def list_query(user, state: str = ""):
-    """The referral list: what the user may see, newest emergency first."""
-    query = visible_query(user)
+    """The referral list: what the user may see, newest emergency first. A filter by state leaves out the referrals
+    the user knows only through a former offer: their state is not the user's to see, nor to find by filtering."""
+    query = visible_query(user, former=not state)
     if state:
         query = query.where(Referral.state == state)
     return query.order_by(URGENCY_ORDER, Referral.created_at.desc())

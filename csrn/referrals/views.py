@@ -56,10 +56,13 @@ def index():
     """The referrals the user may see, newest emergency first, filterable by state."""
     state = request.args.get("state", "")
     state = state if state in REFERRAL_STATES else ""
-    page = db.paginate(ops.list_query(_me(), state), page=requested_page(),
+    me = _me()
+    page = db.paginate(ops.list_query(me, state), page=requested_page(),
                        per_page=current_app.config["PER_PAGE"], error_out=False)
+    # A provider whose offer was declined or expired sees its own offer, not the referral's state since (§5).
+    former = {r.id: ops.own_offers(r, me)[-1] for r in page.items if ops.relation(r, me) == "former"}
     return render_template("referrals/index.html", page=page, state=state, states=REFERRAL_STATES, now=utcnow(),
-                           labels=_labels())
+                           labels=_labels(), former=former)
 
 
 @bp.get("/inbox")
@@ -98,7 +101,7 @@ def show(referral_id: int):
         db.session.commit()
     events = db.session.scalars(select(ReferralEvent).where(ReferralEvent.referral_id == referral.id)
                                 .order_by(ReferralEvent.at, ReferralEvent.id)).all()
-    own_offers = [o for o in referral.offers if o.agency_id == current_user.agency_id]
+    own_offers = ops.own_offers(referral, _me())
     return render_template(
         "referrals/show.html", referral=referral, rel=rel, shown=shown, events=events, now=now,
         own_offers=own_offers, labels=_labels(), form=EmptyForm(), decline_form=DeclineForm(),

@@ -8,7 +8,7 @@ from sqlalchemy import Date, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from csrn.extensions import db
-from csrn.types import UTCDateTime, UUIDString, new_uuid, state_check
+from csrn.types import EncryptedText, UTCDateTime, UUIDString, new_uuid, state_check
 
 # profession: (label, licensed, default service type code, agency type of the one-person provider)
 PROFESSIONS: dict[str, tuple[str, bool, str | None, str]] = {
@@ -72,29 +72,32 @@ class VolunteerApplication(db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     uuid: Mapped[str] = mapped_column(UUIDString(), unique=True, default=new_uuid)
     status: Mapped[str] = mapped_column(String(12), default="applied", index=True)
-    name: Mapped[str] = mapped_column(String(200))
-    email: Mapped[str] = mapped_column(String(254), index=True)
-    phone: Mapped[str] = mapped_column(String(40), default="")
+    # Who the applicant is and how to reach them: encrypted (the form limits their lengths). The e-mail is found
+    # by `email_hash`, a keyed hash of the normalised address, never by the address in clear.
+    name: Mapped[str] = mapped_column(EncryptedText)
+    email: Mapped[str] = mapped_column(EncryptedText)
+    email_hash: Mapped[str] = mapped_column(String(64), index=True)
+    phone: Mapped[str] = mapped_column(EncryptedText, default="")
     profession: Mapped[str] = mapped_column(String(20), index=True)
     profession_other: Mapped[str] = mapped_column(String(120), default="")
-    licence_number: Mapped[str] = mapped_column(String(80), default="")
+    licence_number: Mapped[str] = mapped_column(EncryptedText, default="")
     licence_jurisdiction: Mapped[str] = mapped_column(String(120), default="")
     languages: Mapped[str] = mapped_column(String(400), default="")  # space-separated language codes
     language_pairs: Mapped[str] = mapped_column(Text, default="")
     practice_areas: Mapped[str] = mapped_column(String(400), default="")  # space-separated codes
     hours_per_month: Mapped[int] = mapped_column(default=0)
     availability: Mapped[str] = mapped_column(Text, default="")
-    reference1_name: Mapped[str] = mapped_column(String(200), default="")
-    reference1_contact: Mapped[str] = mapped_column(String(254), default="")
-    reference2_name: Mapped[str] = mapped_column(String(200), default="")
-    reference2_contact: Mapped[str] = mapped_column(String(254), default="")
+    reference1_name: Mapped[str] = mapped_column(EncryptedText, default="")
+    reference1_contact: Mapped[str] = mapped_column(EncryptedText, default="")
+    reference2_name: Mapped[str] = mapped_column(EncryptedText, default="")
+    reference2_contact: Mapped[str] = mapped_column(EncryptedText, default="")
     background_check_consent: Mapped[bool] = mapped_column(default=False)
     confidentiality_acknowledged: Mapped[bool] = mapped_column(default=False)
-    # SHA-256 of the normalised answers: an identical re-submission finds the first application.
+    # A keyed hash (HMAC-SHA256) of the normalised answers: an identical re-submission finds the first application.
     fingerprint: Mapped[str] = mapped_column(String(64), index=True)
     # The private status link's token, hashed (SECURITY A6); replaced when the link is asked for again.
     status_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    status_reason: Mapped[str] = mapped_column(Text, default="")  # the committee's reason for hold/decline
+    status_reason: Mapped[str] = mapped_column(EncryptedText, default="")  # the committee's reason for hold/decline
     applied_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -154,7 +157,7 @@ class VettingItem(db.Model):
     done_on: Mapped[date | None] = mapped_column(Date)
     done_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
     recorded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    notes: Mapped[str] = mapped_column(Text, default="")
+    notes: Mapped[str] = mapped_column(EncryptedText, default="")  # the committee's only
     expires_on: Mapped[date | None] = mapped_column(Date, index=True)
     course_id: Mapped[int | None] = mapped_column(ForeignKey("training_course.id"))
     file_name: Mapped[str | None] = mapped_column(String(64))
@@ -188,6 +191,18 @@ class VolunteerEvent(db.Model):
     kind: Mapped[str] = mapped_column(String(20))
     from_status: Mapped[str] = mapped_column(String(12), default="")
     to_status: Mapped[str] = mapped_column(String(12), default="")
-    detail: Mapped[str] = mapped_column(Text, default="")
+    # Encrypted: a status change's detail is the committee's hold or decline reason.
+    detail: Mapped[str] = mapped_column(EncryptedText, default="")
 
     actor = relationship("User")
+
+
+class FormStamp(db.Model):
+    """A public form's time stamp that has been used: each stamp is good for one submission only."""
+
+    __tablename__ = "form_stamp"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The random nonce signed into the stamp the form was served with.
+    nonce: Mapped[str] = mapped_column(String(64), unique=True)
+    used_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

@@ -8,13 +8,13 @@ one-person provider (`Agency.vetted_until`) after every change, for the receivin
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from flask import abort
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 
 from csrn.agencies.models import Agency, Certificate, MembershipChange, TrainingCourse
 from csrn.agencies.operations import expiry_for, local_date
@@ -26,15 +26,17 @@ from csrn.concurrency import check_version
 from csrn.directory.models import Service, ServiceType
 from csrn.extensions import db
 from csrn.links import external_url
-from csrn.notify.operations import notify, queue_mail
+from csrn.notify.operations import mails_to, notify, queue_mail
 from csrn.roles import CHAIR, VOLUNTEER
 from csrn.settings.operations import get_settings
+from csrn.types import keyed_hashes
 from csrn.volunteers.models import (
     BOARD_COLUMNS,
     PROFESSIONS,
     STATUSES,
     TRANSITIONS,
     WITHDRAWABLE,
+    FormStamp,
     VettingItem,
     VolunteerApplication,
     VolunteerEvent,
@@ -98,8 +100,7 @@ def checklist_for(profession: str) -> list[ItemSpec]:
 
 # ----- applying --------------------------------------------------------------------------------------
 
-def fingerprint(values: dict) -> str:
-    """SHA-256 of the normalised answers: the same answers give the same fingerprint."""
+def _normalised_answers(values: dict) -> str:
     normal = {}
     for key in APPLICANT_FIELDS:
         value = values.get(key, "")
@@ -108,15 +109,44 @@ def fingerprint(values: dict) -> str:
         elif isinstance(value, list | tuple):
             value = sorted(value)
         normal[key] = value
-    return hashlib.sha256(json.dumps(normal, sort_keys=True, default=str).encode("utf-8")).hexdigest()
+    return json.dumps(normal, sort_keys=True, default=str)
+
+
+def fingerprints(values: dict) -> list[str]:
+    """Keyed hashes (HMAC-SHA256) of the normalised answers under each configured key, the current one first: the
+    same answers give the same fingerprint, and a dump of the table cannot be matched against guessed answers."""
+    return keyed_hashes("volunteer-answers", _normalised_answers(values))
+
+
+def fingerprint(values: dict) -> str:
+    """The fingerprint of the answers under the current key (see `fingerprints`)."""
+    return fingerprints(values)[0]
+
+
+def normalised_email(email: str) -> str:
+    return (email or "").strip().lower()
+
+
+def email_hashes(email: str) -> list[str]:
+    """Keyed hashes of the normalised address under each configured key, the current one first: how an
+    application is found by its (encrypted) e-mail address."""
+    return keyed_hashes("volunteer-email", normalised_email(email))
 
 
 def _status_link(raw: str) -> str:
     return external_url("volunteers.status", token=raw)
 
 
-def _mail_status_link(application: VolunteerApplication, raw: str, now: datetime, first: bool) -> None:
+# The public form and the link request mail whatever address is typed in: at most this many a day to any one
+# address (counted from the outbox), so nobody can use CSRN to flood a stranger's mailbox.
+MAILS_PER_ADDRESS_PER_DAY = 3
 
+
+def _mail_status_link(application: VolunteerApplication, raw: str, now: datetime, first: bool) -> None:
+    """Mail the private status link, unless the address has had its day's share of mail already."""
+    if mails_to(application.email, now - timedelta(days=1)) >= MAILS_PER_ADDRESS_PER_DAY:
+        audit.record(None, "volunteer.mail_withheld", application, now=now)
+        return
     task_force = get_settings().name
     opening = ("Thank you for applying to volunteer with the Coordinated Service Referral Network of "
                f"{task_force}." if first else "You asked for the link to your volunteer application again.")
@@ -149,14 +179,39 @@ class Submitted:
     created: bool
 
 
+# A public form's stamp is good for a day (the view signs and checks it); used ones are kept that long.
+STAMP_LIFETIME = timedelta(days=1)
+
+
+def claim_form_stamp(nonce: str, now: datetime) -> bool:
+    """Use up a form stamp's nonce; False when it was used already (a replayed form). Written in the caller's
+    transaction, so it is used up only if the submission commits; a unique index settles two at once."""
+    if not nonce or len(nonce) > 64:
+        return False
+    try:
+        with db.session.begin_nested():
+            db.session.add(FormStamp(nonce=nonce, used_at=now))
+    except IntegrityError:
+        return False
+    return True
+
+
+def purge_form_stamps(now: datetime) -> str:
+    """The daily job: forget used stamps older than a stamp may be (they are refused as stale anyway)."""
+    result = db.session.execute(delete(FormStamp).where(FormStamp.used_at < now - STAMP_LIFETIME - timedelta(hours=1)))
+    db.session.commit()
+    return f"{result.rowcount} used form stamp(s) forgotten"
+
+
 def submit_application(values: dict, now: datetime) -> Submitted:
     """Create an application with its checklist, or find the identical one already received."""
     values = dict(values)
-    values["email"] = values["email"].strip().lower()
-    print_ = fingerprint(values)
+    values["email"] = normalised_email(values["email"])
+    prints = fingerprints(values)
+    print_ = prints[0]
     existing = db.session.scalar(
         select(VolunteerApplication).where(
-            VolunteerApplication.fingerprint == print_,
+            VolunteerApplication.fingerprint.in_(prints),
             VolunteerApplication.status.not_in(("withdrawn", "declined")),
         ).order_by(VolunteerApplication.id).limit(1)
     )
@@ -167,8 +222,8 @@ def submit_application(values: dict, now: datetime) -> Submitted:
     for key in ("languages", "practice_areas"):
         stored[key] = " ".join(stored.get(key) or [])
     application = VolunteerApplication(
-        **stored, fingerprint=print_, status_token_hash=tokens.hash_token(raw), applied_at=now, updated_at=now,
-        status="applied",
+        **stored, fingerprint=print_, email_hash=email_hashes(values["email"])[0],
+        status_token_hash=tokens.hash_token(raw), applied_at=now, updated_at=now, status="applied",
     )
     for order, spec in enumerate(checklist_for(values["profession"])):
         application.items.append(VettingItem(code=spec.code, label=spec.label, guidance=spec.guidance,
@@ -183,16 +238,24 @@ def submit_application(values: dict, now: datetime) -> Submitted:
     return Submitted(application, raw, True)
 
 
-def find_by_token(raw: str) -> VolunteerApplication | None:
-    """The application whose status link this is, or None (a 404 for the caller)."""
+# A status link stops working this long after the application last changed (a new link, asked for by e-mail,
+# counts as a change): a link found in an old mailbox years later opens nothing.
+STATUS_LINK_LIFETIME = timedelta(days=180)
+
+
+def find_by_token(raw: str, now: datetime) -> VolunteerApplication | None:
+    """The application whose status link this is, while the link is alive; else None (a 404 for the caller)."""
     if not raw or len(raw) > 200:
         return None
-    return db.session.scalar(
+    application = db.session.scalar(
         select(VolunteerApplication).where(VolunteerApplication.status_token_hash == tokens.hash_token(raw)))
+    if application is None or now - application.updated_at > STATUS_LINK_LIFETIME:
+        return None
+    return application
 
 
-def get_by_token_or_404(raw: str) -> VolunteerApplication:
-    application = find_by_token(raw)
+def get_by_token_or_404(raw: str, now: datetime) -> VolunteerApplication:
+    application = find_by_token(raw, now)
     if application is None:
         abort(404)
     return application
@@ -200,14 +263,14 @@ def get_by_token_or_404(raw: str) -> VolunteerApplication:
 
 def request_status_link(email: str, now: datetime) -> int:
     """Send a fresh link (retiring the old one) for each open application of this e-mail; say nothing."""
-    email = email.strip().lower()
     applications = db.session.scalars(
-        select(VolunteerApplication).where(func.lower(VolunteerApplication.email) == email,
+        select(VolunteerApplication).where(VolunteerApplication.email_hash.in_(email_hashes(email)),
                                            VolunteerApplication.status != "withdrawn")
     ).all()
     for application in applications:
         raw = tokens.new_raw_token()
         application.status_token_hash = tokens.hash_token(raw)
+        application.updated_at = now  # the new link lives STATUS_LINK_LIFETIME from now
         _mail_status_link(application, raw, now, first=False)
         audit.record(None, "volunteer.status_link_resent", application, now=now)
     if not applications:
@@ -472,6 +535,7 @@ def _bring_into_network(actor, application: VolunteerApplication, service_type, 
     if application.language_codes:
         service.set_values("language", application.language_codes)
     user = auth_ops.create_user(actor, application.email, application.name, {VOLUNTEER}, agency.id, now)
+    user.invited_by_id = actor.id  # the approving chair: the volunteer role in their own provider, nothing else
     application.agency = agency
     application.user_id = user.id
     application.service_type_id = service_type.id

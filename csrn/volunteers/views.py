@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import time
 
 from flask import abort, current_app, flash, render_template, request, session, url_for
@@ -15,7 +16,7 @@ from csrn.directory import operations as directory_ops
 from csrn.directory.languages import LANGUAGES
 from csrn.extensions import db, limiter
 from csrn.forms import EmptyForm, redirect_after_post, render_form
-from csrn.notify.operations import mail_configured
+from csrn.notify.operations import links_on_screen
 from csrn.roles import CHAIR
 from csrn.security import roles_required
 from csrn.uploads import UploadRefused, save_upload, send_stored, upload_folder
@@ -29,24 +30,30 @@ SESSION_KEY = "volunteer_link"  # [application uuid, raw token] of the last appl
 
 # ----- the public side: no account -----------------------------------------------------------------
 
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key, salt="volunteer-form")
+
+
 def _stamp() -> str:
-    return URLSafeTimedSerializer(current_app.secret_key, salt="volunteer-form").dumps(int(time.time()))
+    """A signed stamp for the form: when it was served, and a random nonce that makes it good for one submission."""
+    return _serializer().dumps([int(time.time()), secrets.token_urlsafe(16)])
 
 
-STAMP_MAX_AGE = 24 * 3600  # a stamp is good for a day: a bot cannot fetch one and reuse it for ever
+STAMP_MAX_AGE = int(ops.STAMP_LIFETIME.total_seconds())  # a bot cannot fetch one and reuse it for ever
 
 
-def _sent_too_fast(stamp: str) -> bool:
-    """Whether the form came back sooner than CSRN_FORM_MIN_SECONDS after it was served (or unstamped, or stale)."""
-    minimum = current_app.config.get("CSRN_FORM_MIN_SECONDS", 0)
-    if not minimum:
-        return False
+def _stamp_refused(stamp: str) -> bool:
+    """Whether the form's stamp is missing, forged, older than a day, used already, or came back sooner than
+    CSRN_FORM_MIN_SECONDS after the form was served; otherwise use it up (in this request's transaction)."""
     try:
-        served = URLSafeTimedSerializer(current_app.secret_key, salt="volunteer-form").loads(
-            stamp or "", max_age=STAMP_MAX_AGE)
-    except BadSignature:  # forged, missing, or older than a day (SignatureExpired is a BadSignature)
+        served, nonce = _serializer().loads(stamp or "", max_age=STAMP_MAX_AGE)
+    except (BadSignature, TypeError, ValueError):  # SignatureExpired is a BadSignature; old stamps were one number
         return True
-    return time.time() - float(served) < minimum
+    if not isinstance(served, int) or not isinstance(nonce, str):
+        return True
+    if time.time() - served < current_app.config.get("CSRN_FORM_MIN_SECONDS", 0):
+        return True
+    return not ops.claim_form_stamp(nonce, utcnow())
 
 
 @bp.route("/volunteer/apply", methods=["GET", "POST"])
@@ -58,10 +65,11 @@ def apply():
         # The honeypot was filled: a bot. Answer like a success and keep nothing.
         return render_template("volunteers/received.html", duplicate=False)
     if form.validate_on_submit():
-        if _sent_too_fast(form.started.data):
+        if _stamp_refused(form.started.data):
+            db.session.rollback()
             form.form_errors.append("We could not accept the form as sent (it came back quicker than a person "
-                                    "fills it in, or the page was open for more than a day). Check your answers, "
-                                    "then send the form again.")
+                                    "fills it in, the page was open for more than a day, or this page was sent "
+                                    "already). Check your answers, then send the form again.")
             form.started.data = _stamp()
             return render_template("volunteers/apply.html", form=form), 422
         values = {name: getattr(form, name).data for name in ops.APPLICANT_FIELDS}
@@ -84,8 +92,9 @@ def apply():
 @limiter.limit("30 per minute")
 def status(token: str):
     """The applicant's private status page: the stage and what is still needed, never the committee's notes."""
-    application = ops.get_by_token_or_404(token)
-    today = ops.local_date(utcnow())
+    now = utcnow()
+    application = ops.get_by_token_or_404(token, now)
+    today = ops.local_date(now)
     return render_template("volunteers/status.html", application=application, token=token,
                            checklist=ops.applicant_view(application, today), form=EmptyForm(),
                            can_withdraw=application.status in ops.WITHDRAWABLE)
@@ -95,7 +104,7 @@ def status(token: str):
 @limiter.limit("30 per minute")
 def withdraw(token: str):
     """Confirm, then withdraw the application."""
-    application = ops.get_by_token_or_404(token)
+    application = ops.get_by_token_or_404(token, utcnow())
     form = EmptyForm()
     if form.validate_on_submit():
         try:
@@ -266,8 +275,8 @@ def change_status(application_id: int):
             db.session.rollback()
             form.form_errors.append(str(exc))
         else:
-            if link and not mail_configured():
-                # As with every invitation: with no mail server the inviter sees the single-use link, once.
+            if link and links_on_screen():
+                # As with every invitation: outside production, with no mail server, the inviter sees the link once.
                 response = current_app.make_response(
                     render_template("users/invited.html", invited=application.user, link=link,
                                     back_url=url_for("volunteers.show", application_id=application.id),

@@ -421,8 +421,6 @@ def test_a_chair_changes_a_kind_and_is_told_of_a_duplicate_name(app, scene):
     assert nobody_banners(chair.get("/oncall/now").get_data(as_text=True)) == []  # no longer 24/7
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "save_kind autoflushes the new kind before updated_at is set (IntegrityError: a 500 for the chair)"))
 def test_a_chair_adds_a_kind(app, scene):
     chair = login(app, scene["emails"]["chair"])
     response = chair.post("/oncall/kinds/new", {"name": "Interpretation", "required_24_7": "y", "position": "2",

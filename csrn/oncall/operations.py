@@ -11,10 +11,11 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 
 from flask import abort
 from sqlalchemy import and_, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, lazyload, selectinload
 
 from csrn.agencies.models import Agency
 from csrn.audit import operations as audit
@@ -32,6 +33,7 @@ from csrn.schedules import operations as schedule_ops
 from csrn.settings.operations import task_force_zone
 
 NEXT_HORIZON = timedelta(days=8)  # how far "who comes next" and "until when" look
+NEAR = timedelta(days=1)  # who_is_on_call looks this far first, and the whole horizon only for shifts that need it
 PHONE_CHARACTERS = re.compile(r"^\+?[0-9 ()./-]+$")
 
 
@@ -65,9 +67,11 @@ def save_kind(actor, kind: ResponseKind | None, values: dict, seen_version: int 
     clash = db.session.scalar(select(ResponseKind.id).where(ResponseKind.name == name))
     if clash is not None and (kind is None or clash != kind.id):
         raise ShiftError("A kind of response with this name already exists.")
+    # Read the service types before a new kind joins the session: the query's autoflush would insert it half-made.
+    wanted = [type_id for type_id in values.get("service_type_ids") or [] if 0 < type_id < 2**31]
+    service_types = db.session.scalars(select(ServiceType).where(ServiceType.id.in_(wanted))).all()
     if kind is None:
         kind = ResponseKind(created_at=now)
-        db.session.add(kind)
     else:
         check_version(kind, seen_version)
     kind.name = name
@@ -75,9 +79,9 @@ def save_kind(actor, kind: ResponseKind | None, values: dict, seen_version: int 
     kind.required_24_7 = bool(values.get("required_24_7"))
     kind.active = bool(values.get("active", True))
     kind.position = values.get("position") or 0
-    kind.service_types = db.session.scalars(
-        select(ServiceType).where(ServiceType.id.in_(values.get("service_type_ids") or []))).all()
+    kind.service_types = service_types
     kind.updated_at = now
+    db.session.add(kind)
     db.session.flush()
     audit.record(actor, "oncall.kind_saved", kind, fields=["name", "required_24_7", "active", "service_types"],
                  now=now)
@@ -131,17 +135,24 @@ def local_instant(day: date, at: time) -> datetime:
     return engine.local_instant(day, at, task_force_zone())
 
 
+def _row(model, row_id):
+    """The row with this id from a form, or None (a missing id, or one beyond what an id column holds)."""
+    return db.session.get(model, row_id) if isinstance(row_id, int) and 0 < row_id < 2**31 else None
+
+
 def save_shift(actor, shift: Shift | None, values: dict, seen_version: int | None, now: datetime) -> Shift:
     """Create or change a shift after checking every rule a person can break; nothing is saved on an error."""
-    agency = db.session.get(Agency, values.get("agency_id") or 0)
+    agency = _row(Agency, values.get("agency_id"))
     if agency is None or not can_manage(actor, agency.id):
         raise ShiftError("Choose an agency whose roster you manage.")
-    kind = db.session.get(ResponseKind, values.get("kind_id") or 0)
-    if kind is None:
-        raise ShiftError("Choose the kind of response.")
+    if agency.membership_status in ("listed", "suspended"):
+        raise ShiftError("Choose an agency of the network: not a community resource, not a suspended one.")
+    kind = _row(ResponseKind, values.get("kind_id"))
+    if kind is None or not kind.active:
+        raise ShiftError("Choose the kind of response (one in use).")
     user = None
     if values.get("user_id"):
-        user = db.session.get(User, values["user_id"])
+        user = _row(User, values["user_id"])
         if user is None or user.agency_id != agency.id:
             raise ShiftError("The person on call must be a user of that agency (or give a name instead).")
     display_name = (values.get("display_name") or "").strip()
@@ -195,8 +206,14 @@ def _once(shift: Shift, values: dict) -> None:
     parts = [values.get(name) for name in ("start_date", "start_time", "end_date", "end_time")]
     if any(part is None for part in parts):
         raise ShiftError("Give the date and time the cover starts and ends.")
-    starts_at = local_instant(parts[0], parts[1])
-    ends_at = local_instant(parts[2], parts[3])
+    try:
+        starts_at = local_instant(parts[0], parts[1])
+        ends_at = local_instant(parts[2], parts[3])
+    except OverflowError as error:  # a date at the very end of the calendar
+        raise ShiftError("Give dates within the next few years.") from error
+    if ends_at == starts_at and (parts[0], parts[1]) != (parts[2], parts[3]):
+        # Both times fall in the hour skipped when the clocks go forward: that hour never shows on the clock.
+        raise ShiftError("Those times do not exist: the clocks go forward then. Give times outside the skipped hour.")
     if ends_at <= starts_at:
         raise ShiftError("The shift ends before it starts.")
     if ends_at - starts_at > timedelta(days=31):
@@ -243,23 +260,34 @@ def schedule_of(shift: Shift, holidays: set[date]) -> engine.Schedule:
     """The shift as the shared schedule engine's plain data."""
     if shift.pattern == "once":
         return engine.Schedule(once=[(shift.starts_at, shift.ends_at)])
+    return _weekly_schedule(tuple(shift.days), shift.starts, shift.ends, shift.valid_from, shift.valid_until,
+                            shift.skip_holidays, [engine.DateRange(e.start_date, e.end_date) for e in shift.exceptions],
+                            holidays)
+
+
+def _weekly_schedule(days: tuple[int, ...], starts: time, ends: time, valid_from: date | None,
+                     valid_until: date | None, skip_holidays: bool, closures: list[engine.DateRange],
+                     holidays: set[date]) -> engine.Schedule:
+    """A weekly shift as the engine's schedule (its exceptions given as closures)."""
     valid = None
-    if shift.valid_from or shift.valid_until:
-        valid = engine.DateRange(shift.valid_from or date.min, shift.valid_until or date.max)
-    return engine.Schedule(
-        weekly=[engine.WeeklySpan(day, shift.starts, shift.ends) for day in shift.days],
-        closures=[engine.DateRange(e.start_date, e.end_date) for e in shift.exceptions],
-        holidays=holidays, closed_on_holidays=shift.skip_holidays, valid=valid,
-    )
+    if valid_from or valid_until:
+        valid = engine.DateRange(valid_from or date.min, valid_until or date.max)
+    return engine.Schedule(weekly=list(_spans(days, starts, ends)), closures=closures, holidays=holidays,
+                           closed_on_holidays=skip_holidays, valid=valid)
 
 
-def shifts_between(start: datetime, end: datetime, kind_ids: Iterable[int] | None = None,
-                   agency_id: int | None = None) -> list[Shift]:
-    """Shifts of active kinds that may be on between start and end (a cheap filter before the engine)."""
-    first, last = start.astimezone(task_force_zone()).date() - timedelta(days=1), end.astimezone(
-        task_force_zone()).date()
-    query = (select(Shift).join(ResponseKind, ResponseKind.id == Shift.kind_id)
-             .options(selectinload(Shift.exceptions))
+@lru_cache(maxsize=1024)
+def _spans(days: tuple[int, ...], starts: time, ends: time) -> tuple[engine.WeeklySpan, ...]:
+    """The weekly spans of a shift's days and hours (immutable; a roster repeats a few shapes many times, and
+    times read from the database never carry a fold, which equality would ignore)."""
+    return tuple(engine.WeeklySpan(day, starts, ends) for day in days)
+
+
+def _between(query, start: datetime, end: datetime, kind_ids: Iterable[int] | None, agency_id: int | None):
+    """The query narrowed to shifts of active kinds that may be on between start and end, by role and id."""
+    zone = task_force_zone()
+    first, last = start.astimezone(zone).date() - timedelta(days=1), end.astimezone(zone).date()
+    query = (query.join(ResponseKind, ResponseKind.id == Shift.kind_id)
              .where(ResponseKind.active.is_(True),
                     or_(and_(Shift.pattern == "once", Shift.starts_at < end, Shift.ends_at > start),
                         and_(Shift.pattern == "weekly",
@@ -270,7 +298,89 @@ def shifts_between(start: datetime, end: datetime, kind_ids: Iterable[int] | Non
         query = query.where(Shift.kind_id.in_(list(kind_ids)))
     if agency_id is not None:
         query = query.where(Shift.agency_id == agency_id)
+    return query
+
+
+def shifts_between(start: datetime, end: datetime, kind_ids: Iterable[int] | None = None,
+                   agency_id: int | None = None) -> list[Shift]:
+    """Shifts of active kinds that may be on between start and end (a cheap filter before the engine)."""
+    query = _between(select(Shift).options(selectinload(Shift.exceptions)), start, end, kind_ids, agency_id)
     return db.session.scalars(query).unique().all()
+
+
+@dataclass
+class _Timed:
+    """A shift as `_shift_times` reads it: what decides when it is on, and its schedule."""
+
+    id: int
+    kind_id: int
+    role: str
+    notifiable: bool  # held by an active user (else coverage flags it)
+    schedule: engine.Schedule
+    shape: tuple  # equal for shifts with equal schedules (a roster repeats a few shapes): their intervals are equal
+
+
+class _Intervals:
+    """engine.intervals of many shifts over one window, computed once per shape of schedule."""
+
+    def __init__(self, start: datetime, end: datetime, zone) -> None:
+        self.start, self.end, self.zone, self.known = start, end, zone, {}
+
+    def __call__(self, timed: _Timed) -> list[tuple[datetime, datetime]]:
+        found = self.known.get(timed.shape)
+        if found is None:
+            found = self.known[timed.shape] = engine.intervals(timed.schedule, self.start, self.end, self.zone)
+        return found
+
+
+def _shift_times(start: datetime, end: datetime, holidays: set[date], kind_ids: Iterable[int] | None = None,
+                 agency_id: int | None = None) -> list[_Timed]:
+    """The shifts of `shifts_between` as plain rows and engine schedules, in the same order, without loading them
+    as objects with their agency, kind and user (hundreds of shifts; the answer names only a few). Exceptions are
+    read in one query, only those that can close a day the engine looks at between start and end."""
+    zone = task_force_zone()
+    columns = select(Shift.id, Shift.kind_id, Shift.role, Shift.pattern, Shift.weekdays, Shift.starts, Shift.ends,
+                     Shift.valid_from, Shift.valid_until, Shift.skip_holidays, Shift.starts_at, Shift.ends_at,
+                     Shift.user_id, User.active).outerjoin(User, User.id == Shift.user_id)
+    rows = db.session.execute(_between(columns, start, end, kind_ids, agency_id)).all()
+    first, last = start.astimezone(zone).date() - timedelta(days=2), end.astimezone(zone).date() + timedelta(days=1)
+    closures: dict[int, list[engine.DateRange]] = {}
+    if any(row.pattern == "weekly" for row in rows):
+        for shift_id, opens, closes in db.session.execute(
+                select(ShiftException.shift_id, ShiftException.start_date, ShiftException.end_date)
+                .where(ShiftException.end_date >= first, ShiftException.start_date <= last)):
+            closures.setdefault(shift_id, []).append(engine.DateRange(opens, closes))
+    result = []
+    for (shift_id, kind_id, role, pattern, weekdays, starts, ends, valid_from, valid_until, skip_holidays,
+         starts_at, ends_at, user_id, active) in rows:  # unpacked: a row's attributes cost a lookup each
+        if pattern == "once":
+            schedule, shape = engine.Schedule(once=[(starts_at, ends_at)]), (starts_at, ends_at)
+        else:
+            days, closed = _days(weekdays), closures.get(shift_id, [])
+            schedule = _weekly_schedule(days, starts, ends, valid_from, valid_until, skip_holidays, closed, holidays)
+            shape = (days, starts, ends, valid_from, valid_until, skip_holidays, tuple(closed))
+        result.append(_Timed(shift_id, kind_id, role, user_id is not None and bool(active), schedule, shape))
+    return result
+
+
+@lru_cache(maxsize=256)
+def _days(weekdays: str) -> tuple[int, ...]:
+    """A shift's stored weekdays ("0 1 2 3 4") as numbers."""
+    return tuple(int(day) for day in weekdays.split())
+
+
+def _load_shifts(ids: Iterable[int]) -> dict[int, Shift]:
+    """The shifts with these ids as objects, with their agency and user (what the pages show), by id."""
+    ids = sorted(set(ids))
+    if not ids:
+        return {}
+    # The kind is already in the session (the caller read the kinds); exceptions, and the user's own agency and
+    # roles (a second agency join and a query), load only if someone asks.
+    held_by = joinedload(Shift.user)
+    query = select(Shift).where(Shift.id.in_(ids)).options(
+        lazyload(Shift.kind), lazyload(Shift.exceptions), held_by.lazyload(User.agency),
+        held_by.lazyload(User.role_rows))
+    return {shift.id: shift for shift in db.session.scalars(query).unique()}
 
 
 # ----- who is on call ----------------------------------------------------------------------------------
@@ -307,18 +417,41 @@ def who_is_on_call(now: datetime, kinds_of: Iterable[ResponseKind] | None = None
         return []
     zone, holidays = task_force_zone(), schedule_ops.holiday_set()
     horizon = now + NEXT_HORIZON
+    near = min(now + NEAR, horizon)
     by_kind: dict[int, KindNow] = {kind.id: KindNow(kind) for kind in selected}
-    for shift in shifts_between(now, horizon, kind_ids=by_kind):
-        answer = by_kind[shift.kind_id]
-        found = engine.intervals(schedule_of(shift, holidays), now, horizon, zone)
+    on_now: list[tuple[_Timed, datetime | None]] = []
+    coming: dict[int, tuple[datetime, _Timed]] = {}  # by kind: the first primary to start after now
+    later: list[_Timed] = []  # primaries not on before `near`: they matter only to a kind with no one sooner
+    soon, whole = _Intervals(now, near, zone), _Intervals(now, horizon, zone)
+    # Each shift over the next day first: a merged interval ending inside that day ends there whatever the horizon,
+    # and one starting inside it starts there; only one running past it needs the whole horizon for "until".
+    for timed in _shift_times(now, horizon, holidays, kind_ids=by_kind):
+        found = soon(timed)
         if not found:
+            if timed.role == "primary":
+                later.append(timed)
             continue
         start, end = found[0]
         if start <= now:
-            on = OnCall(shift, None if end >= horizon else end)
-            (answer.primaries if shift.role == "primary" else answer.backups).append(on)
-        elif shift.role == "primary" and (answer.next_at is None or start < answer.next_at):
-            answer.next_primary, answer.next_at = OnCall(shift, start), start
+            if end >= near:
+                end = whole(timed)[0][1]
+            on_now.append((timed, None if end >= horizon else end))
+        elif timed.role == "primary" and (timed.kind_id not in coming or start < coming[timed.kind_id][0]):
+            coming[timed.kind_id] = (start, timed)
+    for timed in later:  # anything found here starts at or after `near`, after every start found above
+        if timed.kind_id in coming and coming[timed.kind_id][0] < near:
+            continue
+        found = whole(timed)
+        if found and (timed.kind_id not in coming or found[0][0] < coming[timed.kind_id][0]):
+            coming[timed.kind_id] = (found[0][0], timed)
+    shifts = _load_shifts([timed.id for timed, _ in on_now] + [timed.id for _, timed in coming.values()])
+    for timed, until in on_now:
+        if timed.id in shifts:  # (not if deleted between the two reads)
+            answer = by_kind[timed.kind_id]
+            (answer.primaries if timed.role == "primary" else answer.backups).append(OnCall(shifts[timed.id], until))
+    for kind_id, (start, timed) in coming.items():
+        if timed.id in shifts:
+            by_kind[kind_id].next_primary, by_kind[kind_id].next_at = OnCall(shifts[timed.id], start), start
     for answer in by_kind.values():
         # "Next" is whoever starts soonest after now: if a current primary's shift ends first, the next is the
         # one starting then or later (a primary starting while another is still on is shown too).
@@ -365,20 +498,30 @@ def coverage(start: datetime, end: datetime, agency_id: int | None = None) -> li
     on (a name only, or a deactivated user)."""
     zone, holidays = task_force_zone(), schedule_ops.holiday_set()
     required = [kind for kind in kinds() if kind.required_24_7]
-    shifts = shifts_between(start, end, kind_ids=[kind.id for kind in required], agency_id=agency_id)
+    timed = _shift_times(start, end, holidays, kind_ids=[kind.id for kind in required], agency_id=agency_id)
+    # Each shift's intervals once, for the gaps and the overlaps alike; objects only for the shifts to flag.
+    window = _Intervals(start, end, zone)
+    pieces = {item.id: window(item) for item in timed}
+    to_check = _load_shifts(item.id for item in timed if not item.notifiable)
     result = []
     for kind in required:
-        own = [shift for shift in shifts if shift.kind_id == kind.id]
-        primary = [schedule_of(s, holidays) for s in own if s.role == "primary"]
-        backup = [schedule_of(s, holidays) for s in own if s.role == "backup"]
+        own = [item for item in timed if item.kind_id == kind.id]
+        primary = [pieces[item.id] for item in own if item.role == "primary"]
+        backup = [pieces[item.id] for item in own if item.role == "backup"]
         result.append(KindCoverage(
             kind=kind,
-            no_primary=engine.uncovered(primary, start, end, zone),
-            no_backup=engine.uncovered(backup, start, end, zone),
-            overlapping_primaries=_overlaps(primary, start, end, zone),
-            flagged=[(s, flag) for s in own if (flag := shift_flag(s))],
+            no_primary=engine.uncovered([_covered(primary)], start, end, zone),
+            no_backup=engine.uncovered([_covered(backup)], start, end, zone),
+            overlapping_primaries=_overlapping(primary),
+            flagged=[(to_check[item.id], flag) for item in own
+                     if item.id in to_check and (flag := shift_flag(to_check[item.id]))],
         ))
     return result
+
+
+def _covered(pieces: list[list[tuple[datetime, datetime]]]) -> engine.Schedule:
+    """Intervals already computed, as one schedule (the engine merges them as it would the shifts' own)."""
+    return engine.Schedule(once=[piece for intervals in pieces for piece in intervals])
 
 
 def shift_flag(shift: Shift) -> str:
@@ -393,9 +536,14 @@ def shift_flag(shift: Shift) -> str:
 def _overlaps(schedules: list[engine.Schedule], start: datetime, end: datetime,
               zone) -> list[tuple[datetime, datetime]]:
     """The intervals where two or more of the schedules are open at once."""
+    return _overlapping([engine.intervals(schedule, start, end, zone) for schedule in schedules])
+
+
+def _overlapping(pieces: list[list[tuple[datetime, datetime]]]) -> list[tuple[datetime, datetime]]:
+    """The intervals where two or more of the schedules are open at once, from each one's intervals."""
     edges = []
-    for schedule in schedules:
-        for s, e in engine.intervals(schedule, start, end, zone):
+    for intervals in pieces:
+        for s, e in intervals:
             edges += [(s, 1), (e, -1)]
     result, depth, opened = [], 0, None
     for at, step in sorted(edges, key=lambda edge: (edge[0], edge[1])):

@@ -12,9 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+ONE_DAY, MIDNIGHT = timedelta(days=1), time(0)
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,18 @@ def _local(day: date, at: time, zone: ZoneInfo) -> datetime:
 def local_instant(day: date, at: time, zone: ZoneInfo) -> datetime:
     """The aware UTC instant a local date and wall time name, by the rule `intervals` uses for the changed hours
     (a one-off shift typed in local time starts where a weekly span with the same wall time would)."""
+    return _utc_instant(day, at, zone)
+
+
+def _utc_instant(day: date, at: time, zone: ZoneInfo) -> datetime:
+    """`_local` in UTC, remembered: a roster of hundreds of shifts names the same few wall times on the same few
+    days over and over, and the conversion (with its daylight-saving checks) is most of `intervals`' work."""
+    return _remembered(day, at, zone, at.fold)  # fold is part of the key: times differing only in it are equal
+
+
+@lru_cache(maxsize=16_384)
+def _remembered(day: date, at: time, zone: ZoneInfo, fold: int) -> datetime:
+    """A pure function of immutable arguments, so remembering it cannot change an answer."""
     return _to_utc(_local(day, at, zone))
 
 
@@ -97,22 +111,22 @@ def intervals(schedule: Schedule, start: datetime, end: datetime, zone: ZoneInfo
     """Open intervals (aware UTC, merged, clipped) between start and end."""
     if end <= start:
         return []
-    first = start.astimezone(zone).date() - timedelta(days=1)
+    first = start.astimezone(zone).date() - ONE_DAY
     last = end.astimezone(zone).date()
     raw: list[tuple[datetime, datetime]] = []
+    by_weekday: dict[int, list[WeeklySpan]] = {}
+    for span in () if schedule.always else schedule.weekly:
+        by_weekday.setdefault(span.weekday, []).append(span)
     day = first
     while day <= last:
-        if not schedule.day_is_closed(day):
-            if schedule.always:
-                next_day = day + timedelta(days=1)
-                raw.append((_to_utc(_local(day, time(0), zone)), _to_utc(_local(next_day, time(0), zone))))
-            else:
-                for span in schedule.weekly:
-                    if span.weekday != day.weekday():
-                        continue
-                    close_day = day + timedelta(days=1) if span.overnight else day
-                    raw.append((_to_utc(_local(day, span.opens, zone)), _to_utc(_local(close_day, span.closes, zone))))
-        day += timedelta(days=1)
+        if schedule.always:
+            if not schedule.day_is_closed(day):
+                raw.append((_utc_instant(day, MIDNIGHT, zone), _utc_instant(day + ONE_DAY, MIDNIGHT, zone)))
+        elif (spans := by_weekday.get(day.weekday())) and not schedule.day_is_closed(day):
+            for span in spans:
+                close_day = day + ONE_DAY if span.closes <= span.opens else day  # overnight
+                raw.append((_utc_instant(day, span.opens, zone), _utc_instant(close_day, span.closes, zone)))
+        day += ONE_DAY
     raw.extend((_to_utc(s), _to_utc(e)) for s, e in schedule.once)
     return _merge_clip(raw, start.astimezone(UTC), end.astimezone(UTC))
 

@@ -652,10 +652,6 @@ def test_the_feed_covers_the_past_week_and_the_next_eight_weeks_with_whole_occur
         db.session.rollback()
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "feeds.calendar takes an event's UID and DTSTART from its interval clipped at the look-back (now - 15 days): a "
-    "shift on around the clock is one merged interval that always began earlier, so its event gets a new UID and "
-    "start at every fetch and calendars duplicate or churn it"))
 def test_an_occurrence_keeps_its_uid_when_the_feed_is_fetched_again_later(app, scene):
     """Ana is on around the clock: the event covering a given instant keeps its UID an hour later."""
     with app.app_context():

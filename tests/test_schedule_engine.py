@@ -47,6 +47,7 @@ from csrn.schedules.engine import (
     intervals,
     is_open,
     next_opening,
+    occurrences,
     uncovered,
     union,
 )
@@ -245,6 +246,16 @@ def test_union_and_uncovered_match_the_reference(roster):
     assert pieces[0][0] == start and pieces[-1][1] == end
     for (_, e1, k1), (s2, _, k2) in zip(pieces, pieces[1:], strict=False):
         assert e1 == s2 and k1 != k2
+
+
+@given(case=cases())
+@PROPERTY
+def test_occurrences_merged_and_clipped_are_the_intervals(case):
+    """A schedule's own occurrences (a feed's events) overlap the window, and merged and clipped are `intervals`."""
+    zone, schedule, start, end = case
+    found = occurrences(schedule, start, end, zone)
+    assert all(s < end and e > start for s, e in found) and found == sorted(found)
+    assert merged((max(s, start), min(e, end)) for s, e in found) == intervals(schedule, start, end, zone)
 
 
 def test_one_off_intervals_ignore_closures_and_holidays():

@@ -19,7 +19,6 @@ from csrn.settings.operations import get_settings, task_force_zone
 
 PURPOSES = {"oncall-mine": "My shifts", "oncall-agency": "Our agency's roster"}
 PAST, FUTURE = timedelta(days=7), timedelta(weeks=8)
-LOOKBACK = timedelta(days=8)
 
 
 def feed_shifts(token, now: datetime) -> list[Shift]:
@@ -40,12 +39,9 @@ def calendar(token, now: datetime) -> bytes:
     cal.add("x-wr-calname", f"{get_settings().name}: {PURPOSES[token.purpose].lower()}")
     cal.add("x-wr-timezone", zone.key)
     for shift in feed_shifts(token, now):
-        # Read further back than the window and keep what touches it: an occurrence running at the window's edge
-        # keeps its own start (and so its UID) from one poll to the next, unless it began over a week before.
-        for opened, closed in engine.intervals(ops.schedule_of(shift, holidays), start - LOOKBACK,
-                                               end + timedelta(days=1), zone):
-            if closed <= start or opened >= end:
-                continue
+        # One event per occurrence of the shift (an overnight shift is one event, a week of 24-hour days seven):
+        # its start does not move with the window, so neither does its UID from one poll to the next.
+        for opened, closed in engine.occurrences(ops.schedule_of(shift, holidays), start, end, zone):
             event = Event()
             event.add("uid", f"csrn-shift-{shift.id}-{opened:%Y%m%dT%H%M%SZ}@{_host()}")
             event.add("dtstamp", shift.updated_at)

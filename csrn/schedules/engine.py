@@ -111,6 +111,22 @@ def intervals(schedule: Schedule, start: datetime, end: datetime, zone: ZoneInfo
     """Open intervals (aware UTC, merged, clipped) between start and end."""
     if end <= start:
         return []
+    return _merge_clip(_occurrences(schedule, start, end, zone), start.astimezone(UTC), end.astimezone(UTC))
+
+
+def occurrences(schedule: Schedule, start: datetime, end: datetime,
+                zone: ZoneInfo) -> list[tuple[datetime, datetime]]:
+    """Each span's own occurrences (aware UTC, neither merged nor clipped) that overlap start..end, in order: one
+    calendar event each, whose start does not move with the window (a feed's UIDs stay stable)."""
+    if end <= start:
+        return []
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
+    return sorted((s, e) for s, e in _occurrences(schedule, start, end, zone) if s < end and e > start)
+
+
+def _occurrences(schedule: Schedule, start: datetime, end: datetime, zone: ZoneInfo) -> list[tuple[datetime, datetime]]:
+    """Every occurrence of the schedule's spans (and one-off intervals) starting from the day before `start`
+    through `end`'s day, unmerged and unclipped."""
     first = start.astimezone(zone).date() - ONE_DAY
     last = end.astimezone(zone).date()
     raw: list[tuple[datetime, datetime]] = []
@@ -128,7 +144,7 @@ def intervals(schedule: Schedule, start: datetime, end: datetime, zone: ZoneInfo
                 raw.append((_utc_instant(day, span.opens, zone), _utc_instant(close_day, span.closes, zone)))
         day += ONE_DAY
     raw.extend((_to_utc(s), _to_utc(e)) for s, e in schedule.once)
-    return _merge_clip(raw, start.astimezone(UTC), end.astimezone(UTC))
+    return raw
 
 
 def _merge_clip(raw: Iterable[tuple[datetime, datetime]], start: datetime, end: datetime):

@@ -525,7 +525,8 @@ def _covered(pieces: list[list[tuple[datetime, datetime]]]) -> engine.Schedule:
 
 
 def shift_flag(shift: Shift) -> str:
-    """Why a shift needs a look ('' when it does not)."""
+    """Why a shift needs a look ('' when it does not). `coverage` loads only the shifts `_Timed.notifiable` says
+    may need one: a new reason here needs its column there."""
     if shift.user_id is None:
         return "A name only: nobody is notified of escalations on this shift."
     if not shift.user.active:

@@ -90,11 +90,7 @@ def consume(token: AuthToken, now: datetime) -> bool:
 
 def issue_access(purpose: str, user, now: datetime) -> str:
     """Make the user's token for this purpose, revoking the one before (its URL stops working); return it raw."""
-    db.session.execute(
-        update(AccessToken)
-        .where(AccessToken.user_id == user.id, AccessToken.purpose == purpose, AccessToken.revoked_at.is_(None))
-        .values(revoked_at=now)
-    )
+    revoke_access(purpose, user, now)
     raw = new_raw_token()
     db.session.add(AccessToken(purpose=purpose, token_hash=hash_token(raw), user_id=user.id,
                                agency_id=user.agency_id, created_at=now))

@@ -645,7 +645,7 @@ def local_today(now: datetime) -> date:
 
 # ----- the roster page ---------------------------------------------------------------------------------
 
-def roster(user, kind_id: int | None = None, agency_id: int | None = None) -> list[Shift]:
+def roster(kind_id: int | None = None, agency_id: int | None = None) -> list[Shift]:
     """Every shift, by kind and agency (the roster is shared with every logged-in user, like the directory)."""
     query = (select(Shift).join(ResponseKind, ResponseKind.id == Shift.kind_id)
              .join(Agency, Agency.id == Shift.agency_id))

@@ -54,7 +54,7 @@ def index():
     at = utcnow()
     kind_id = _id_arg("kind")
     agency_id = _id_arg("agency")
-    shifts = ops.roster(_me(), kind_id or None, agency_id or None)
+    shifts = ops.roster(kind_id or None, agency_id or None)
     # Warnings for what the viewer keeps: every agency's shifts for chairs, their own for an agency admin.
     own = None if _me().has_role(CHAIR) else _me().agency_id
     warnings = ops.coverage(at, at + timedelta(weeks=CARD_WEEKS), own) if ops.can_manage_any(_me()) else []

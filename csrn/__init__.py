@@ -89,6 +89,7 @@ def _register_blueprints(app: Flask) -> None:
         agencies,
         audit,
         auth,
+        cases,
         dashboard,
         directory,
         health,
@@ -107,7 +108,7 @@ def _register_blueprints(app: Flask) -> None:
     from csrn.directory import profile as directory_profile
     from csrn.notify import notifications
 
-    modules = (auth, account, users, agencies, trainings, directory, schedules, intake, pathways, referrals,
+    modules = (auth, account, users, agencies, trainings, directory, schedules, intake, pathways, referrals, cases,
                notifications, oncall, protocols, volunteers, audit, dashboard, health, notify, settings)
     for module in modules:
         app.register_blueprint(module.bp)

@@ -13,6 +13,7 @@ from csrn.auth.models import (
     UserRole,
     UserSession,
 )
+from csrn.cases.models import CaseEvent, CaseFile, CaseNeed, PlanStep
 from csrn.directory.models import CapacityConfirmation, GenderOption, Location, Service, ServiceFacet, ServiceType
 from csrn.intake.models import Intake, IntakeDraft, UnmetNeed
 from csrn.notify.models import Notification, OutboxMessage
@@ -31,5 +32,5 @@ __all__ = [
     "ResponseKind", "Shift", "ShiftException", "Pathway", "PathwayStep", "ProtocolAcknowledgement", "ProtocolPage",
     "ProtocolVersion", "Consent", "Offer", "Referral", "ReferralContact", "ReferralEvent", "Holiday", "ScheduleRule",
     "TaskForceSettings", "VettingItem", "VolunteerApplication", "VolunteerEvent", "ResetRequest", "FormStamp",
-    "AccessRequest",
+    "AccessRequest", "CaseEvent", "CaseFile", "CaseNeed", "PlanStep",
 ]

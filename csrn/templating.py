@@ -28,7 +28,7 @@ def navigation() -> list[tuple[str, str, str]]:
         items.append(("intake.new", "New intake"))
     items += [("oncall.now", "On call"), ("referrals.index", "Referrals")]
     if current_user.has_role(*RECEIVER_ROLES):
-        items.append(("referrals.inbox", "Inbox"))
+        items += [("referrals.inbox", "Inbox"), ("cases.index", "Cases")]
     if current_user.has_role(CHAIR):
         items.append(("referrals.queue", "Queue"))
     items += [("directory.search", "Directory"), ("agencies.index", "Agencies"), ("trainings.index", "Training"),

@@ -290,6 +290,39 @@ def _referral_to_owner(accepted: bool) -> Callable[[World], int]:
     return make
 
 
+def _case(closed: bool) -> Callable[[World], int]:
+    """A case of the owner agency (a referral another agency sent, accepted by the owner user) with its needs
+    assessment and a one-step plan; closed, if asked (the reopen page)."""
+
+    def make(world: World) -> int:
+        from csrn.cases import operations as case_ops
+        from csrn.referrals import operations as referral_ops
+        from csrn.referrals.models import Referral
+
+        case_id = _referral_to_owner(True)(world)
+        with world.app.app_context():
+            owner, now, case = db.session.get(User, world.owner.id), utcnow(), db.session.get(Referral, case_id)
+            case_ops.start_assessment(owner, case, now)
+            case_ops.start_plan(owner, case, None, now)
+            case_ops.add_step(owner, case, world.value("type_id", _service_type), "", now)
+            if closed:
+                referral_ops.close(owner, db.session.get(Referral, case_id), "engaged", now)
+            db.session.remove()
+        return case_id
+
+    return make
+
+
+def _plan_step(world: World) -> int:
+    from csrn.cases import operations as case_ops
+    from csrn.referrals.models import Referral
+
+    with world.app.app_context():
+        step_id = case_ops.steps_of(db.session.get(Referral, world.value("case", _case(False))))[0].id
+        db.session.remove()
+    return step_id
+
+
 def _pathway(world: World) -> int:
     from csrn.pathways import operations as pathway_ops
 
@@ -380,6 +413,10 @@ ID_FILLERS: dict[str | tuple[str, str], Callable[[World], object]] = {
     ("referrals.decline", "referral_id"): lambda world: world.value("offered_to_owner", _referral_to_owner(False)),
     ("referrals.close", "referral_id"): lambda world: world.value("accepted_by_owner", _referral_to_owner(True)),
     "pathway_id": _pathway,
+    "case_id": lambda world: world.value("case", _case(False)),
+    ("cases.reopen", "case_id"): lambda world: world.value("closed_case", _case(True)),
+    "step_id": _plan_step,
+    ("cases.move_step", "direction"): lambda world: "up",
     ("auth.accept_invitation", "token"): _link_token("invite"),
     ("auth.reset_password", "token"): _link_token("reset"),
     ("directory.confirm_link", "token"): _link_token("capacity"),
@@ -449,6 +486,17 @@ SCOPES: dict[str, str] = {
     "referrals.revoke_consent": AGENCY_SCOPED,
     "referrals.contact": AGENCY_SCOPED,
     "pathways.edit": ROLE_GATED,
+    # A case record is the accepting agency's alone (DESIGN §5), its case managers' and admins'.
+    "cases.show": AGENCY_SCOPED,
+    "cases.start_assessment": AGENCY_SCOPED,
+    "cases.assessment": AGENCY_SCOPED,
+    "cases.start_plan": AGENCY_SCOPED,
+    "cases.add_step": AGENCY_SCOPED,
+    "cases.move_step": AGENCY_SCOPED,
+    "cases.remove_step": AGENCY_SCOPED,
+    "cases.onward": AGENCY_SCOPED,
+    "cases.transfer": AGENCY_SCOPED,
+    "cases.reopen": AGENCY_SCOPED,
     "volunteers.show": ROLE_GATED,  # the vetting board is the chairs' alone
     "volunteers.record_item": ROLE_GATED,
     "volunteers.clear_item": ROLE_GATED,
@@ -770,7 +818,7 @@ def agency_websites(app: Flask) -> set[str]:
     return {site.strip() for site in websites if site.strip().lower().startswith(("https://", "http://"))}
 
 
-def crawl(client, start: list[tuple[str, dict]], external_links: set[str], limit: int = 120):
+def crawl(client, start: list[tuple[str, dict]], external_links: set[str], limit: int = 160):
     """Visit the start URLs and every local link found, checking each response; return (problems, seen)."""
     queue = list(start)
     seen: dict[tuple[str, str], int] = {}

@@ -111,5 +111,7 @@ class UnmetNeed(db.Model):
     county: Mapped[str] = mapped_column(String(100), default="")
     recorded_on: Mapped[date] = mapped_column(Date, index=True)
     is_drill: Mapped[bool] = mapped_column(default=False)
+    # Where it was found: at intake, or later in a case's needs assessment.
+    found_in: Mapped[str] = mapped_column(String(10), default="intake", server_default="intake")
 
     service_type = relationship("ServiceType", lazy="joined")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import secrets
@@ -227,6 +228,33 @@ def load_candidates(service_type: ServiceType, now: datetime,
     return candidates
 
 
+def person_of(intake: Intake) -> matching.Person:
+    """The matching dimensions of a submitted intake (what onward referrals and transfers match on)."""
+    return matching.Person(age_group=intake.age_group, gender=intake.gender, citizenship=intake.citizenship,
+                           trafficking_type=intake.trafficking_type, languages=tuple(intake.languages),
+                           county=intake.county, urgency=intake.urgency)
+
+
+def match_intake(intake: Intake, service_type: ServiceType, now: datetime, urgency: str | None = None,
+                 exclude: set[int] = frozenset()) -> list[matching.Match]:
+    """The ranked providers of a service type for the person of a submitted intake: the intake's matcher, with the
+    needed service instead of case management (and the referral's urgency), less the excluded agencies."""
+    person = person_of(intake)
+    if urgency:
+        person = dataclasses.replace(person, urgency=urgency)
+    return [m for m in matching.match(person, load_candidates(service_type, now, person))
+            if m.candidate.agency_id not in exclude]
+
+
+def record_unmet_need(intake: Intake, service_type_id: int, now: datetime, found_in: str = "intake") -> None:
+    """Count a need nobody could meet for the gap analysis (its dimensions, never the person). Not committed."""
+    db.session.add(UnmetNeed(intake_id=intake.id, service_type_id=service_type_id, age_group=intake.age_group,
+                             gender=intake.gender, citizenship=intake.citizenship,
+                             trafficking_type=intake.trafficking_type, county=intake.county,
+                             recorded_on=now.astimezone(task_force_zone()).date(), is_drill=bool(intake.is_drill),
+                             found_in=found_in))
+
+
 def service_type_by_code(code: str) -> ServiceType | None:
     """A taxonomy term by its code."""
     return db.session.scalar(select(ServiceType).where(ServiceType.code == code))
@@ -327,10 +355,7 @@ def submit(actor, draft: IntakeDraft | None, submission_key: str, now: datetime)
     consent = _consent_from(answers, intake, actor, now)
     db.session.add(consent)
     for service_type in unmet_needs(answers, now):
-        db.session.add(UnmetNeed(intake_id=intake.id, service_type_id=service_type.id, age_group=intake.age_group,
-                                 gender=intake.gender, citizenship=intake.citizenship,
-                                 trafficking_type=intake.trafficking_type, county=intake.county,
-                                 recorded_on=now.astimezone(task_force_zone()).date()))
+        record_unmet_need(intake, service_type.id, now)
     matches = match_case_management(answers, now)
     ranked = [m.candidate.agency_id for m in matches]
     chosen = answers.get("receiver")

@@ -33,12 +33,13 @@ def shared_categories(referral, viewer_agency_id: int | None, as_chair: bool, no
     consent = consent_of(referral.intake)
     if not consent_valid(consent, now):
         return set()
-    if referral.parent_id is None:
+    if referral.parent_id is None and referral.transferred_from_id is None:
         # The case: "the chosen receiver" is the first provider the sender chose.
         candidates = referral.candidates
         chosen = consent.with_receiver and candidates and viewer_agency_id == candidates[0]
     else:
-        # An onward referral (DESIGN §5 "onward receivers"): only consent for onward providers reaches them.
+        # An onward referral or a transfer, to a provider the case holder chose (DESIGN §5 "onward receivers"):
+        # only consent for onward providers reaches it.
         accepted = referral.accepted_agency_id
         chosen = consent.with_onward and accepted is not None and viewer_agency_id == accepted
     covered = chosen or (viewer_agency_id in consent.named_agencies) or (as_chair and consent.with_chairs)

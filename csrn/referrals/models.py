@@ -63,6 +63,8 @@ class Referral(db.Model):
     # An onward referral's case: the case-management referral it was sent from (None: the case itself).
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("referral.id"), index=True)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # set on closing, cleared on reopening
+    # A transfer: the case-management referral this one takes over; accepting it closes that one as transferred.
+    transferred_from_id: Mapped[int | None] = mapped_column(ForeignKey("referral.id"), index=True)
 
     intake = relationship("Intake", lazy="joined")
     service_type = relationship("ServiceType", lazy="joined")
@@ -70,6 +72,7 @@ class Referral(db.Model):
     accepted_agency = relationship("Agency", foreign_keys=[accepted_agency_id])
     created_by = relationship("User", foreign_keys=[created_by_id])
     parent = relationship("Referral", remote_side=[id], foreign_keys=[parent_id])
+    transferred_from = relationship("Referral", remote_side=[id], foreign_keys=[transferred_from_id])
     offers: Mapped[list[Offer]] = relationship(back_populates="referral", order_by="Offer.id", lazy="selectin")
 
     @property

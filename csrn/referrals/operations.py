@@ -97,17 +97,22 @@ def _as_recipients(users) -> list[SimpleNamespace]:
 
 def create_referral(actor, intake, service_type_id: int, candidates: list[int], now: datetime,
                     is_drill: bool = False, sending_agency_id: int | None = None,
-                    parent: Referral | None = None) -> Referral:
+                    parent: Referral | None = None, urgency: str | None = None,
+                    transferred_from: Referral | None = None) -> Referral:
     """Create a referral and offer it to the first candidate, or put it in the committee queue.
 
-    From an intake, the sender is the intake's agency; an onward referral names its case (`parent`) and is sent
-    by the agency holding it; a drill's children are drills too."""
-    sender = sending_agency_id or (parent.accepted_agency_id if parent is not None else None) or intake.agency_id
+    From an intake, the sender is the intake's agency; an onward referral names its case (`parent`) and a transfer
+    the case it takes over (`transferred_from`), and both are sent by the agency holding that case; a drill's
+    children and transfers are drills too. The urgency is the intake's unless given."""
+    origin = parent if parent is not None else transferred_from
+    sender = sending_agency_id or (origin.accepted_agency_id if origin is not None else None) or intake.agency_id
     referral = Referral(intake_id=intake.id, service_type_id=service_type_id, sending_agency_id=sender,
-                        created_by_id=actor.id, urgency=intake.urgency, state="unassigned",
+                        created_by_id=actor.id, urgency=urgency or intake.urgency, state="unassigned",
                         candidates_json=json.dumps(candidates),
-                        is_drill=is_drill or (parent is not None and parent.is_drill),
-                        parent_id=parent.id if parent is not None else None, created_at=now, updated_at=now)
+                        is_drill=is_drill or (origin is not None and origin.is_drill),
+                        parent_id=parent.id if parent is not None else None,
+                        transferred_from_id=transferred_from.id if transferred_from is not None else None,
+                        created_at=now, updated_at=now)
     db.session.add(referral)
     db.session.flush()
     add_event(referral, "created", now, actor, sender)
@@ -178,6 +183,8 @@ def accept(actor, referral: Referral, now: datetime) -> Offer:
     audit.record(actor, "referral.accepted", referral, fields=["state"], now=now)
     notify(_senders(referral), f"Referral #{referral.id} was accepted by {actor.agency.name}",
            path_for("referrals.show", referral_id=referral.id), now)
+    if referral.transferred_from_id is not None:
+        _close_transferred(actor, referral, now)
     db.session.commit()
     db.session.expire_all()
     return offer
@@ -227,6 +234,57 @@ def withdraw(actor, referral: Referral, now: datetime) -> None:
     audit.record(actor, "referral.withdrawn", referral, fields=["state"], now=now)
     db.session.commit()
     db.session.expire_all()
+
+
+def _close_transferred(actor, transfer: Referral, now: datetime) -> None:
+    """A transfer was accepted: the case it takes over closes as transferred (in the same transaction), its sender
+    is told. A case closed meanwhile stays as its holder closed it."""
+    original = db.session.get(Referral, transfer.transferred_from_id)
+    closed = db.session.execute(
+        update(Referral).where(Referral.id == original.id, Referral.state.in_(("accepted", "in_progress")))
+        .values(state="closed", outcome="transferred", updated_at=now, closed_at=now)
+        .execution_options(synchronize_session=False))
+    if closed.rowcount != 1:
+        return
+    add_event(original, "closed", now, actor, actor.agency_id,
+              detail=f"Closed: {OUTCOMES['transferred']} (referral #{transfer.id} accepted by {actor.agency.name})")
+    audit.record(actor, "referral.closed", original, fields=["state", "outcome"], now=now)
+    notify(_senders(original), f"Referral #{original.id} was closed (transferred)",
+           path_for("referrals.show", referral_id=original.id), now)
+
+
+def reopen(actor, referral: Referral, to_state: str, now: datetime) -> None:
+    """The accepting agency reopens a closed referral (people come back): `to_state` is `accepted` or, once case
+    work began, `in_progress`. A referral closed by a transfer stays closed: another provider holds the case.
+    Not committed: the caller records why, then commits."""
+    if to_state not in ("accepted", "in_progress"):
+        raise RefusedTransition("A referral reopens as accepted or in progress.")
+    if referral.accepted_agency_id != actor.agency_id or not actor.has_role(*RECEIVER_ROLES):
+        raise RefusedTransition("Only the accepting agency reopens this referral.")
+    if referral.outcome == "transferred":
+        raise RefusedTransition("This case was transferred: the provider that accepted the transfer holds it now.")
+    result = db.session.execute(
+        update(Referral).where(Referral.id == referral.id, Referral.state == "closed")
+        .values(state=to_state, outcome="", updated_at=now, closed_at=None)
+        .execution_options(synchronize_session=False))
+    if result.rowcount != 1:
+        db.session.rollback()
+        raise RefusedTransition("This referral is not closed.")
+    add_event(referral, "reopened", now, actor, actor.agency_id, detail=f"Reopened by {actor.agency.name}")
+    audit.record(actor, "referral.reopened", referral, fields=["state", "outcome"], now=now)
+    notify(_senders(referral), f"Referral #{referral.id} was reopened",
+           path_for("referrals.show", referral_id=referral.id), now)
+
+
+def mark_in_progress(actor, referral: Referral, now: datetime) -> bool:
+    """Case work began (the first needs assessment): accepted becomes in_progress, once. Not committed."""
+    result = db.session.execute(
+        update(Referral).where(Referral.id == referral.id, Referral.state == "accepted")
+        .values(state="in_progress", updated_at=now).execution_options(synchronize_session=False))
+    if result.rowcount == 1:
+        add_event(referral, "in_progress", now, actor, actor.agency_id, detail="Case work started")
+        return True
+    return False
 
 
 def _senders(referral: Referral) -> list[User]:
@@ -454,8 +512,10 @@ def offer_by_hand(actor, referral: Referral, agency: Agency, now: datetime) -> O
 def relation(referral: Referral, user) -> str | None:
     """The viewer's relation to the referral, or None (then it is a 404)."""
     if user.agency_id is not None:
-        # The intake's author follows the case-management referral it created, never the case's onward referrals.
-        if referral.parent_id is None and referral.intake.created_by_id == user.id:
+        # The intake's author follows the case-management referral it created, never the case's onward referrals
+        # nor a transfer the case holder sends.
+        if (referral.parent_id is None and referral.transferred_from_id is None
+                and referral.intake.created_by_id == user.id):
             return "author"
         if referral.sending_agency_id == user.agency_id:
             return "sender"

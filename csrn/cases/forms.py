@@ -1,0 +1,86 @@
+"""Case-work forms: the assessment, the plan, onward referrals, transfer and reopening."""
+
+from __future__ import annotations
+
+from wtforms import FieldList, Form, FormField, HiddenField, IntegerField, RadioField, SelectField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
+
+from csrn.cases.models import NEED_STATUSES
+from csrn.cases.operations import URGENCIES
+from csrn.dimensions import URGENCIES as URGENCY_LABELS
+from csrn.forms import BaseForm, Checkboxes, VersionedForm
+
+NOTES_MAX = 4000
+
+
+def optional_int(value):
+    """A select's value as an id, or None for its empty choice."""
+    if value in (None, "", "None"):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+class NeedEntry(Form):
+    """One need of the assessment (a subform: the CSRF token is the outer form's)."""
+
+    need_id = IntegerField(widget=HiddenField.widget)
+    status = SelectField("Status", choices=list(NEED_STATUSES.items()))
+    notes = TextAreaField("Notes", validators=[Optional(), Length(max=NOTES_MAX)])
+
+
+class AssessmentForm(VersionedForm):
+    """The needs assessment: each need's status and notes, a need found later, the person's goals."""
+
+    needs = FieldList(FormField(NeedEntry))
+    new_type = SelectField("A need found in the assessment", coerce=optional_int, choices=[],
+                           validators=[Optional()],
+                           description="Added with the status “in progress”; change it once saved.")
+    goals = TextAreaField("The person's goals, in their words", validators=[Optional(), Length(max=NOTES_MAX)])
+
+
+class PlanStartForm(BaseForm):
+    """Start the plan from a pathway that fits, or from scratch."""
+
+    pathway_id = SelectField("Start from", coerce=optional_int, choices=[], validators=[Optional()])
+
+
+class StepForm(BaseForm):
+    """A step added to the plan."""
+
+    service_type_id = SelectField("Service", coerce=optional_int, choices=[],
+                                  validators=[DataRequired(message="Choose a service.")])
+    note = TextAreaField("Note for your agency", validators=[Optional(), Length(max=NOTES_MAX)])
+
+
+URGENCY_CHOICES = [(key, URGENCY_LABELS[key]) for key in URGENCIES]
+
+
+class OnwardForm(BaseForm):
+    """An onward referral: the service, how urgent, the provider and its backups."""
+
+    service_type_id = SelectField("Service needed", coerce=optional_int, choices=[],
+                                  validators=[DataRequired(message="Choose a service.")])
+    urgency = SelectField("Urgency", choices=URGENCY_CHOICES, default="routine")
+    step_id = IntegerField(widget=HiddenField.widget, validators=[Optional()])
+    receiver = RadioField("Send to", coerce=int, choices=[], validate_choice=False)
+    backups = Checkboxes("Backups", coerce=int, choices=[], validate_choice=False)
+
+
+class TransferForm(BaseForm):
+    """A transfer of the case to another case-management provider."""
+
+    receiver = RadioField("Transfer to", coerce=int, choices=[], validate_choice=False)
+    backups = Checkboxes("Backups", coerce=int, choices=[], validate_choice=False)
+    reason = TextAreaField("Why the case is transferred (kept in your agency's case record)",
+                           validators=[DataRequired(message="Say why the case is transferred."),
+                                       Length(max=NOTES_MAX)])
+
+
+class ReopenForm(BaseForm):
+    """Reopening a closed case."""
+
+    reason = TextAreaField("Why the case is reopened (kept in your agency's case record)",
+                           validators=[DataRequired(message="Say why the case is reopened."), Length(max=NOTES_MAX)])

@@ -1,0 +1,94 @@
+"""The case record an accepting agency keeps: its file (assessment goals, plan origin), needs, plan steps and its own
+timeline. All of it is the accepting agency's own record (DESIGN §5): never shown outside that agency, and not masked
+by the sender's consent expiring."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from csrn.extensions import db
+from csrn.types import EncryptedText, UTCDateTime, state_check
+
+NEED_STATUSES = {"in_progress": "In progress", "met": "Met", "unmet": "Unmet (no service found)",
+                 "declined": "Declined by the person"}
+FOUND_IN = ("intake", "assessment")
+
+
+class CaseFile(db.Model):
+    """One case-management referral's record at the agency that accepted it."""
+
+    __tablename__ = "case_file"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    referral_id: Mapped[int] = mapped_column(ForeignKey("referral.id", ondelete="CASCADE"), unique=True)
+    # Whose case it is on the dashboard: who started the assessment (before that, who accepted the offer).
+    case_manager_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), index=True)
+    assessment_started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    goals: Mapped[str] = mapped_column(EncryptedText, default="")  # the person's own words: identifying
+    plan_pathway_id: Mapped[int | None] = mapped_column(ForeignKey("pathway.id", ondelete="SET NULL"))
+    plan_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    version: Mapped[int] = mapped_column(default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    case_manager = relationship("User", lazy="joined")
+    plan_pathway = relationship("Pathway", lazy="joined")
+
+
+class CaseNeed(db.Model):
+    """A need of the person, from the intake or found in the assessment, with its status and notes."""
+
+    __tablename__ = "case_need"
+    __table_args__ = (
+        state_check("status", tuple(NEED_STATUSES)),
+        state_check("found_in", FOUND_IN),
+        UniqueConstraint("referral_id", "service_type_id", name="uq_case_need_type"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    referral_id: Mapped[int] = mapped_column(ForeignKey("referral.id", ondelete="CASCADE"), index=True)
+    service_type_id: Mapped[int] = mapped_column(ForeignKey("service_type.id"))
+    status: Mapped[str] = mapped_column(String(12), default="in_progress")
+    notes: Mapped[str] = mapped_column(EncryptedText, default="")
+    found_in: Mapped[str] = mapped_column(String(10), default="intake")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    service_type = relationship("ServiceType", lazy="joined")
+
+
+class PlanStep(db.Model):
+    """One step of the service plan: a service to refer the person to, in order; sent as an onward referral."""
+
+    __tablename__ = "plan_step"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    referral_id: Mapped[int] = mapped_column(ForeignKey("referral.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column()
+    service_type_id: Mapped[int] = mapped_column(ForeignKey("service_type.id"))
+    guidance: Mapped[str] = mapped_column(Text, default="")  # the pathway's words, never about the person
+    note: Mapped[str] = mapped_column(EncryptedText, default="")  # the case manager's: may name the person
+    onward_id: Mapped[int | None] = mapped_column(ForeignKey("referral.id", ondelete="SET NULL"), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    service_type = relationship("ServiceType", lazy="joined")
+    onward = relationship("Referral", foreign_keys=[onward_id], lazy="joined")
+
+
+class CaseEvent(db.Model):
+    """One entry of the case's own timeline (the accepting agency's record: the text may name the person)."""
+
+    __tablename__ = "case_event"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    referral_id: Mapped[int] = mapped_column(ForeignKey("referral.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    kind: Mapped[str] = mapped_column(String(30))
+    summary: Mapped[str] = mapped_column(String(300), default="")  # what happened, never about the person
+    text: Mapped[str] = mapped_column(EncryptedText, default="")  # a reason in the case manager's words
+
+    actor = relationship("User", lazy="joined")

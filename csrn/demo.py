@@ -11,11 +11,13 @@ from csrn.agencies.models import Agency, Certificate, MembershipChange, Training
 from csrn.agencies.operations import expiry_for
 from csrn.auth import operations as auth_ops
 from csrn.auth.models import User
+from csrn.cases.demo import seed_cases
 from csrn.config import INSTANCE
 from csrn.directory.models import Location, Service, ServiceType
 from csrn.extensions import db
 from csrn.intake import operations as intake_ops
 from csrn.oncall.demo import seed_oncall
+from csrn.pathways.demo import seed_pathways
 from csrn.protocols.demo import seed_protocols
 from csrn.referrals import operations as referral_ops
 from csrn.roles import ADMIN, AGENCY_ADMIN, CASE_MANAGER, CHAIR, STAFF
@@ -301,6 +303,8 @@ def seed(password: str | None, force: bool, now: datetime) -> list[tuple[str, st
     seed_protocols(now)
     seed_oncall(now)  # after the referrals: the demo's unassigned referral stays in the queue
     logins += seed_volunteers(now, password, _demo_password)
+    seed_pathways(db.session.scalar(User.by_email("chair@demo.example")), now)
+    seed_cases(now)  # after the volunteers: the pro bono attorney accepts one of its onward referrals
     return logins
 
 

@@ -322,3 +322,27 @@ def test_the_case_timeline_says_what_happened_and_keeps_reasons_encrypted(ctx):
     assert db.session.scalar(select(db.func.count()).select_from(CaseEvent)) == 2
     assert db.session.scalar(select(db.func.count()).select_from(CaseNeed)) == 3
     assert isinstance(case, Referral)
+
+
+def test_the_demo_has_a_case_in_progress_with_a_plan_and_two_onward_referrals(ctx, monkeypatch, tmp_path):
+    """The demo case: assessed, a plan from a pathway, an onward referral accepted by the pro bono immigration
+    attorney, one declined and re-offered (to the pro bono interpreter), one step still planned."""
+    import csrn.demo
+    from csrn.auth.models import User
+
+    monkeypatch.setattr(csrn.demo, "INSTANCE", tmp_path)
+    csrn.demo.seed(password="demo password for tests", force=True, now=NOW)
+    holder = db.session.scalar(User.by_email("casemanager@demo.example"))
+    lines = ops.my_open_cases(holder)
+    case = next(line.case for line in lines if ops.case_file(line.case) is not None)
+    assert case.state == "in_progress"
+    file = ops.case_file(case)
+    assert file.goals and file.plan_pathway.name.startswith("Foreign-national adults")
+    steps = ops.steps_of(case)
+    assert [ops.referral_progress(s.onward) for s in steps] == ["accepted", "reoffered", "planned"]
+    attorney = db.session.scalar(User.by_email("volunteer@demo.example"))
+    interpreter = db.session.scalar(User.by_email("interpreter@demo.example"))
+    assert steps[0].onward.accepted_agency_id == attorney.agency_id
+    assert steps[1].onward.pending_offer.agency_id == interpreter.agency_id
+    assert referral_ops.relation(steps[0].onward, attorney) == "receiver"
+    assert "re-offered" in next(line.next_step for line in lines if line.case.id == case.id)

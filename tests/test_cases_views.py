@@ -320,3 +320,19 @@ def test_the_case_list_pages_and_filters(app, scene):
     staff_browser = Browser(app.test_client())
     staff_browser.login(email)
     assert staff_browser.get("/cases/").status_code == 403
+
+
+def test_the_case_record_stays_with_the_accepting_agency_after_consent_is_revoked(app, scene):
+    """DESIGN §5: consent governs what the sender shared; what the accepting agency recorded is its own."""
+    work_the_case(app, scene)
+    cm = as_(app, scene, "cm")
+    assert ALIAS in cm.get(f"/referrals/{scene['case']}").get_data(as_text=True)
+    with app.app_context():
+        from csrn.referrals import consent as consent_ops
+
+        case = db.session.get(Referral, scene["case"])
+        officer = db.session.scalar(User.by_email(scene["emails"]["officer"]))
+        consent_ops.revoke_consent(officer, case.intake, utcnow())
+    assert ALIAS not in cm.get(f"/referrals/{scene['case']}").get_data(as_text=True)
+    page = cm.get(f"/cases/{scene['case']}").get_data(as_text=True)
+    assert GOALS in page and NOTE in page

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 
 from csrn.cases import operations as ops
 from csrn.cases.models import CaseEvent, CaseNeed, PlanStep
@@ -265,14 +265,6 @@ def test_a_transfer_once_accepted_closes_the_case_as_transferred(ctx):
     assert shared == set()
 
 
-def test_a_transfer_accepted_after_the_case_was_closed_leaves_the_case_as_closed(ctx):
-    case, holder, _ = a_case()
-    other = make_provider("Other case management")
-    moved = ops.transfer(holder.case_manager, case, other.agency_id, [], "Moving", T)
-    referral_ops.close(holder.case_manager, referral(case.id), "client_declined", T)
-    referral_ops.accept(other.case_manager, referral(moved.id), T + timedelta(hours=1))
-    assert referral(case.id).outcome == "client_declined"
-
 
 def test_only_the_accepting_agencys_case_managers_hold_the_case(ctx):
     case, holder, officer = a_case()
@@ -346,3 +338,120 @@ def test_the_demo_has_a_case_in_progress_with_a_plan_and_two_onward_referrals(ct
     assert steps[1].onward.pending_offer.agency_id == interpreter.agency_id
     assert referral_ops.relation(steps[0].onward, attorney) == "receiver"
     assert "re-offered" in next(line.next_step for line in lines if line.case.id == case.id)
+
+
+# ----- races and repeats (each would leave two holders, two referrals or a 500) -------------------
+
+def test_closing_a_case_withdraws_its_waiting_transfer_and_a_late_acceptance_is_refused(ctx):
+    case, holder, officer = a_case()
+    other = make_provider("Other case management")
+    moved = ops.transfer(holder.case_manager, case, other.agency_id, [], "Moving", T)
+    stale_offer_holder = referral(moved.id)  # what the other agency's page showed before the close
+    referral_ops.close(holder.case_manager, referral(case.id), "client_declined", T + timedelta(minutes=1))
+    moved = referral(moved.id)
+    assert moved.state == "withdrawn" and [o.state for o in moved.offers] == ["withdrawn"]
+    assert [e.detail for e in events_of(moved.id, "withdrawn")] == ["Withdrawn: the case it would take over was closed"]
+    with pytest.raises(referral_ops.RefusedTransition):
+        referral_ops.accept(other.case_manager, stale_offer_holder, T + timedelta(minutes=2))
+    assert referral(case.id).outcome == "client_declined"
+    with pytest.raises(ops.CaseRefused, match="closed"):  # and no new transfer of a closed case
+        ops.transfer(holder.case_manager, referral(case.id), other.agency_id, [], "Again", T)
+
+
+def test_a_transfer_whose_case_closed_meanwhile_cannot_be_accepted(ctx):
+    """The case closed between the offer and the answer (a race the close lost nothing to): the acceptance is
+    refused and nothing of it stays."""
+    case, holder, _ = a_case()
+    other = make_provider("Other case management")
+    moved = ops.transfer(holder.case_manager, case, other.agency_id, [], "Moving", T)
+    db.session.execute(update(Referral).where(Referral.id == case.id).values(state="closed", outcome="other"))
+    db.session.commit()
+    with pytest.raises(referral_ops.RefusedTransition, match="no longer stands"):
+        referral_ops.accept(other.case_manager, referral(moved.id), T + timedelta(minutes=2))
+    assert referral(moved.id).state == "offered" and referral(moved.id).accepted_agency_id is None
+    assert referral(case.id).outcome == "other"
+
+
+def test_the_closing_of_a_transferred_case_does_not_say_who_holds_it_now(ctx):
+    case, holder, officer = a_case()
+    other = make_provider("Other case management")
+    moved = ops.transfer(holder.case_manager, case, other.agency_id, [], "Moving", T)
+    referral_ops.accept(other.case_manager, moved, T + timedelta(minutes=2))
+    details = " ".join(e.detail for e in events_of(case.id))
+    assert "Other case management" not in details and f"#{moved.id}" not in details
+    assert "Closed: Transferred" in details
+
+
+def test_a_second_transfer_waiting_at_the_same_time_is_refused_by_the_database(ctx, monkeypatch):
+    case, holder, _ = a_case()
+    first, second = make_provider("First"), make_provider("Second")
+    ops.transfer(holder.case_manager, case, first.agency_id, [], "Moving", T)
+    monkeypatch.setattr(ops, "open_transfer", lambda case: None)  # as if both checked before either wrote
+    with pytest.raises(ops.CaseRefused, match="already waiting"):
+        ops.transfer(holder.case_manager, referral(case.id), second.agency_id, [], "Moving too", T)
+    assert len(ops.transfers_of(referral(case.id))) == 1
+
+
+def test_a_plan_step_sent_twice_at_once_makes_one_referral(ctx):
+    case, holder, _ = a_case()
+    legal = make_provider("Legal aid", type_codes=("immigration_legal",))
+    ops.start_assessment(holder.case_manager, case, T)
+    ops.start_plan(holder.case_manager, case, None, T)
+    step = ops.add_step(holder.case_manager, case, type_id("immigration_legal"), "", T)
+    first = ops.send_onward(holder.case_manager, case, step.service_type, legal.agency_id, [], "routine", T,
+                            step=step)
+    # A second request loaded the step before the first one's send committed: in its memory, not yet sent.
+    chosen = step.service_type
+    db.session.expunge(db.session.get(PlanStep, step.id))
+    stale = PlanStep(id=step.id, referral_id=case.id, service_type_id=chosen.id, onward_id=None)
+    with pytest.raises(ops.CaseRefused, match="sent already"):
+        ops.send_onward(holder.case_manager, referral(case.id), chosen, legal.agency_id, [], "routine", T,
+                        step=stale)
+    assert [r.id for r in ops.onward_referrals(referral(case.id))] == [first.id]
+
+
+def test_the_same_onward_form_submitted_twice_creates_one_referral(ctx):
+    case, holder, _ = a_case()
+    legal = make_provider("Legal aid", type_codes=("immigration_legal",))
+    ops.start_assessment(holder.case_manager, case, T)
+    chosen = db.session.get(type(case.service_type), type_id("immigration_legal"))
+    first = ops.send_onward(holder.case_manager, case, chosen, legal.agency_id, [], "routine", T,
+                            submission_key="k" * 32)
+    again = ops.send_onward(holder.case_manager, referral(case.id), chosen, legal.agency_id, [], "routine", T,
+                            submission_key="k" * 32)
+    assert again.id == first.id and len(ops.onward_referrals(referral(case.id))) == 1
+    other_case, other_holder, _ = a_case()
+    ops.start_assessment(other_holder.case_manager, other_case, T)
+    with pytest.raises(ops.CaseRefused, match="already used"):
+        ops.send_onward(other_holder.case_manager, other_case, chosen, legal.agency_id, [], "routine", T,
+                        submission_key="k" * 32)
+
+
+def test_an_assessment_saved_by_someone_else_after_the_check_is_a_stale_edit_not_an_error(ctx):
+    case, holder, _ = a_case()
+    file = ops.start_assessment(holder.case_manager, case, T)
+    seen = file.version
+    # Another request saves between this one's version check and its commit.
+    db.session.execute(text("UPDATE case_file SET version = version + 1 WHERE id = :id"), {"id": file.id})
+    with pytest.raises(StaleEdit):
+        ops.save_assessment(holder.case_manager, case, [], "Mine", None, seen, T)
+    db.session.expire_all()
+    assert ops.case_file(case).goals == ""
+
+
+def test_staff_of_the_holding_agency_have_no_hand_in_its_onward_referrals(ctx):
+    """They are not assigned cases: not the sender of what the case sends, not in their lists, no withdrawing."""
+    case, holder, _ = a_case()
+    staff = new_user(holder.agency_id, ("staff",))
+    legal = make_provider("Legal aid", type_codes=("immigration_legal",))
+    ops.start_assessment(holder.case_manager, case, T)
+    chosen = db.session.get(type(case.service_type), type_id("immigration_legal"))
+    onward = ops.send_onward(holder.case_manager, case, chosen, legal.agency_id, [], "routine", T)
+    assert referral_ops.relation(onward, staff) is None
+    visible = set(db.session.scalars(referral_ops.visible_query(staff).with_only_columns(text("referral.id"))))
+    assert onward.id not in visible
+    with pytest.raises(referral_ops.RefusedTransition):
+        referral_ops.withdraw(staff, onward, T)
+    assert referral(onward.id).state == "offered"
+    admin = new_user(holder.agency_id, ("agency_admin",))
+    assert referral_ops.relation(referral(onward.id), admin) == "sender"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 from wtforms import FieldList, Form, FormField, HiddenField, IntegerField, RadioField, SelectField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
@@ -58,9 +60,15 @@ class StepForm(BaseForm):
 URGENCY_CHOICES = [(key, URGENCY_LABELS[key]) for key in URGENCIES]
 
 
+def new_submission_key() -> str:
+    """A one-time key for a form that creates a referral: submitted twice, it creates one."""
+    return secrets.token_hex(16)
+
+
 class OnwardForm(BaseForm):
     """An onward referral: the service, how urgent, the provider and its backups."""
 
+    submission_key = HiddenField(default=new_submission_key, validators=[Length(max=64)])
     service_type_id = SelectField("Service needed", coerce=optional_int, choices=[],
                                   validators=[DataRequired(message="Choose a service.")])
     urgency = SelectField("Urgency", choices=URGENCY_CHOICES, default="routine")
@@ -72,6 +80,7 @@ class OnwardForm(BaseForm):
 class TransferForm(BaseForm):
     """A transfer of the case to another case-management provider."""
 
+    submission_key = HiddenField(default=new_submission_key, validators=[Length(max=64)])
     receiver = RadioField("Transfer to", coerce=int, choices=[], validate_choice=False)
     backups = Checkboxes("Backups", coerce=int, choices=[], validate_choice=False)
     reason = TextAreaField("Why the case is transferred (kept in your agency's case record)",

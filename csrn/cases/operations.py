@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask import abort
-from sqlalchemy import exists, func, select
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 
 from csrn.audit import operations as audit
 from csrn.cases.models import NEED_STATUSES, CaseEvent, CaseFile, CaseNeed, PlanStep
-from csrn.concurrency import check_version
+from csrn.concurrency import StaleEdit, check_version
 from csrn.directory.models import ServiceType
 from csrn.extensions import db
 from csrn.intake import operations as intake_ops
@@ -176,6 +177,11 @@ def save_assessment(actor, case: Referral, answers: list[NeedAnswer], goals: str
         changed.add("goals")
     if changed:
         file.updated_at = now
+        try:
+            db.session.flush()  # the versioned UPDATE: 0 rows when someone saved since the check above
+        except StaleDataError:
+            db.session.rollback()
+            raise StaleEdit(StaleEdit.message) from None
         _event(case, actor, "assessment_updated",
                "Needs assessment updated" + (f": a need found later ({new_type.name})" if "needs.added" in changed
                                              else ""), now)
@@ -309,21 +315,48 @@ def _order(matches: list, receiver_id: int | None, backups: list[int]) -> list[i
     return chosen + [agency_id for agency_id in ranked if agency_id not in chosen]
 
 
+def _submitted(key: str | None, case: Referral) -> Referral | None:
+    """The referral a form submission already created from this case (a repeated or double-clicked submit)."""
+    if not key:
+        return None
+    found = db.session.scalar(select(Referral).where(Referral.submission_key == key))
+    if found is not None and case.id not in (found.parent_id, found.transferred_from_id):
+        raise CaseRefused("This form was already used. Start again from the case page.")
+    return found
+
+
 def send_onward(actor, case: Referral, chosen: ServiceType, receiver_id: int | None, backups: list[int],
-                urgency: str, now: datetime, step: PlanStep | None = None) -> Referral:
+                urgency: str, now: datetime, step: PlanStep | None = None,
+                submission_key: str | None = None) -> Referral:
     """Refer the person onward for any service: the chosen provider first, then the backups, then the other
     matches, through the same offers, deadlines and escalation as every referral (none matched: the committee
-    queue). Sent by the case's agency; a plan step, if given, follows the referral."""
+    queue). Sent by the case's agency; a plan step, if given, follows the referral. A repeated submission (same
+    key) returns the referral the first one created."""
     _require_open(case)
+    if (already := _submitted(submission_key, case)) is not None:
+        return already
     if urgency not in URGENCIES:
         raise CaseRefused("Choose how urgent it is.")
     if step is not None and (step.referral_id != case.id or step.onward_id is not None
                              or step.service_type_id != chosen.id):
         raise CaseRefused("This plan step was sent already.")
     order = _order(matches_for(case, chosen, urgency, now), receiver_id, backups)
-    onward = referral_ops.create_referral(actor, case.intake, chosen.id, order, now, parent=case, urgency=urgency)
+    try:
+        onward = referral_ops.create_referral(actor, case.intake, chosen.id, order, now, parent=case,
+                                              urgency=urgency, submission_key=submission_key)
+    except IntegrityError:  # the same submission, at the same moment
+        db.session.rollback()
+        if (already := _submitted(submission_key, case)) is not None:
+            return already
+        raise
     if step is not None:
-        step.onward_id = onward.id
+        # Claimed with one conditional UPDATE: the same step sent twice at once makes one referral, not two.
+        claimed = db.session.execute(
+            update(PlanStep).where(PlanStep.id == step.id, PlanStep.onward_id.is_(None))
+            .values(onward_id=onward.id).execution_options(synchronize_session=False))
+        if claimed.rowcount != 1:
+            db.session.rollback()
+            raise CaseRefused("This plan step was sent already.")
     _event(case, actor, "onward_sent", f"Onward referral #{onward.id} for {chosen.name.lower()} sent", now)
     audit.record(actor, "case.onward_sent", onward, fields=["service_type_id", "urgency"], now=now)
     db.session.commit()
@@ -341,18 +374,27 @@ def case_management() -> ServiceType:
 
 
 def transfer(actor, case: Referral, receiver_id: int | None, backups: list[int], reason: str,
-             now: datetime) -> Referral:
+             now: datetime, submission_key: str | None = None) -> Referral:
     """Send the case to another case-management provider: a new case-management referral linked to this one; when
-    it is accepted, the referrals module closes this case as transferred."""
+    it is accepted, the referrals module closes this case as transferred. One transfer waits at a time (a unique
+    index holds it when two are sent at once)."""
     _require_open(case)
+    if (already := _submitted(submission_key, case)) is not None:
+        return already
     if not reason:
         raise CaseRefused("Say why the case is transferred.")
     if open_transfer(case) is not None:
         raise CaseRefused("A transfer of this case is already waiting for an answer.")
     chosen = case_management()
     order = _order(matches_for(case, chosen, case.urgency, now), receiver_id, backups)
-    moved = referral_ops.create_referral(actor, case.intake, chosen.id, order, now, transferred_from=case,
-                                         urgency=case.urgency)
+    try:
+        moved = referral_ops.create_referral(actor, case.intake, chosen.id, order, now, transferred_from=case,
+                                             urgency=case.urgency, submission_key=submission_key)
+    except IntegrityError:
+        db.session.rollback()
+        if (already := _submitted(submission_key, case)) is not None:
+            return already
+        raise CaseRefused("A transfer of this case is already waiting for an answer.") from None
     _event(case, actor, "transfer_sent", f"Transfer sent as referral #{moved.id}", now, text=reason)
     audit.record(actor, "case.transfer_sent", case, fields=["reason"], now=now)
     db.session.commit()
@@ -368,6 +410,7 @@ def reopen(actor, case: Referral, reason: str, now: datetime) -> None:
     except referral_ops.RefusedTransition as exc:
         raise CaseRefused(str(exc)) from exc
     _event(case, actor, "reopened", "Case reopened", now, text=reason)
+    audit.record(actor, "case.reopened", case, fields=["reason"], now=now)
     db.session.commit()
 
 

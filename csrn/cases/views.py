@@ -248,7 +248,7 @@ def onward(case_id: int):
         else:
             try:
                 sent = ops.send_onward(_me(), case, chosen, form.receiver.data, form.backups.data or [], urgency,
-                                       now, step=step)
+                                       now, step=step, submission_key=form.submission_key.data or None)
             except ops.CaseRefused as exc:
                 form.form_errors.append(str(exc))
             else:
@@ -285,7 +285,7 @@ def transfer(case_id: int):
         else:
             try:
                 moved = ops.transfer(_me(), case, form.receiver.data, form.backups.data or [], form.reason.data,
-                                     now)
+                                     now, submission_key=form.submission_key.data or None)
             except ops.CaseRefused as exc:
                 form.form_errors.append(str(exc))
             else:

@@ -41,6 +41,10 @@ class Referral(db.Model):
     __table_args__ = (
         state_check("state", REFERRAL_STATES),
         state_check("urgency", ("emergency", "urgent", "routine")),
+        # At most one transfer of a case waits for a provider at a time (two at once could both be accepted).
+        Index("uq_referral_open_transfer", "transferred_from_id", unique=True,
+              sqlite_where=text("state IN ('offered', 'unassigned')"),
+              postgresql_where=text("state IN ('offered', 'unassigned')")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -65,6 +69,8 @@ class Referral(db.Model):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # set on closing, cleared on reopening
     # A transfer: the case-management referral this one takes over; accepting it closes that one as transferred.
     transferred_from_id: Mapped[int | None] = mapped_column(ForeignKey("referral.id"), index=True)
+    # The form submission that created it (onward referrals and transfers): a repeated submission creates nothing.
+    submission_key: Mapped[str | None] = mapped_column(String(64), unique=True)
 
     intake = relationship("Intake", lazy="joined")
     service_type = relationship("ServiceType", lazy="joined")

@@ -98,7 +98,7 @@ def _as_recipients(users) -> list[SimpleNamespace]:
 def create_referral(actor, intake, service_type_id: int, candidates: list[int], now: datetime,
                     is_drill: bool = False, sending_agency_id: int | None = None,
                     parent: Referral | None = None, urgency: str | None = None,
-                    transferred_from: Referral | None = None) -> Referral:
+                    transferred_from: Referral | None = None, submission_key: str | None = None) -> Referral:
     """Create a referral and offer it to the first candidate, or put it in the committee queue.
 
     From an intake, the sender is the intake's agency; an onward referral names its case (`parent`) and a transfer
@@ -112,7 +112,7 @@ def create_referral(actor, intake, service_type_id: int, candidates: list[int], 
                         is_drill=is_drill or (origin is not None and origin.is_drill),
                         parent_id=parent.id if parent is not None else None,
                         transferred_from_id=transferred_from.id if transferred_from is not None else None,
-                        created_at=now, updated_at=now)
+                        submission_key=submission_key, created_at=now, updated_at=now)
     db.session.add(referral)
     db.session.flush()
     add_event(referral, "created", now, actor, sender)
@@ -175,6 +175,10 @@ def accept(actor, referral: Referral, now: datetime) -> Offer:
     if won.rowcount != 1:
         db.session.rollback()
         raise RefusedTransition("This referral was withdrawn or changed just now.")
+    if referral.transferred_from_id is not None and not _close_transferred(actor, referral, now):
+        db.session.rollback()
+        raise RefusedTransition("The case this transfer would take over was closed by its holder: it no longer "
+                                "stands.")
     if offer.service_id is not None:
         # Never below zero, never blocking the acceptance (R2).
         db.session.execute(update(Service).where(Service.id == offer.service_id, Service.open_slots > 0)
@@ -183,8 +187,6 @@ def accept(actor, referral: Referral, now: datetime) -> Offer:
     audit.record(actor, "referral.accepted", referral, fields=["state"], now=now)
     notify(_senders(referral), f"Referral #{referral.id} was accepted by {actor.agency.name}",
            path_for("referrals.show", referral_id=referral.id), now)
-    if referral.transferred_from_id is not None:
-        _close_transferred(actor, referral, now)
     db.session.commit()
     db.session.expire_all()
     return offer
@@ -215,7 +217,7 @@ def decline(actor, referral: Referral, reason: str, text: str, now: datetime) ->
 
 def withdraw(actor, referral: Referral, now: datetime) -> None:
     """The sending agency withdraws the referral; a pending offer is withdrawn with it."""
-    if actor.agency_id != referral.sending_agency_id:
+    if actor.agency_id != referral.sending_agency_id or (_from_a_case(referral) and not holds_onward(referral, actor)):
         raise RefusedTransition("Only the sending agency may withdraw this referral.")
     # The offer first, then the referral: the lock order of accept, decline and the escalation pass, so a race
     # with them waits instead of deadlocking (PostgreSQL); the offers once more at the end, for one that a racing
@@ -236,21 +238,32 @@ def withdraw(actor, referral: Referral, now: datetime) -> None:
     db.session.expire_all()
 
 
-def _close_transferred(actor, transfer: Referral, now: datetime) -> None:
-    """A transfer was accepted: the case it takes over closes as transferred (in the same transaction), its sender
-    is told. A case closed meanwhile stays as its holder closed it."""
+def _close_transferred(actor, transfer: Referral, now: datetime) -> bool:
+    """A transfer is being accepted: the case it takes over closes as transferred, in the same transaction (False:
+    that case is no longer open, and the acceptance must not stand). Its sender — the intake's author included —
+    is told it closed, not who holds it now."""
     original = db.session.get(Referral, transfer.transferred_from_id)
     closed = db.session.execute(
         update(Referral).where(Referral.id == original.id, Referral.state.in_(("accepted", "in_progress")))
         .values(state="closed", outcome="transferred", updated_at=now, closed_at=now)
         .execution_options(synchronize_session=False))
     if closed.rowcount != 1:
-        return
-    add_event(original, "closed", now, actor, actor.agency_id,
-              detail=f"Closed: {OUTCOMES['transferred']} (referral #{transfer.id} accepted by {actor.agency.name})")
+        return False
+    add_event(original, "closed", now, actor, actor.agency_id, detail=f"Closed: {OUTCOMES['transferred']}")
     audit.record(actor, "referral.closed", original, fields=["state", "outcome"], now=now)
     notify(_senders(original), f"Referral #{original.id} was closed (transferred)",
            path_for("referrals.show", referral_id=original.id), now)
+    return True
+
+
+def holds_onward(referral: Referral, user) -> bool:
+    """Whether the user speaks for the sender of an onward referral or a transfer: a case manager or admin of the
+    agency holding its case (staff of that agency are not assigned cases, and see none of them)."""
+    return referral.sending_agency_id == user.agency_id and user.has_role(*RECEIVER_ROLES)
+
+
+def _from_a_case(referral: Referral) -> bool:
+    return referral.parent_id is not None or referral.transferred_from_id is not None
 
 
 def reopen(actor, referral: Referral, to_state: str, now: datetime) -> None:
@@ -517,7 +530,8 @@ def relation(referral: Referral, user) -> str | None:
         if (referral.parent_id is None and referral.transferred_from_id is None
                 and referral.intake.created_by_id == user.id):
             return "author"
-        if referral.sending_agency_id == user.agency_id:
+        if referral.sending_agency_id == user.agency_id and (not _from_a_case(referral)
+                                                             or holds_onward(referral, user)):
             return "sender"
         if referral.accepted_agency_id == user.agency_id and user.has_role(*RECEIVER_ROLES):
             return "receiver"
@@ -550,7 +564,11 @@ def visible_query(user, former: bool = True):
     state the user may see (not those known only through the user's agency's declined or expired offer)."""
     conditions = []
     if user.agency_id is not None:
-        conditions.append(Referral.sending_agency_id == user.agency_id)
+        if user.has_role(*RECEIVER_ROLES):
+            conditions.append(Referral.sending_agency_id == user.agency_id)
+        else:  # staff see what their agency sent from intakes, not what its cases sent onward
+            conditions.append(and_(Referral.sending_agency_id == user.agency_id, Referral.parent_id.is_(None),
+                                   Referral.transferred_from_id.is_(None)))
         if user.has_role(*RECEIVER_ROLES):
             offers = select(Offer.referral_id).where(Offer.agency_id == user.agency_id)
             if not former:
@@ -615,6 +633,17 @@ def close(actor, referral: Referral, outcome: str, now: datetime) -> None:
         raise RefusedTransition("Choose an outcome.")
     if referral.accepted_agency_id != actor.agency_id or not actor.has_role(*RECEIVER_ROLES):
         raise RefusedTransition("Only the accepting agency closes this referral.")
+    # A transfer of it still waiting is withdrawn with it: offers, then transfers, then the case — the lock order
+    # of accepting a transfer, so a race waits instead of deadlocking, and exactly one of the two stands.
+    waiting = select(Referral.id).where(Referral.transferred_from_id == referral.id,
+                                        Referral.state.in_(("offered", "unassigned")))
+    db.session.execute(update(Offer).where(Offer.referral_id.in_(waiting), Offer.state == "pending")
+                       .values(state="withdrawn", answered_at=now).execution_options(synchronize_session=False))
+    withdrawn = db.session.execute(
+        update(Referral).where(Referral.transferred_from_id == referral.id,
+                               Referral.state.in_(("offered", "unassigned")))
+        .values(state="withdrawn", updated_at=now).returning(Referral.id)
+        .execution_options(synchronize_session=False)).scalars().all()
     result = db.session.execute(
         update(Referral).where(Referral.id == referral.id, Referral.state.in_(("accepted", "in_progress")))
         .values(state="closed", outcome=outcome, updated_at=now, closed_at=now)
@@ -622,6 +651,9 @@ def close(actor, referral: Referral, outcome: str, now: datetime) -> None:
     if result.rowcount != 1:
         db.session.rollback()
         raise RefusedTransition("This referral is not open.")
+    for transfer_id in withdrawn:
+        db.session.add(ReferralEvent(referral_id=transfer_id, at=now, actor_id=actor.id, agency_id=actor.agency_id,
+                                     kind="withdrawn", detail="Withdrawn: the case it would take over was closed"))
     add_event(referral, "closed", now, actor, actor.agency_id, detail=f"Closed: {OUTCOMES[outcome]}")
     audit.record(actor, "referral.closed", referral, fields=["state", "outcome"], now=now)
     notify(_senders(referral), f"Referral #{referral.id} was closed ({OUTCOMES[outcome].lower()})",

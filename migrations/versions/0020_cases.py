@@ -1,8 +1,9 @@
 """Case work: the accepting agency's case record (case_file, case_need, plan_step, case_event); transfers
-(referral.transferred_from_id); unmet needs found in an assessment (unmet_need.found_in).
+(referral.transferred_from_id, at most one waiting per case); onward referrals and transfers created once per form
+submission (referral.submission_key); unmet needs found in an assessment (unmet_need.found_in).
 
-Reviewed by hand: four new tables, two nullable or defaulted columns. Encrypted columns (goals, notes, a step's
-note, an event's text) are Text holding Fernet tokens. Existing unmet needs were all recorded at intake: the
+Reviewed by hand: four new tables, three nullable or defaulted columns, a unique partial index. Encrypted columns
+(goals, notes, a step's note, an event's text) are Text holding Fernet tokens. Existing unmet needs were all recorded at intake: the
 server default fills them.
 
 Revision ID: 0020_cases
@@ -94,9 +95,14 @@ def upgrade():
 
     with op.batch_alter_table('referral', schema=None) as batch_op:
         batch_op.add_column(sa.Column('transferred_from_id', sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column('submission_key', sa.String(length=64), nullable=True))
         batch_op.create_index(batch_op.f('ix_referral_transferred_from_id'), ['transferred_from_id'], unique=False)
+        batch_op.create_unique_constraint(batch_op.f('uq_referral_submission_key'), ['submission_key'])
         batch_op.create_foreign_key(batch_op.f('fk_referral_transferred_from_id_referral'), 'referral',
                                     ['transferred_from_id'], ['id'])
+        batch_op.create_index('uq_referral_open_transfer', ['transferred_from_id'], unique=True,
+                              sqlite_where=sa.text("state IN ('offered', 'unassigned')"),
+                              postgresql_where=sa.text("state IN ('offered', 'unassigned')"))
 
     with op.batch_alter_table('unmet_need', schema=None) as batch_op:
         batch_op.add_column(sa.Column('found_in', sa.String(length=10), server_default='intake', nullable=False))
@@ -106,8 +112,11 @@ def downgrade():
     with op.batch_alter_table('unmet_need', schema=None) as batch_op:
         batch_op.drop_column('found_in')
     with op.batch_alter_table('referral', schema=None) as batch_op:
+        batch_op.drop_index('uq_referral_open_transfer')
         batch_op.drop_constraint(batch_op.f('fk_referral_transferred_from_id_referral'), type_='foreignkey')
+        batch_op.drop_constraint(batch_op.f('uq_referral_submission_key'), type_='unique')
         batch_op.drop_index(batch_op.f('ix_referral_transferred_from_id'))
+        batch_op.drop_column('submission_key')
         batch_op.drop_column('transferred_from_id')
     for table in ('case_event', 'plan_step', 'case_need'):
         with op.batch_alter_table(table, schema=None) as batch_op:

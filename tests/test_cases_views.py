@@ -199,8 +199,11 @@ def test_what_the_officer_and_the_onward_receiver_see(app, scene):
     assert "In progress" in page and ALIAS in page  # their own intake, and that the case is open
     assert not any(s in page for s in CASE_SENTINELS)
     assert "case record" not in page
+    staff = as_(app, scene, "staff")  # of the holding agency: never assigned cases
     for onward_id in worked["onward"]:
         assert officer.get(f"/referrals/{onward_id}").status_code == 404
+        assert staff.get(f"/referrals/{onward_id}").status_code == 404
+        assert staff.post(f"/referrals/{onward_id}/withdraw", page="/").status_code == 404
     listing = officer.get("/referrals/").get_data(as_text=True)
     assert not any(f"/referrals/{i}\"" in listing for i in worked["onward"])
     # The onward receiver: its own referral, identifying details only as consent covers onward providers.

@@ -71,7 +71,8 @@ class OnwardForm(BaseForm):
     submission_key = HiddenField(default=new_submission_key, validators=[Length(max=64)])
     service_type_id = SelectField("Service needed", coerce=optional_int, choices=[],
                                   validators=[DataRequired(message="Choose a service.")])
-    urgency = SelectField("Urgency", choices=URGENCY_CHOICES, default="routine")
+    urgency = SelectField("Urgency", choices=URGENCY_CHOICES, default="routine",
+                          validators=[DataRequired(message="Choose how urgent it is.")])
     step_id = IntegerField(widget=HiddenField.widget, validators=[Optional()])
     receiver = RadioField("Send to", coerce=int, choices=[], validate_choice=False)
     backups = Checkboxes("Backups", coerce=int, choices=[], validate_choice=False)

@@ -13,7 +13,16 @@ from csrn.auth.models import (
     UserRole,
     UserSession,
 )
-from csrn.cases.models import CaseEvent, CaseFile, CaseNeed, PlanStep
+from csrn.cases.models import (
+    Appointment,
+    AppointmentSupport,
+    CaseEvent,
+    CaseFile,
+    CaseNeed,
+    Concern,
+    Message,
+    PlanStep,
+)
 from csrn.directory.models import CapacityConfirmation, GenderOption, Location, Service, ServiceFacet, ServiceType
 from csrn.intake.models import Intake, IntakeDraft, UnmetNeed
 from csrn.notify.models import Notification, OutboxMessage
@@ -33,4 +42,5 @@ __all__ = [
     "ProtocolVersion", "Consent", "Offer", "Referral", "ReferralContact", "ReferralEvent", "Holiday", "ScheduleRule",
     "TaskForceSettings", "VettingItem", "VolunteerApplication", "VolunteerEvent", "ResetRequest", "FormStamp",
     "AccessRequest", "CaseEvent", "CaseFile", "CaseNeed", "PlanStep",
+    "Appointment", "AppointmentSupport", "Concern", "Message",
 ]

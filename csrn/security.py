@@ -18,6 +18,7 @@ PUBLIC_ENDPOINTS = {
     "static", "health.healthz", "auth.login", "auth.login_code", "auth.accept_invitation",
     "auth.reset_request", "auth.reset_password", "directory.confirm_link",
     "volunteers.apply", "volunteers.status", "volunteers.withdraw", "volunteers.request_link", "oncall.feed",
+    "cases.feed",
 }
 
 

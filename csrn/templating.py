@@ -36,6 +36,8 @@ def navigation() -> list[tuple[str, str, str]]:
     items.append(("protocols.index", "Protocols"))
     if current_user.has_role(AGENCY_ADMIN) and current_user.agency_id:
         items.append(("agencies.show", "My agency"))
+    if current_user.has_role(AGENCY_ADMIN, CHAIR):
+        items.append(("cases.concerns", "Concerns"))
     if current_user.has_role(AGENCY_ADMIN, CHAIR, ADMIN):
         items.append(("users.index", "Users"))
     if current_user.has_role(ADMIN):

@@ -392,6 +392,46 @@ def _feed_token(world: World) -> str:
     return raw
 
 
+def _appointments_feed_token(world: World) -> str:
+    with world.app.app_context():
+        raw = tokens.issue_access("appointments-mine", db.session.get(User, world.owner.id), utcnow())
+        db.session.commit()
+        db.session.remove()
+    return raw
+
+
+def _court_date(world: World) -> tuple[int, int]:
+    """A court appointment on the owner agency's case (with its checklist), and its first support item."""
+    from datetime import timedelta
+
+    from csrn.cases import coordination
+    from csrn.referrals.models import Referral
+
+    with world.app.app_context():
+        owner, now = db.session.get(User, world.owner.id), utcnow()
+        case = db.session.get(Referral, world.value("case", _case(False)))
+        appointment = coordination.save_appointment(owner, case, None, {
+            "kind": "court", "provider_agency_id": None, "starts_at": now + timedelta(days=3),
+            "duration_minutes": 60, "place": "Sweep court", "accompaniment_needed": True,
+            "interpreter_needed": False}, now)
+        ids = appointment.id, coordination.supports_of(appointment)[0].id
+        db.session.remove()
+    return ids
+
+
+def _concern(world: World) -> int:
+    """A concern the owner user raised on the owner agency's case."""
+    from csrn.cases import coordination
+    from csrn.referrals.models import Referral
+
+    with world.app.app_context():
+        owner = db.session.get(User, world.owner.id)
+        case = db.session.get(Referral, world.value("case", _case(False)))
+        concern_id = coordination.raise_concern(owner, case, "question", "Sweep concern", utcnow()).id
+        db.session.remove()
+    return concern_id
+
+
 ID_FILLERS: dict[str | tuple[str, str], Callable[[World], object]] = {
     "agency_id": lambda world: world.owner_agency_id,
     ("agencies.agreement_document", "agency_id"): _agency_with_agreement_file,
@@ -416,6 +456,10 @@ ID_FILLERS: dict[str | tuple[str, str], Callable[[World], object]] = {
     "case_id": lambda world: world.value("case", _case(False)),
     ("cases.reopen", "case_id"): lambda world: world.value("closed_case", _case(True)),
     "step_id": _plan_step,
+    "appointment_id": lambda world: world.value("court", _court_date)[0],
+    "support_id": lambda world: world.value("court", _court_date)[1],
+    "concern_id": _concern,
+    ("cases.feed", "token"): _appointments_feed_token,
     ("cases.move_step", "direction"): lambda world: "up",
     ("auth.accept_invitation", "token"): _link_token("invite"),
     ("auth.reset_password", "token"): _link_token("reset"),
@@ -497,6 +541,16 @@ SCOPES: dict[str, str] = {
     "cases.onward": AGENCY_SCOPED,
     "cases.transfer": AGENCY_SCOPED,
     "cases.reopen": AGENCY_SCOPED,
+    "cases.edit_appointment": AGENCY_SCOPED,
+    "cases.delete_appointment": AGENCY_SCOPED,
+    "cases.new_appointment": AGENCY_SCOPED,
+    "cases.record_support": AGENCY_SCOPED,
+    # A referral's messages and concerns: its involved agencies only; a concern's outline also to chairs.
+    "cases.coordination": AGENCY_SCOPED,
+    "cases.post_message": AGENCY_SCOPED,
+    "cases.raise_concern": AGENCY_SCOPED,
+    "cases.concern": AGENCY_SCOPED,
+    "cases.resolve_concern": AGENCY_SCOPED,
     "volunteers.show": ROLE_GATED,  # the vetting board is the chairs' alone
     "volunteers.record_item": ROLE_GATED,
     "volunteers.clear_item": ROLE_GATED,

@@ -140,7 +140,7 @@ class AuthToken(db.Model):
     agency = relationship("Agency")
 
 
-ACCESS_PURPOSES = ("oncall-mine", "oncall-agency")
+ACCESS_PURPOSES = ("oncall-mine", "oncall-agency", "appointments-mine")
 
 
 class AccessToken(db.Model):

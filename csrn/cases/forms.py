@@ -4,10 +4,23 @@ from __future__ import annotations
 
 import secrets
 
-from wtforms import FieldList, Form, FormField, HiddenField, IntegerField, RadioField, SelectField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms import (
+    BooleanField,
+    DateField,
+    FieldList,
+    Form,
+    FormField,
+    HiddenField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+    TimeField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from csrn.cases.models import NEED_STATUSES
+from csrn.cases.models import APPOINTMENT_KINDS, CONCERN_KINDS, NEED_STATUSES, SUPPORT_STATUSES
 from csrn.cases.operations import URGENCIES
 from csrn.dimensions import URGENCIES as URGENCY_LABELS
 from csrn.forms import BaseForm, Checkboxes, VersionedForm
@@ -74,6 +87,7 @@ class OnwardForm(BaseForm):
     urgency = SelectField("Urgency", choices=URGENCY_CHOICES, default="routine",
                           validators=[DataRequired(message="Choose how urgent it is.")])
     step_id = IntegerField(widget=HiddenField.widget, validators=[Optional()])
+    support_id = IntegerField(widget=HiddenField.widget, validators=[Optional()])
     receiver = RadioField("Send to", coerce=int, choices=[], validate_choice=False)
     backups = Checkboxes("Backups", coerce=int, choices=[], validate_choice=False)
 
@@ -94,3 +108,47 @@ class ReopenForm(BaseForm):
 
     reason = TextAreaField("Why the case is reopened (kept in your agency's case record)",
                            validators=[DataRequired(message="Say why the case is reopened."), Length(max=NOTES_MAX)])
+
+
+# ----- coordination ------------------------------------------------------------------------------
+
+class AppointmentForm(BaseForm):
+    """An appointment of the person on the case."""
+
+    kind = SelectField("Kind", choices=[("", "Choose the kind")] + list(APPOINTMENT_KINDS.items()),
+                       validators=[DataRequired(message="Choose the kind of appointment.")])
+    provider_agency_id = SelectField("With", coerce=optional_int, choices=[], validators=[Optional()])
+    day = DateField("Date", validators=[DataRequired(message="Enter the date.")])
+    start = TimeField("Time", validators=[DataRequired(message="Enter the time.")])
+    duration_minutes = IntegerField("Duration in minutes", default=60,
+                                    validators=[InputRequired(message="Enter how long it lasts."),
+                                                NumberRange(min=5, max=720, message="Between 5 and 720 minutes.")])
+    place = StringField("Place", validators=[Optional(), Length(max=300)],
+                        description="Identifying: shown only to your agency, and to the provider it is with as "
+                                    "the person's consent allows. Never in calendar feeds.")
+    accompaniment_needed = BooleanField("Someone should go with the person")
+    interpreter_needed = BooleanField("An interpreter is needed")
+
+
+class SupportForm(BaseForm):
+    """One item of a legal appointment's checklist."""
+
+    status = SelectField("Status", choices=list(SUPPORT_STATUSES.items()))
+    accompanist_id = SelectField("Who goes", coerce=optional_int, choices=[], validators=[Optional()])
+
+
+class MessageForm(BaseForm):
+    body = TextAreaField("Message", validators=[DataRequired(message="Write a message."), Length(max=NOTES_MAX)])
+
+
+class ConcernForm(BaseForm):
+    kind = SelectField("Kind", choices=[("", "Choose")] + list(CONCERN_KINDS.items()),
+                       validators=[DataRequired(message="Choose question, dispute or request.")])
+    text = TextAreaField("What it is about", validators=[DataRequired(message="Say what the concern is."),
+                                                        Length(max=NOTES_MAX)],
+                         description="Seen by the involved users of the two agencies; chairs see only its kind.")
+
+
+class ResolveForm(BaseForm):
+    note = TextAreaField("How it was resolved", validators=[DataRequired(message="Say how it was resolved."),
+                                                           Length(max=NOTES_MAX)])

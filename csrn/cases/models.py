@@ -4,7 +4,7 @@ by the sender's consent expiring."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -92,3 +92,103 @@ class CaseEvent(db.Model):
     text: Mapped[str] = mapped_column(EncryptedText, default="")  # a reason in the case manager's words
 
     actor = relationship("User", lazy="joined")
+
+
+# ----- coordination: appointments and their support, messages, concerns --------------------------
+
+APPOINTMENT_KINDS = {"legal": "Legal", "immigration": "Immigration", "court": "Court", "medical": "Medical",
+                     "counselling": "Counselling", "housing": "Housing", "other": "Other"}
+LEGAL_KINDS = ("legal", "immigration", "court")  # the appointments the seed asks support to be coordinated with
+SUPPORT_ITEMS = {"accompaniment": "Accompaniment", "interpreter": "Interpreter",
+                 "counselling": "Counselling within 48 hours"}
+SUPPORT_STATUSES = {"open": "Open", "done": "Done", "declined": "Declined by the person"}
+CONCERN_KINDS = {"question": "Question", "dispute": "Dispute", "request": "Request"}
+
+
+class Appointment(db.Model):
+    """An appointment of the person on a case: which provider, when, how long, where (identifying), and what
+    support it needs."""
+
+    __tablename__ = "appointment"
+    __table_args__ = (state_check("kind", tuple(APPOINTMENT_KINDS)),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    referral_id: Mapped[int] = mapped_column(ForeignKey("referral.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(12))
+    # The provider it is with (the case's agency or one its onward referrals went to); None: elsewhere (a court).
+    provider_agency_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id"), index=True)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    duration_minutes: Mapped[int] = mapped_column(default=60)
+    place: Mapped[str] = mapped_column(EncryptedText, default="")
+    accompaniment_needed: Mapped[bool] = mapped_column(default=False)
+    interpreter_needed: Mapped[bool] = mapped_column(default=False)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    provider = relationship("Agency", lazy="joined")
+
+    @property
+    def ends_at(self) -> datetime:
+        return self.starts_at + timedelta(minutes=self.duration_minutes)
+
+
+class AppointmentSupport(db.Model):
+    """One item of the checklist of a legal, immigration or court appointment."""
+
+    __tablename__ = "appointment_support"
+    __table_args__ = (
+        state_check("item", tuple(SUPPORT_ITEMS)),
+        state_check("status", tuple(SUPPORT_STATUSES)),
+        UniqueConstraint("appointment_id", "item", name="uq_appointment_support_item"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    appointment_id: Mapped[int] = mapped_column(ForeignKey("appointment.id", ondelete="CASCADE"), index=True)
+    item: Mapped[str] = mapped_column(String(14))
+    status: Mapped[str] = mapped_column(String(10), default="open")
+    accompanist_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))  # done, nobody: none needed
+    onward_id: Mapped[int | None] = mapped_column(ForeignKey("referral.id", ondelete="SET NULL"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    accompanist = relationship("User", lazy="joined")
+    onward = relationship("Referral", lazy="joined")
+
+
+class Message(db.Model):
+    """A message on a referral between its maker and the receiving agency's case managers (identifying)."""
+
+    __tablename__ = "referral_message"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    referral_id: Mapped[int] = mapped_column(ForeignKey("referral.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    body: Mapped[str] = mapped_column(EncryptedText)
+
+    author = relationship("User", lazy="joined")
+
+
+class Concern(db.Model):
+    """A question, dispute or request about a referral, to the other agency and the chairs, until resolved."""
+
+    __tablename__ = "concern"
+    __table_args__ = (state_check("kind", tuple(CONCERN_KINDS)),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    referral_id: Mapped[int] = mapped_column(ForeignKey("referral.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    raised_by_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    raised_by_agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"), index=True)
+    to_agency_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id"), index=True)
+    text: Mapped[str] = mapped_column(EncryptedText)  # free text: may name the person
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    resolution: Mapped[str] = mapped_column(EncryptedText, default="")
+
+    raised_by = relationship("User", foreign_keys=[raised_by_id], lazy="joined")
+    resolved_by = relationship("User", foreign_keys=[resolved_by_id])
+    raised_by_agency = relationship("Agency", foreign_keys=[raised_by_agency_id], lazy="joined")
+    to_agency = relationship("Agency", foreign_keys=[to_agency_id], lazy="joined")

@@ -10,7 +10,8 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_login import current_user, login_required
 
 from csrn.audit import operations as audit
-from csrn.cases import bp
+from csrn.auth import tokens
+from csrn.cases import bp, coordination
 from csrn.cases import operations as ops
 from csrn.cases.forms import (
     AssessmentForm,
@@ -18,9 +19,10 @@ from csrn.cases.forms import (
     PlanStartForm,
     ReopenForm,
     StepForm,
+    SupportForm,
     TransferForm,
 )
-from csrn.cases.models import NEED_STATUSES
+from csrn.cases.models import APPOINTMENT_KINDS, NEED_STATUSES, SUPPORT_ITEMS, SUPPORT_STATUSES
 from csrn.clock import utcnow
 from csrn.concurrency import StaleEdit
 from csrn.directory import operations as directory_ops
@@ -54,7 +56,8 @@ def index():
     page = db.paginate(ops.agency_cases_query(_me(), mine=mine, closed=closed), page=requested_page(),
                        per_page=current_app.config["PER_PAGE"], error_out=False)
     return render_template("cases/index.html", page=page, lines=ops.case_lines(page.items), mine=mine,
-                           closed=closed, outcomes=OUTCOMES)
+                           closed=closed, outcomes=OUTCOMES, form=EmptyForm(),
+                           feed_live="appointments-mine" in tokens.access_tokens_of(_me()))
 
 
 @bp.get("/<int:case_id>")
@@ -87,8 +90,31 @@ def _render_case(case, step_form: StepForm | None = None):
         transfers=ops.transfers_of(case), open_transfer=ops.open_transfer(case),
         next_step=ops.next_step(case, file, steps, onward), progress=ops.referral_progress,
         step_states=ops.STEP_STATES, statuses=NEED_STATUSES, outcomes=OUTCOMES, pathways=pathways,
-        plan_form=plan_form, step_form=step_form, form=EmptyForm(), now=now,
+        plan_form=plan_form, step_form=step_form, form=EmptyForm(), now=now, **appointment_context(case, now),
     ), 422 if step_form.errors else 200
+
+
+def appointment_context(case, now) -> dict:
+    """What the case page shows of appointments: each with its checklist, conflicts, the interpreters who speak
+    the person's languages, the counselling provider."""
+    appointments = coordination.appointments_of(case)
+    checklists = {}
+    for appointment in appointments:
+        checklists[appointment.id] = [
+            (support, coordination.support_status(support, appointment, appointments))
+            for support in coordination.supports_of(appointment)]
+    needs_interpreters = any(s.item == "interpreter" for items in checklists.values() for s, _ in items)
+    support_form = SupportForm(formdata=None)
+    support_form.accompanist_id.choices = [("", "Nobody (none needed)")] + [
+        (u.id, u.name) for u in coordination.accompanists(case)]
+    return {
+        "appointments": appointments, "checklists": checklists, "conflicts": coordination.conflicts(appointments),
+        "interpreters": coordination.interpreters_for(case, now) if needs_interpreters else [],
+        "counsellor": coordination.counselling_provider(case), "support_form": support_form,
+        "kinds": APPOINTMENT_KINDS, "items": SUPPORT_ITEMS, "support_statuses": SUPPORT_STATUSES,
+        "interpretation_type": coordination.intake_ops.service_type_by_code(coordination.INTERPRETATION),
+        "counselling_type": coordination.intake_ops.service_type_by_code(coordination.COUNSELLING),
+    }
 
 
 @bp.post("/<int:case_id>/assessment/start")
@@ -225,22 +251,26 @@ def onward(case_id: int):
         flash("This case is closed. Reopen it first.", "info")
         return _back(case)
     now = utcnow()
-    step = None
+    step = support = None
     if request.method == "GET":
-        step_id = id_arg_or_404("step")
+        step_id, support_id = id_arg_or_404("step"), id_arg_or_404("support")
         step = ops.get_step_or_404(case, step_id) if step_id is not None else None
+        support = coordination.get_support_or_404(case, support_id) if support_id is not None else None
         form = OnwardForm(formdata=request.args if "service_type_id" in request.args else None,
                           data={"service_type_id": step.service_type_id if step else None,
-                                "step_id": step.id if step else None, "urgency": case.urgency})
+                                "step_id": step.id if step else None, "urgency": case.urgency,
+                                "support_id": support.id if support else None})
     else:
         form = OnwardForm()
         if form.step_id.data is not None:
             step = ops.get_step_or_404(case, form.step_id.data)
+        if form.support_id.data is not None:
+            support = coordination.get_support_or_404(case, form.support_id.data)
     form.service_type_id.choices = _type_choices("Choose a service")
     chosen = ops.service_type(form.service_type_id.data)
     urgency = form.urgency.data if form.urgency.data in ops.URGENCIES else case.urgency
     matches = ops.matches_for(case, chosen, urgency, now) if chosen is not None else []
-    if request.method == "GET" and matches and form.receiver.data is None:
+    if request.method == "GET" and matches and form.receiver.data not in {m.candidate.agency_id for m in matches}:
         form.receiver.data = matches[0].candidate.agency_id
     if request.method == "POST" and form.validate_on_submit() and chosen is not None:
         if matches and form.receiver.data not in {m.candidate.agency_id for m in matches}:
@@ -252,6 +282,9 @@ def onward(case_id: int):
             except ops.CaseRefused as exc:
                 form.form_errors.append(str(exc))
             else:
+                if support is not None:  # started from a legal appointment's checklist: the item follows it
+                    coordination.link_support(support, case, sent)
+                    db.session.commit()
                 flash(f"Onward referral #{sent.id} sent." + (f" Offered to {sent.pending_offer.agency.name}."
                                                               if sent.pending_offer else
                                                               " No provider matched: it is in the committee queue."),
@@ -259,7 +292,7 @@ def onward(case_id: int):
                 return _back(case, "onward")
     status = 422 if request.method == "POST" else 200
     return render_template("cases/onward.html", case=case, form=form, matches=matches, chosen=chosen,
-                           step=step), status
+                           step=step, support=support), status
 
 
 @bp.route("/<int:case_id>/transfer", methods=["GET", "POST"])

@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 
 from csrn.agencies import operations as agency_ops
 from csrn.agencies.models import MEMBERSHIP_STATUSES, Agency
+from csrn.cases import coordination
 from csrn.cases import operations as case_ops
 from csrn.clock import utcnow
 from csrn.dashboard import bp
@@ -49,6 +50,8 @@ def index():
         panels["offers"] = db.session.scalars(referral_ops.inbox_query(current_user)).all()
         panels["now"] = now
         panels["cases"] = case_ops.my_open_cases(current_user)
+        panels["appointments"] = coordination.upcoming_for(current_user, now)
+    panels["concerns"] = coordination.open_concerns_for(current_user)
     panels["protocols_to_acknowledge"] = protocol_ops.pending_acknowledgements(current_user)
     if current_user.has_role(CHAIR):
         panels["membership"] = _membership_counts()

@@ -286,3 +286,53 @@ def test_appointment_input_errors_keep_what_was_typed(app, scene):
     assert foreign.status_code == 422  # not a provider of this case
     with app.app_context():
         assert db.session.scalar(select(db.func.count()).select_from(Appointment)) == 0
+
+
+def test_the_demo_case_is_coordinated_and_its_feed_carries_none_of_its_identifying_values(app, monkeypatch,
+                                                                                          tmp_path):
+    """The demo: a court date partly supported (the interpreter referral accepted by the pro bono interpreter), a
+    clash, a message thread, an open concern — and the case manager's feed, read by an iCalendar parser, holds no
+    identifying value of the case."""
+    import csrn.demo
+    from csrn.auth import tokens
+    from csrn.cases.models import CaseEvent, CaseFile, CaseNeed, Message, PlanStep
+    from csrn.intake.models import Intake
+
+    monkeypatch.setattr(csrn.demo, "INSTANCE", tmp_path)
+    with app.app_context():
+        csrn.demo.seed(password="demo password for tests", force=True, now=utcnow())
+        holder = db.session.scalar(User.by_email("casemanager@demo.example"))
+        case = next(line.case for line in ops.my_open_cases(holder) if ops.case_file(line.case) is not None)
+        appointments = coordination.appointments_of(case)
+        court = next(a for a in appointments if a.kind == "court")
+        states = {s.item: coordination.support_status(s, court, appointments) for s in coordination.supports_of(court)}
+        assert states == {"accompaniment": "done", "interpreter": "done", "counselling": "open"}
+        interpreter = db.session.scalar(User.by_email("interpreter@demo.example"))
+        item = next(s for s in coordination.supports_of(court) if s.item == "interpreter")
+        assert item.onward.accepted_agency_id == interpreter.agency_id
+        assert court.id in coordination.conflicts(appointments)
+        legal = next(r for r in ops.onward_referrals(case) if r.service_type.code == "immigration_legal")
+        assert len(coordination.messages_of(legal)) == 2
+        assert [c.resolved_at for c in coordination.concerns_on(legal)] == [None]
+        # Every identifying value of the case: the intake's, and everything the case and its coordination hold.
+        intake = db.session.get(Intake, case.intake_id)
+        values = [intake.alias, intake.contact_phone, intake.safe_channel, intake.narrative,
+                  ops.case_file(case).goals]
+        values += [a.place for a in appointments]
+        values += [n.notes for n in db.session.scalars(select(CaseNeed).where(CaseNeed.referral_id == case.id))]
+        values += [s.note for s in db.session.scalars(select(PlanStep).where(PlanStep.referral_id == case.id))]
+        values += [e.text for e in db.session.scalars(select(CaseEvent).where(CaseEvent.referral_id == case.id))]
+        values += [m.body for m in db.session.scalars(select(Message))]
+        values += [c.text for c in db.session.scalars(select(Concern))]
+        values = [v for v in values if v]
+        assert len(values) >= 10 and db.session.scalar(select(CaseFile).where(CaseFile.referral_id == case.id))
+        raw = tokens.issue_access("appointments-mine", holder, utcnow())
+        db.session.commit()
+    feed = app.test_client().get(f"/cases/feed/{raw}.ics")
+    assert feed.status_code == 200
+    events = list(Calendar.from_ical(feed.data).walk("VEVENT"))
+    assert {str(e["SUMMARY"]).split(" appointment")[0] for e in events} == {"Court", "Legal", "Medical"}
+    body = feed.get_data(as_text=True).replace("\r\n ", "")  # unfolded
+    for value in values:
+        for fragment in [value] + [word for word in value.split() if len(word) >= 6]:
+            assert fragment not in body, fragment

@@ -10,8 +10,10 @@ import pytest
 from flask import Blueprint, abort, render_template_string
 from werkzeug.serving import make_server
 
+from csrn.auth.models import User
 from csrn.clock import utcnow
 from csrn.extensions import db
+from csrn.intake import operations as intake_ops
 from tests.conftest import build_app, task_force_today
 
 DEMO_PASSWORD = "demo password for browser tests"
@@ -111,6 +113,27 @@ def page(chromium, live_server):
     page.set_default_timeout(10_000)
     yield page
     context.close()
+
+
+# A foreign national who speaks Vietnamese, consenting to share her alias with onward providers.
+PERSON = {"urgency": "routine", "county": "Alder", "age_group": "25_plus", "gender": "female",
+          "citizenship": "foreign", "trafficking_type": "labour", "languages": ["vi"],
+          "needs": ["case_management", "immigration_legal", "interpretation"], "consent": "yes",
+          "consent_how": "verbal", "consent_with": ["receiver", "onward"], "consent_categories": ["identity"],
+          "alias": "E2E person"}
+
+
+def new_referral_to_safe_harbor(live_app) -> int:
+    """An officer's intake sent to Safe Harbor (the demo case manager's agency), through the real submit."""
+    with live_app.app_context(), live_app.test_request_context("/"):
+        officer = db.session.scalar(User.by_email("officer@demo.example"))
+        receiver = db.session.scalar(User.by_email("casemanager@demo.example")).agency_id
+        now = utcnow()
+        draft = intake_ops.start_draft(officer, {}, now)
+        intake_ops.save_draft(draft, {**PERSON, "consent_date": now.date().isoformat(), "receiver": receiver}, 5, now)
+        referral_id = intake_ops.submit(officer, draft, draft.submission_key, now).id
+        db.session.remove()
+    return referral_id
 
 
 def login(page, email: str, password: str = DEMO_PASSWORD) -> None:

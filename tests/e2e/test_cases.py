@@ -6,31 +6,9 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from csrn.auth.models import User
-from csrn.clock import utcnow
-from csrn.extensions import db
-from csrn.intake import operations as intake_ops
-from tests.e2e.conftest import login, screenshot
+from tests.e2e.conftest import login, new_referral_to_safe_harbor, screenshot
 
 PHONE = {"width": 390, "height": 844}
-PERSON = {"urgency": "routine", "county": "Alder", "age_group": "25_plus", "gender": "female",
-          "citizenship": "foreign", "trafficking_type": "labour", "languages": ["vi"],
-          "needs": ["case_management", "immigration_legal", "interpretation"], "consent": "yes",
-          "consent_how": "verbal", "consent_with": ["receiver", "onward"], "consent_categories": ["identity"],
-          "alias": "E2E person"}
-
-
-def _new_referral(live_app) -> int:
-    """An officer's intake sent to Safe Harbor (the demo case manager's agency), through the real submit."""
-    with live_app.app_context(), live_app.test_request_context("/"):
-        officer = db.session.scalar(User.by_email("officer@demo.example"))
-        receiver = db.session.scalar(User.by_email("casemanager@demo.example")).agency_id
-        now = utcnow()
-        draft = intake_ops.start_draft(officer, {}, now)
-        intake_ops.save_draft(draft, {**PERSON, "consent_date": now.date().isoformat(), "receiver": receiver}, 5, now)
-        referral_id = intake_ops.submit(officer, draft, draft.submission_key, now).id
-        db.session.remove()
-    return referral_id
 
 
 def _context(chromium, live_server, javascript: bool = True):
@@ -85,7 +63,7 @@ def _onward_ids(page) -> list[int]:
 
 
 def test_a_case_from_acceptance_to_reopening_on_a_phone(chromium, live_server, live_app):
-    referral_id = _new_referral(live_app)
+    referral_id = new_referral_to_safe_harbor(live_app)
     manager = _context(chromium, live_server)
     page = manager.new_page()
     login(page, "casemanager@demo.example")
@@ -145,7 +123,7 @@ def test_a_case_from_acceptance_to_reopening_on_a_phone(chromium, live_server, l
 
 
 def test_the_key_steps_of_case_work_with_javascript_off(chromium, live_server, live_app):
-    referral_id = _new_referral(live_app)
+    referral_id = new_referral_to_safe_harbor(live_app)
     context = _context(chromium, live_server, javascript=False)
     page = context.new_page()
     login(page, "agencyadmin@demo.example")

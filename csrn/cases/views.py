@@ -72,7 +72,9 @@ def _render_case(case, step_form: StepForm | None = None):
     now = utcnow()
     file, needs, steps = ops.case_file(case), ops.needs_of(case), ops.steps_of(case)
     onward, events = ops.onward_referrals(case), ops.events_of(case)
+    context = appointment_context(case, now)
     shown = sorted(({"goals"} if file and file.goals else set())
+                   | ({"appointments.place"} if any(a.place for a in context["appointments"]) else set())
                    | ({"needs.notes"} if any(n.notes for n in needs) else set())
                    | ({"plan.notes"} if any(s.note for s in steps) else set())
                    | ({"events.text"} if any(e.text for e in events) else set()))
@@ -90,7 +92,7 @@ def _render_case(case, step_form: StepForm | None = None):
         transfers=ops.transfers_of(case), open_transfer=ops.open_transfer(case),
         next_step=ops.next_step(case, file, steps, onward), progress=ops.referral_progress,
         step_states=ops.STEP_STATES, statuses=NEED_STATUSES, outcomes=OUTCOMES, pathways=pathways,
-        plan_form=plan_form, step_form=step_form, form=EmptyForm(), now=now, **appointment_context(case, now),
+        plan_form=plan_form, step_form=step_form, form=EmptyForm(), now=now, **context,
     ), 422 if step_form.errors else 200
 
 

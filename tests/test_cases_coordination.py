@@ -22,7 +22,7 @@ from csrn.clock import utcnow
 from csrn.extensions import db
 from csrn.notify.models import Notification, OutboxMessage
 from csrn.referrals import operations as referral_ops
-from csrn.referrals.models import Referral
+from csrn.referrals.models import Consent, Referral
 from csrn.settings.operations import task_force_zone
 from tests.conftest import Browser
 from tests.referral_factories import (
@@ -226,7 +226,7 @@ def test_messages_between_the_maker_and_the_receiving_case_managers(app, scene):
         pending_id = pending.id
     counsel = as_(app, scene, "counsel")
     page = counsel.get(f"/cases/referrals/{pending_id}").get_data(as_text=True)
-    assert "Messages open once the referral is accepted." in page
+    assert "Messages are between the person who made this referral and the agency that accepts it" in page
     assert counsel.post(f"/cases/referrals/{pending_id}/messages", data={"body": "x"},
                         page=f"/cases/referrals/{pending_id}").status_code == 422
     # The officer and outsiders are not involved in the onward referral at all.
@@ -336,3 +336,79 @@ def test_the_demo_case_is_coordinated_and_its_feed_carries_none_of_its_identifyi
     for value in values:
         for fragment in [value] + [word for word in value.split() if len(word) >= 6]:
             assert fragment not in body, fragment
+
+
+def test_review_findings_on_who_reads_concerns_messages_and_places(app, scene):
+    """Each would let identifying text reach someone DESIGN §5 keeps it from."""
+    cm = as_(app, scene, "cm")
+    case_page = f"/cases/referrals/{scene['case']}"
+    # A concern on the case-management referral: the officer (its maker) reads it; a colleague of the officer
+    # (another user of the sending agency) does not.
+    raised = cm.post(f"{case_page}/concerns", data={"kind": "question", "text": CONCERN}, page=case_page)
+    concern_url = raised.headers["Location"]
+    assert CONCERN in as_(app, scene, "officer").get(concern_url).get_data(as_text=True)
+    with app.app_context():
+        officer = db.session.scalar(User.by_email(scene["emails"]["officer"]))
+        colleague = new_user(officer.agency_id, ("staff",))
+        colleague_email = colleague.email
+        db.session.commit()
+    colleague_browser = Browser(app.test_client())
+    colleague_browser.login(colleague_email)
+    assert colleague_browser.get(concern_url).status_code == 404
+    # Before acceptance, a concern from the sending side goes to the chairs alone, not to the agency it is
+    # offered to (which may decline); a provider whose offer was declined has no coordination page.
+    with app.app_context():
+        case = db.session.get(Referral, scene["case"])
+        holder = db.session.scalar(User.by_email(scene["emails"]["cm"]))
+        chosen = db.session.get(type(case.service_type), scene["types"]["mental_health"])
+        pending = ops.send_onward(holder, case, chosen, scene["counsel"].agency_id, [], "routine", utcnow())
+        concern = coordination.raise_concern(holder, pending, "request", CONCERN, utcnow())
+        assert concern.to_agency_id is None
+        pending_id, concern_id = pending.id, concern.id
+    counsel = as_(app, scene, "counsel")
+    assert counsel.get(f"/cases/concerns/{concern_id}").status_code == 404
+    assert counsel.get(f"/cases/referrals/{pending_id}").status_code == 200  # offered: it may ask
+    with app.app_context():
+        referral_ops.decline(db.session.scalar(User.by_email(scene["emails"]["counsel"])),
+                             db.session.get(Referral, pending_id), "no_capacity", "", utcnow())
+    assert counsel.get(f"/cases/referrals/{pending_id}").status_code == 404
+    # Places reach an onward receiver only when consent shares the person's contact details with it.
+    with app.app_context():
+        onward = db.session.get(Referral, scene["onward"])
+        legal = db.session.scalar(User.by_email(scene["emails"]["legal"]))
+        assert coordination.shares_place(onward, legal, utcnow())
+        record = db.session.scalar(select(Consent).where(Consent.intake_id == onward.intake_id))
+        record.categories_json = '["health"]'
+        db.session.commit()
+        assert not coordination.shares_place(db.session.get(Referral, scene["onward"]), legal, utcnow())
+        # ... and messages cross only while consent covers the receiver: revoked, the thread is hidden.
+        assert coordination.consent_allows_messages(db.session.get(Referral, scene["onward"]), utcnow())
+        record.revoked_at = utcnow()
+        db.session.commit()
+    page = as_(app, scene, "legal").get(f"/cases/referrals/{scene['onward']}").get_data(as_text=True)
+    assert "no messages about them cross agencies" in page
+    refused = cm.post(f"/cases/referrals/{scene['onward']}/messages", data={"body": "x"},
+                      page=f"/cases/referrals/{scene['onward']}")
+    assert refused.status_code == 422
+
+
+def test_a_closed_case_keeps_its_appointments_and_a_checklist_item_follows_only_its_own_service(app, scene):
+    cm = as_(app, scene, "cm")
+    court = add_appointment(cm, scene, "court", utcnow().replace(second=0, microsecond=0) + timedelta(days=2))
+    with app.app_context():
+        appointment = db.session.get(Appointment, court)
+        interpreter_item = next(s for s in coordination.supports_of(appointment) if s.item == "interpreter")
+        item_id = interpreter_item.id
+    # A counselling referral sent with the interpreter item's id does not close the interpreter item.
+    cm.post(f"/cases/{scene['case']}/onward", data={"service_type_id": str(scene["types"]["mental_health"]),
+                                                    "urgency": "routine", "support_id": str(item_id),
+                                                    "receiver": str(scene["counsel"].agency_id)},
+            page=f"/cases/{scene['case']}")
+    with app.app_context():
+        assert db.session.get(type(interpreter_item), item_id).onward_id is None
+        referral_ops.close(db.session.scalar(User.by_email(scene["emails"]["cm"])),
+                           db.session.get(Referral, scene["case"]), "engaged", utcnow())
+    delete_url = f"/cases/{scene['case']}/appointments/{court}/delete"
+    assert cm.post(delete_url, page=f"/cases/{scene['case']}").status_code == 303
+    with app.app_context():
+        assert db.session.get(Appointment, court) is not None

@@ -114,6 +114,7 @@ def save_appointment(actor, case: Referral, appointment: Appointment | None, val
 
 
 def delete_appointment(actor, case: Referral, appointment: Appointment, now: datetime) -> None:
+    case_ops._require_open(case)
     label = APPOINTMENT_KINDS[appointment.kind].lower()
     db.session.delete(appointment)
     case_ops._event(case, actor, "appointment_removed", f"Removed: a {label} appointment", now)
@@ -194,9 +195,15 @@ def counselling_provider(case: Referral) -> Agency | None:
     return accepted.accepted_agency if accepted is not None else None
 
 
+SUPPORT_SERVICE = {"interpreter": INTERPRETATION, "counselling": COUNSELLING}
+
+
 def link_support(support: AppointmentSupport | None, case: Referral, onward: Referral) -> None:
-    """An onward referral started from an item's button follows it (not committed)."""
-    if support is not None and db.session.get(Appointment, support.appointment_id).referral_id == case.id:
+    """An onward referral started from an item's button follows it — when it is for the item's service, and the
+    item follows no other yet (not committed)."""
+    if (support is not None and support.onward_id is None
+            and db.session.get(Appointment, support.appointment_id).referral_id == case.id
+            and SUPPORT_SERVICE.get(support.item) == onward.service_type.code):
         support.onward_id = onward.id
 
 
@@ -247,7 +254,12 @@ def feed_appointments(user, start: datetime, end: datetime) -> list[Appointment]
     mine = (select(Referral.id).outerjoin(CaseFile, CaseFile.referral_id == Referral.id)
             .where(Referral.accepted_agency_id == user.agency_id, Referral.parent_id.is_(None),
                    func.coalesce(CaseFile.case_manager_id, accepted_by) == user.id))
-    accompanied = select(AppointmentSupport.appointment_id).where(AppointmentSupport.accompanist_id == user.id)
+    # Accompanied: while the user is still of the agency holding that case.
+    accompanied = (select(AppointmentSupport.appointment_id)
+                   .join(Appointment, Appointment.id == AppointmentSupport.appointment_id)
+                   .join(Referral, Referral.id == Appointment.referral_id)
+                   .where(AppointmentSupport.accompanist_id == user.id,
+                          Referral.accepted_agency_id == user.agency_id))
     return db.session.scalars(select(Appointment).where(
         or_(Appointment.referral_id.in_(mine), Appointment.id.in_(accompanied)),
         Appointment.starts_at >= start, Appointment.starts_at <= end).order_by(Appointment.starts_at)).all()
@@ -265,7 +277,9 @@ def appointments_with(referral: Referral, user) -> list[Appointment]:
 
 # ----- the coordination page of a referral: who is involved ------------------------------------
 
-INVOLVED = ("author", "sender", "receiver", "offered", "former")
+# Who opens a referral's coordination page: its maker's side, its receiver, the agency it is offered to (it may ask
+# before answering) — not a provider whose offer was declined or expired, which keeps its own offer record only.
+INVOLVED = ("author", "sender", "receiver", "offered")
 
 
 def get_involved_or_404(referral_id: int, user) -> tuple[Referral, str]:
@@ -280,19 +294,30 @@ def get_involved_or_404(referral_id: int, user) -> tuple[Referral, str]:
 
 
 def shares_place(referral: Referral, user, now: datetime) -> bool:
-    """Whether an onward receiver may see appointment places: only as the person's consent covers it."""
-    return bool(consent_ops.shared_categories(referral, user.agency_id, False, now))
+    """Whether an onward receiver may see appointment places: only as the person's consent shares their contact
+    details with it."""
+    return "contact" in consent_ops.shared_categories(referral, user.agency_id, False, now)
 
 
 # ----- messages ----------------------------------------------------------------------------------
 
-def may_message(referral: Referral, user) -> bool:
+def in_thread(referral: Referral, user) -> bool:
     """The thread is between the user who made the referral and the receiving agency's case managers, once it is
     accepted (never other users of the sending agency)."""
     if referral.state not in ("accepted", "in_progress", "closed") or referral.accepted_agency_id is None:
         return False
     return user.id == referral.created_by_id or (
         user.agency_id == referral.accepted_agency_id and user.has_role(*RECEIVER_ROLES))
+
+
+def consent_allows_messages(referral: Referral, now: datetime) -> bool:
+    """Messages are about the person (identifying): they cross to the receiver only while the person's consent
+    covers the receiving agency (P1, P2); revoked or expired, the thread is hidden on both sides."""
+    return bool(consent_ops.shared_categories(referral, referral.accepted_agency_id, False, now))
+
+
+def may_message(referral: Referral, user, now: datetime) -> bool:
+    return in_thread(referral, user) and consent_allows_messages(referral, now)
 
 
 def messages_of(referral: Referral) -> list[Message]:
@@ -311,8 +336,11 @@ def read_thread(actor, referral: Referral, now: datetime) -> list[Message]:
 
 def post_message(actor, referral: Referral, body: str, now: datetime) -> Message:
     """Add a message; the other side is told there is one, never what it says."""
-    if not may_message(referral, actor):
+    if not in_thread(referral, actor):
         raise Refused("Only the referral's maker and the receiving agency's case managers write here.")
+    if not consent_allows_messages(referral, now):
+        raise Refused("The person's consent does not cover the receiving agency (or was revoked): no messages about "
+                      "them. Phone instead.")
     if referral.state not in ("accepted", "in_progress"):
         raise Refused("This referral is closed: the thread is kept, and no longer written to.")
     if not body:
@@ -334,13 +362,11 @@ def post_message(actor, referral: Referral, body: str, now: datetime) -> Message
 # ----- concerns ----------------------------------------------------------------------------------
 
 def other_agency(referral: Referral, user) -> int | None:
-    """The agency a concern raised by this user goes to: the receiver's for the sending side, the sender's for
-    everyone else."""
+    """The agency a concern raised by this user goes to: the sender's, for the receiving side; for the sending
+    side, the agency that accepted it — before acceptance nobody holds the referral, and the chairs alone hear
+    of it (an agency it is merely offered to may decline and must keep only its own offer record)."""
     if user.agency_id == referral.sending_agency_id:
-        if referral.accepted_agency_id is not None:
-            return referral.accepted_agency_id
-        pending = referral.pending_offer
-        return pending.agency_id if pending is not None else None
+        return referral.accepted_agency_id
     return referral.sending_agency_id
 
 
@@ -375,12 +401,18 @@ def _absolute(path: str) -> str:
 
 
 def concern_access(concern: Concern, user) -> str | None:
-    """"involved" (reads the text): a user of one of the two agencies involved in the referral, or an admin of
-    one of them; "chair" (kind, agencies, age, state only); None: a 404."""
+    """"involved" (reads the text): of the concern's two agencies, the one who raised it, the agencies' admins,
+    the referral's maker (or, for a referral sent from a case, the case's holders) and the receiving agency's case
+    managers — never the other users of the sending agency (DESIGN §5); "chair": kind, agencies, age and state
+    only; None: a 404."""
     agencies = {concern.raised_by_agency_id, concern.to_agency_id} - {None}
-    if user.agency_id in agencies:
+    if user.agency_id is not None and user.agency_id in agencies:
         referral = db.session.get(Referral, concern.referral_id)
-        if user.has_role(AGENCY_ADMIN) or referral_ops.relation(referral, user) in INVOLVED:
+        receiving = user.agency_id == referral.accepted_agency_id and user.has_role(*RECEIVER_ROLES)
+        maker = user.id == referral.created_by_id or (
+            (referral.parent_id is not None or referral.transferred_from_id is not None)
+            and referral_ops.holds_onward(referral, user))
+        if user.id == concern.raised_by_id or user.has_role(AGENCY_ADMIN) or receiving or maker:
             return "involved"
     if user.has_role(CHAIR):
         return "chair"

@@ -119,6 +119,9 @@ def delete_appointment(case_id: int, appointment_id: int):
     """Remove an appointment (GET asks for confirmation)."""
     case = ops.get_case_or_404(case_id, _me())
     appointment = coordination.get_appointment_or_404(case, appointment_id)
+    if case.state not in ops.OPEN:
+        flash("This case is closed. Reopen it first.", "info")
+        return _back(case)
     form = EmptyForm()
     if form.validate_on_submit():
         coordination.delete_appointment(_me(), case, appointment, utcnow())
@@ -218,7 +221,8 @@ def coordination_page(referral_id: int):
 def _coordination(referral_id: int, message_form=None, concern_form=None, status: int = 200):
     referral, rel = coordination.get_involved_or_404(referral_id, _me())
     now = utcnow()
-    may_message = coordination.may_message(referral, _me())
+    in_thread = coordination.in_thread(referral, _me())
+    may_message = in_thread and coordination.consent_allows_messages(referral, now)
     messages = coordination.read_thread(_me(), referral, now) if may_message else []
     concerns = [c for c in coordination.concerns_on(referral) if coordination.concern_access(c, _me()) == "involved"]
     with_you = coordination.appointments_with(referral, _me())
@@ -227,7 +231,8 @@ def _coordination(referral_id: int, message_form=None, concern_form=None, status
         audit.record(_me(), "case.appointment_viewed", referral, fields=["place"], now=now)
         db.session.commit()
     return render_template(
-        "cases/coordination.html", referral=referral, rel=rel, may_message=may_message, messages=messages,
+        "cases/coordination.html", referral=referral, rel=rel, may_message=may_message, in_thread=in_thread,
+        messages=messages,
         concerns=concerns, with_you=with_you, places=places, kinds=APPOINTMENT_KINDS, concern_kinds=CONCERN_KINDS,
         message_form=message_form or MessageForm(formdata=None),
         concern_form=concern_form or ConcernForm(formdata=None), now=now), status

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from flask import Flask, url_for
@@ -14,42 +15,70 @@ from csrn.roles import ADMIN, AGENCY_ADMIN, CHAIR, RECEIVER_ROLES, VOLUNTEER
 from csrn.settings.operations import get_settings, task_force_zone
 
 
-def navigation() -> list[tuple[str, str, str]]:
-    """The navigation entries (endpoint, label, url) the current user's roles allow."""
-    if not current_user.is_authenticated:
-        return []
-    items = [("dashboard.index", "Home")]
-    if current_user.roles == {VOLUNTEER}:
-        # An approved pro bono volunteer: their offers and the protocols meant for them.
-        items += [("referrals.index", "Referrals"), ("referrals.inbox", "Inbox"), ("oncall.now", "On call"),
-                  ("protocols.index", "Protocols"), ("account.index", "Account")]
-        return [(endpoint, label, url_for(endpoint)) for endpoint, label in items]
-    if current_user.agency is not None and current_user.agency.membership_status != "suspended":
-        items.append(("intake.new", "New intake"))
-    items += [("oncall.now", "On call"), ("referrals.index", "Referrals")]
-    if current_user.has_role(*RECEIVER_ROLES):
-        items += [("referrals.inbox", "Inbox"), ("cases.index", "Cases")]
-    if current_user.has_role(CHAIR):
-        items.append(("referrals.queue", "Queue"))
-    items += [("directory.search", "Directory"), ("agencies.index", "Agencies"), ("trainings.index", "Training"),
-              ("pathways.index", "Pathways")]
-    items.append(("protocols.index", "Protocols"))
-    if current_user.has_role(AGENCY_ADMIN) and current_user.agency_id:
-        items.append(("agencies.show", "My agency"))
-    if current_user.has_role(AGENCY_ADMIN, CHAIR):
-        items.append(("cases.concerns", "Concerns"))
-    if current_user.has_role(AGENCY_ADMIN, CHAIR, ADMIN):
-        items.append(("users.index", "Users"))
-    if current_user.has_role(ADMIN):
-        items += [("settings.edit", "Settings"), ("notify.index", "Outbox"), ("audit.index", "Audit log")]
-    if current_user.has_role(CHAIR):
-        items += [("volunteers.board", "Volunteers"), ("agencies.create", "New agency")]
-    items.append(("account.index", "Account"))
+@dataclass
+class Nav:
+    """The header: the daily work always in view, the rest grouped in menus (DESIGN §2: what the roles allow)."""
+
+    primary: list[tuple[str, str, str]] = field(default_factory=list)  # (endpoint, label, url)
+    menus: list[tuple[str, list[tuple[str, str, str]]]] = field(default_factory=list)  # (label, entries)
+    account: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def endpoints(self) -> list[str]:
+        """Every endpoint the header links, in order (what the tests compare across roles)."""
+        return ([e for e, _, _ in self.primary] + [e for _, items in self.menus for e, _, _ in items]
+                + [e for e, _, _ in self.account])
+
+
+def _entries(pairs) -> list[tuple[str, str, str]]:
     result = []
-    for endpoint, label in items:
+    for endpoint, label in pairs:
         args = {"agency_id": current_user.agency_id} if endpoint == "agencies.show" else {}
         result.append((endpoint, label, url_for(endpoint, **args)))
     return result
+
+
+def navigation() -> Nav:
+    """The navigation the current user's roles allow: the daily work first, then the network, the committee's
+    tools and administration in menus, and the account."""
+    if not current_user.is_authenticated:
+        return Nav()
+    roles = current_user.has_role
+    if current_user.roles == {VOLUNTEER}:
+        # An approved pro bono volunteer: their offers and the protocols meant for them.
+        return Nav(primary=_entries([("dashboard.index", "Home"), ("referrals.index", "Referrals"),
+                                     ("referrals.inbox", "Inbox"), ("oncall.now", "On call"),
+                                     ("protocols.index", "Protocols")]),
+                   account=_entries([("account.index", "Account")]))
+    primary = [("dashboard.index", "Home")]
+    if current_user.agency is not None and current_user.agency.membership_status != "suspended":
+        primary.append(("intake.new", "New intake"))
+    primary.append(("referrals.index", "Referrals"))
+    if roles(*RECEIVER_ROLES):
+        primary += [("referrals.inbox", "Inbox"), ("cases.index", "Cases")]
+    primary += [("directory.search", "Directory"), ("oncall.now", "On call")]
+    network = [("agencies.index", "Agencies"), ("trainings.index", "Training"), ("pathways.index", "Pathways"),
+               ("protocols.index", "Protocols")]
+    if roles(AGENCY_ADMIN) and current_user.agency_id:
+        network.insert(0, ("agencies.show", "My agency"))
+    menus = [("Network", network)]
+    if roles(CHAIR):
+        menus.append(("Committee", [("referrals.queue", "Committee queue"), ("volunteers.board", "Volunteers"),
+                                    ("cases.concerns", "Concerns"), ("oncall.coverage", "On-call coverage"),
+                                    ("agencies.create", "New agency"), ("directory.taxonomy", "Service taxonomy"),
+                                    ("schedules.holidays", "Holidays")]))
+    admin = []
+    if roles(AGENCY_ADMIN) and not roles(CHAIR):
+        admin += [("cases.concerns", "Concerns"), ("oncall.coverage", "On-call coverage")]
+    if roles(AGENCY_ADMIN, CHAIR, ADMIN):
+        admin.append(("users.index", "Users"))
+    if roles(ADMIN):
+        admin += [("settings.edit", "Settings"), ("notify.index", "Outbox"), ("audit.index", "Audit log")]
+        if not roles(CHAIR):
+            admin.append(("schedules.holidays", "Holidays"))
+    if admin:
+        menus.append(("Admin", admin))
+    return Nav(primary=_entries(primary), menus=[(label, _entries(items)) for label, items in menus],
+               account=_entries([("account.index", "Account")]))
 
 
 def register(app: Flask) -> None:

@@ -31,3 +31,40 @@
   document.addEventListener("htmx:sendError", function () { showError(0); });
   document.addEventListener("htmx:beforeRequest", hideError);
 })();
+
+/* Focus after htmx swaps, as the GOV.UK pattern does: a failed submit (422) moves focus to the error summary,
+   scrolled into view and announced; a successful step change or an inline edit opening moves focus to the new
+   heading, else the first field. Only after what the person did (a submit or a click) — never after polling. */
+(function () {
+  "use strict";
+
+  function focusOn(element) {
+    if (!element) { return false; }
+    if (!element.hasAttribute("tabindex") && !/^(A|BUTTON|INPUT|SELECT|TEXTAREA)$/.test(element.tagName)) {
+      element.setAttribute("tabindex", "-1");
+    }
+    element.scrollIntoView({block: "start"});
+    element.focus({preventScroll: true});
+    return document.activeElement === element;
+  }
+
+  function firstField(root) {
+    return root.querySelector("input:not([type=hidden]):not([disabled]), select:not([disabled]), " +
+                              "textarea:not([disabled])");
+  }
+
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var detail = event.detail || {};
+    var trigger = detail.requestConfig && detail.requestConfig.triggeringEvent;
+    if (!trigger || (trigger.type !== "submit" && trigger.type !== "click")) { return; }
+    var target = detail.target && document.contains(detail.target) ? detail.target : document.body;
+    var status = detail.xhr ? detail.xhr.status : 0;
+    if (status === 422) {
+      focusOn(target.querySelector(".error-summary") || document.querySelector(".error-summary"));
+      return;
+    }
+    if (status >= 200 && status < 300) {
+      focusOn(target.querySelector("h1, h2, h3")) || focusOn(firstField(target));
+    }
+  });
+})();

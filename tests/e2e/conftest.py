@@ -145,6 +145,33 @@ def login(page, email: str, password: str = DEMO_PASSWORD) -> None:
     page.wait_for_url("**/")
 
 
+def nav_link(page, label: str):
+    """A link of the header, as a person reaches it: in view, or in the menu that holds it (opened by a click), or
+    behind Menu on a phone."""
+    link = page.locator(f"header nav a:visible:text-is('{label}')")
+    if link.count():
+        return link.first
+    narrow = page.locator("header .nav-narrow summary:visible")
+    if narrow.count():
+        narrow.first.click()
+    else:
+        for summary in page.locator("header .nav-wide summary:visible").all():
+            summary.click()
+            if page.locator(f"header nav a:visible:text-is('{label}')").count():
+                break
+            summary.click()  # close it again
+    return page.locator(f"header nav a:visible:text-is('{label}')").first
+
+
+def log_out(page) -> None:
+    """Log out from the account menu (or Menu on a phone)."""
+    button = page.locator("header nav button:visible:text-is('Log out')")
+    if not button.count():
+        page.locator("header summary:visible").last.click()
+    page.locator("header nav button:visible:text-is('Log out')").first.click()
+    page.wait_for_url("**/login")
+
+
 def screenshot(page, name: str) -> Path:
     """Save a screenshot under test-artifacts/ for a person to look at."""
     ARTIFACTS.mkdir(exist_ok=True)

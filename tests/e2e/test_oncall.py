@@ -6,7 +6,7 @@ from datetime import datetime
 
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import login, screenshot
+from tests.e2e.conftest import login, nav_link, screenshot
 
 
 def test_officer_reads_who_to_call_on_a_phone(chromium, live_server):
@@ -15,7 +15,7 @@ def test_officer_reads_who_to_call_on_a_phone(chromium, live_server):
     page = context.new_page()
     page.set_default_timeout(10_000)
     login(page, "officer@demo.example")
-    page.click("header >> text=On call")
+    nav_link(page, "On call").click()
     page.wait_for_url("**/oncall/now")
     expect(page.locator("main h1")).to_have_text("Who to call now")
     for kind in ("Crisis response", "Case management"):

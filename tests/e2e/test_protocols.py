@@ -3,7 +3,7 @@ the chair compares versions, restores one, and sees who has acknowledged; a prot
 
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import ARTIFACTS, login, screenshot
+from tests.e2e.conftest import ARTIFACTS, log_out, login, nav_link, screenshot
 
 FIRST_RESPONSE = "/protocols/law-enforcement-first-response-who-to-call"
 NEW_LINE = "Write the advocate's arrival time in your report."
@@ -12,7 +12,7 @@ NEW_LINE = "Write the advocate's arrival time in your report."
 def test_chair_edits_with_live_preview_publishes_and_officer_acknowledges(page):
     """The preview follows the typing; the published version asks the officer to acknowledge it."""
     login(page, "chair@demo.example")
-    page.click("header >> text=Protocols")
+    nav_link(page, "Protocols").click()
     page.click("main >> text=Law enforcement first response: who to call")
     expect(page.locator(".protocol-body .live-block")).to_have_count(2)  # [[oncall-now]] and [[oncall-week]]
     page.click("main >> text=Edit")
@@ -28,9 +28,9 @@ def test_chair_edits_with_live_preview_publishes_and_officer_acknowledges(page):
     number = page.locator(".protocol-meta dd").first.inner_text().split(",")[0]
     expect(page.locator(".protocol-body")).to_contain_text(NEW_LINE)
 
-    page.click("text=Log out")
+    log_out(page)
     login(page, "officer@demo.example")
-    page.click("header >> text=Protocols")
+    nav_link(page, "Protocols").click()
     expect(page.locator("main")).to_contain_text("Waiting for you to read and acknowledge")
     page.click(".protocol-list >> text=Law enforcement first response: who to call")
     expect(page.locator(".protocol-body")).to_contain_text(NEW_LINE)
@@ -42,7 +42,7 @@ def test_chair_edits_with_live_preview_publishes_and_officer_acknowledges(page):
     screenshot(page, "protocol-officer-acknowledged")
 
     # The chair sees the officer's agency as done, compares the versions and restores an old one.
-    page.click("text=Log out")
+    log_out(page)
     login(page, "chair@demo.example")
     page.goto(f"{FIRST_RESPONSE}/acknowledgements")
     row = page.locator("tr", has=page.locator("th", has_text="Riverton Police Department"))

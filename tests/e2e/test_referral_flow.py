@@ -2,7 +2,7 @@
 
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import DEMO_PASSWORD, screenshot
+from tests.e2e.conftest import DEMO_PASSWORD, nav_link, screenshot
 
 
 def _login(page, email):
@@ -15,7 +15,7 @@ def _login(page, email):
 
 def _emergency_intake(page) -> str:
     """Fill steps 1-4 as an officer would and send from the match step; return the referral's URL."""
-    page.click("text=New intake")
+    nav_link(page, "New intake").click()
     page.check("label:has-text('Emergency — needs someone now') input")
     page.select_option("#county", "Alder")
     page.click("text=Save and continue")

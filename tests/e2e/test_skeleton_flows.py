@@ -2,13 +2,13 @@
 
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import login, screenshot
+from tests.e2e.conftest import log_out, login, nav_link, screenshot
 
 
 def test_chair_edits_an_agency_and_sees_inline_errors(page):
     """A 422 from an htmx form swaps in errors with the answers kept; a valid save lands on the profile."""
     login(page, "chair@demo.example")
-    page.click("text=Agencies")
+    nav_link(page, "Agencies").click()
     # Wait for the page's load event (deferred scripts have run): type only once htmx listens.
     page.wait_for_url("**/agencies/", wait_until="load")
     page.fill("#q", "Lakeshore")
@@ -42,13 +42,14 @@ def test_htmx_server_error_is_shown_not_swallowed(page):
 def test_navigation_follows_roles(page):
     """The officer sees no admin links; the admin sees settings, outbox and audit."""
     login(page, "officer@demo.example")
-    nav = page.inner_text("header nav")
+    nav = page.text_content("header nav")  # the menus' contents too, open or not
     assert "Settings" not in nav and "Audit log" not in nav
-    page.click("text=Log out")
-    page.wait_for_url("**/login")
+    log_out(page)
     login(page, "admin@demo.example")
-    nav = page.inner_text("header nav")
+    nav = page.text_content("header nav")
     assert "Settings" in nav and "Outbox" in nav and "Audit log" in nav
+    nav_link(page, "Audit log").click()
+    page.wait_for_url("**/admin/audit/")
 
 
 def test_phone_width_has_no_horizontal_scroll(chromium, live_server):

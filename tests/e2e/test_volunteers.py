@@ -6,7 +6,7 @@ from datetime import date
 
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import login, screenshot
+from tests.e2e.conftest import login, nav_link, screenshot
 
 NAME = "Noor Haddad"
 
@@ -50,7 +50,7 @@ def test_apply_vet_approve_and_join_the_directory(page, today):
 
     page.set_viewport_size({"width": 1280, "height": 900})
     login(page, "chair@demo.example")
-    page.click("header >> text=Volunteers")
+    nav_link(page, "Volunteers").click()
     page.click(f".board-column >> text={NAME}")
     panel = page.locator("#application-panel")
     items = panel.locator(".checklist > li")

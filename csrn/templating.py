@@ -9,6 +9,7 @@ from flask import Flask, url_for
 from flask_login import current_user
 from sqlalchemy.exc import DBAPIError
 
+from csrn.clock import utcnow
 from csrn.directory.languages import language_name
 from csrn.notify.operations import unread_count
 from csrn.roles import ADMIN, AGENCY_ADMIN, CHAIR, RECEIVER_ROLES, VOLUNTEER
@@ -86,9 +87,29 @@ def register(app: Flask) -> None:
 
     @app.template_filter("localtime")
     def localtime(value: datetime | None, fmt: str = "%-d %b %Y, %H:%M") -> str:
+        """A time in the task force's zone; a time of day always says its zone ("17:05 CST"), wherever shown."""
         if value is None:
             return ""
+        if "%H" in fmt and "%Z" not in fmt:
+            fmt += " %Z"
         return value.astimezone(task_force_zone()).strftime(fmt)
+
+    @app.template_filter("clock")
+    def clock(value: datetime | None) -> str:
+        """A time of day in the task force's zone without the zone: for grids that say their zone once."""
+        return value.astimezone(task_force_zone()).strftime("%H:%M") if value is not None else ""
+
+    @app.template_filter("waited")
+    def waited(since: datetime | None, now: datetime | None = None) -> str:
+        """How long since then, in words a person reads at a glance: "25 min", "3 h 10 min", "2 days"."""
+        if since is None:
+            return ""
+        minutes = max(0, int(((now or utcnow()) - since).total_seconds() // 60))
+        if minutes < 60:
+            return f"{minutes} min"
+        if minutes < 48 * 60:
+            return f"{minutes // 60} h {minutes % 60} min"
+        return f"{minutes // (24 * 60)} days"
 
     @app.template_filter("longdate")
     def longdate(value: date | None) -> str:

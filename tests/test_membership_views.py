@@ -632,12 +632,12 @@ def test_chairs_overview_shows_counts_expiries_and_renewals(chair, overview_worl
     html = chair.get("/agencies/").get_data(as_text=True)
     assert "Certified users" in html and "Next certificate expiry" in html and "Agreement renewal" in html
     steady = _row(html, "Steady Shelter")
-    assert '<td class="num">2</td>' in steady
+    assert '<td class="num" data-label="Certified users">2</td>' in steady
     assert longdate(now + timedelta(days=120)) in steady
     assert longdate(now + timedelta(days=265)) in steady
     assert "row-warning" not in steady and "loses certification" not in steady
     fading = _row(html, "Fading Clinic")
-    assert '<td class="num">1</td>' in fading
+    assert '<td class="num" data-label="Certified users">1</td>' in fading
     assert longdate(now + timedelta(days=10)) in fading
     assert 'class="row-warning"' in fading and "loses certification within 30 days" in fading
 

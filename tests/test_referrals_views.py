@@ -360,8 +360,9 @@ def test_pages_show_an_overdue_offer_before_the_pass(app, scene):
     """An emergency offered 31 minutes ago, no pass yet: still pending, and shown as overdue everywhere."""
     rid = send(app, scene, when=utcnow() - timedelta(minutes=31), urgency="emergency")
     assert "overdue since" in page(as_(app, scene, "author"), rid)
-    assert "overdue" in as_(app, scene, "author").get("/referrals/").get_data(as_text=True)
-    assert "Overdue — escalating" in as_(app, scene, "a_cm").get("/referrals/inbox").get_data(as_text=True)
+    assert "overdue since" in as_(app, scene, "author").get("/referrals/").get_data(as_text=True)
+    assert re.search(r"Overdue since \w{3} \d\d:\d\d \w+ — escalating",
+                     as_(app, scene, "a_cm").get("/referrals/inbox").get_data(as_text=True))
     with app.app_context():
         assert offers_of(rid)[0].state == "pending"
     fresh = send(app, scene, urgency="emergency")
@@ -538,3 +539,19 @@ def test_a_provider_whose_offer_expired_sees_only_its_own_offer(app, scene):
     html = page(former, rid)
     assert "Backup B" not in html and "Offered to" not in html and "Expired" in html
     assert f"/referrals/{rid}" not in former.get("/referrals/?state=offered").get_data(as_text=True)
+
+
+def test_the_chairs_dashboard_leads_with_what_waits_for_the_committee(app, scene):
+    """The urgent made loud: unassigned and escalated referrals head a chair's dashboard, most urgent first, in a
+    warning style, each with how long it has waited; nobody else sees the panel."""
+    routine = send(app, scene, when=utcnow() - timedelta(hours=3))
+    emergency = send(app, scene, when=utcnow() - timedelta(minutes=50), urgency="emergency")
+    decline_all(app, routine)
+    decline_all(app, emergency)
+    page = as_(app, scene, "chair").get("/").get_data(as_text=True)
+    panel = page.split('class="urgent-queue banner banner-danger"', 1)[1].split("</section>", 1)[0]
+    assert "Waiting for the committee: 2 referrals" in panel
+    assert panel.index(f"#{emergency}") < panel.index(f"#{routine}")  # emergencies first
+    assert re.search(rf"#{emergency} · Case management</a> —\s*<strong>unassigned</strong>, nobody has it;\s*"
+                     r"waiting \d+ min", panel)
+    assert "urgent-queue" not in as_(app, scene, "a_cm").get("/").get_data(as_text=True)

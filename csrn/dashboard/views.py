@@ -58,6 +58,8 @@ def index():
         panels["protocols_due"] = protocol_ops.pages_due_for_review(protocol_ops.local_date(utcnow()))
         panels["losing_certification"] = agency_ops.losing_certification(utcnow())
         panels["next_gap"] = oncall_ops.next_gap(now)
+        # The urgent made loud: what waits for a chair, most urgent first, with how long it has waited.
+        panels["waiting"] = db.session.scalars(referral_ops.queue_query().limit(10)).all()
         panels["queue_count"] = db.session.scalar(
             select(func.count()).select_from(referral_ops.queue_query().order_by(None).subquery()))
     if current_user.has_role(ADMIN):

@@ -235,3 +235,13 @@ def test_outbox_page_needs_a_login(client):
     response = client.get("/admin/outbox/")
     assert response.status_code == 302
     assert response.headers["Location"].startswith("/login")
+
+
+def test_outbox_page_lists_the_newest_message_first(app, login_as):
+    """By when each message was queued, whatever order the rows were written in (the demo writes older ones last)."""
+    with app.app_context():
+        queue_mail("later@example.org", "Queued later", "Body", datetime(2026, 11, 2, tzinfo=UTC))
+        queue_mail("earlier@example.org", "Queued earlier", "Body", datetime(2026, 11, 1, tzinfo=UTC))
+        db.session.commit()
+    page = login_as(roles=("admin",), agency_id=None).get("/admin/outbox/").get_data(as_text=True)
+    assert page.index("Queued later") < page.index("Queued earlier")

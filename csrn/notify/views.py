@@ -16,7 +16,7 @@ from csrn.security import roles_required
 def index():
     """List outgoing mail by recipient, subject and state."""
     page = db.paginate(
-        select(OutboxMessage).order_by(OutboxMessage.id.desc()),
+        select(OutboxMessage).order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc()),
         page=requested_page(),
         per_page=50,
         error_out=False,

@@ -7,6 +7,7 @@ from datetime import date, datetime
 
 from flask import Flask, url_for
 from flask_login import current_user
+from markupsafe import Markup, escape
 from sqlalchemy.exc import DBAPIError
 
 from csrn.clock import utcnow
@@ -93,6 +94,14 @@ def register(app: Flask) -> None:
         if "%H" in fmt and "%Z" not in fmt:
             fmt += " %Z"
         return value.astimezone(task_force_zone()).strftime(fmt)
+
+    @app.template_filter("breakable")
+    def breakable(value) -> Markup:
+        """An e-mail address, IP address or dotted code that may wrap only after its "@" and dots."""
+        result = escape(value or "")
+        for mark, soft in (("@", Markup("@<wbr>")), (".", Markup(".<wbr>")), (":", Markup(":<wbr>"))):
+            result = soft.join(result.split(mark))  # the pieces are escaped Markup already
+        return result
 
     @app.template_filter("clock")
     def clock(value: datetime | None) -> str:

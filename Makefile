@@ -3,6 +3,7 @@ PYTHON ?= $(shell command -v python3.11 >/dev/null 2>&1 && echo python3.11 || ec
 VENV := .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app app
+PORT ?= 5000
 
 .PHONY: run test lint format bench clean
 
@@ -18,15 +19,18 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@
 
-## run: create the venv, install, migrate, load the demo on first run, serve on 127.0.0.1:5000
+## run: create the venv, install, migrate, load the demo on first run, serve on 127.0.0.1:$(PORT) (default 5000)
+## with the scheduled jobs beside it (tick every minute, daily once a day); Ctrl-C stops both.
+## PORT also sets the port of the links the app sends out, unless CSRN_BASE_URL is set.
 run: $(VENV)/.installed
-	$(FLASK) db upgrade
-	$(FLASK) csrn seed-demo --if-empty
+	PORT=$(PORT) $(FLASK) db upgrade
+	PORT=$(PORT) $(FLASK) csrn seed-demo --if-empty
 	@echo
 	@if [ -f instance/demo-logins.txt ]; then cat instance/demo-logins.txt; fi
 	@echo
-	@echo "CSRN is serving on http://127.0.0.1:5000 (Ctrl-C to stop)"
-	$(FLASK) run --host 127.0.0.1 --port 5000
+	@echo "CSRN is serving on http://127.0.0.1:$(PORT) (Ctrl-C stops the server and its jobs)"
+	@echo "The mail the demo sends: http://127.0.0.1:$(PORT)/dev/mailbox/ (development only)"
+	PORT=$(PORT) exec $(FLASK) csrn serve-dev --host 127.0.0.1 --port $(PORT)
 
 ## test: the whole suite (SQLite; PostgreSQL instead when TEST_DATABASE_URL is set)
 test: $(VENV)/.installed-dev

@@ -106,12 +106,14 @@ def _register_blueprints(app: Flask) -> None:
     from csrn.agencies import trainings, users
     from csrn.auth import account
     from csrn.directory import profile as directory_profile
-    from csrn.notify import notifications
+    from csrn.notify import devmail, notifications
 
     modules = (auth, account, users, agencies, trainings, directory, schedules, intake, pathways, referrals, cases,
                notifications, oncall, protocols, volunteers, audit, dashboard, health, notify, settings)
     for module in modules:
         app.register_blueprint(module.bp)
+    if app.config["CSRN_ENV"] == "development":  # mail bodies with live links: never in test or production (A6)
+        app.register_blueprint(devmail.bp)
     # Sections higher modules add to lower modules' pages (the start-up registration of docs/new-module.md).
     directory_profile.register(app)
 

@@ -3,27 +3,39 @@
 from __future__ import annotations
 
 import importlib
+import logging
+import signal
 import sys
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import wraps
+from pathlib import Path
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import func, select
+from werkzeug.serving import run_simple
 
 from csrn.audit.models import AuditEvent
 from csrn.audit.operations import verify_chain
 from csrn.auth import operations as auth_ops
 from csrn.auth.models import User
 from csrn.auth.passwords import password_problem
-from csrn.clock import parse_now
+from csrn.clock import parse_now, utcnow
+from csrn.config import INSTANCE
 from csrn.demo import DemoRefused, database_has_data, seed, write_logins
 from csrn.extensions import db
+from csrn.notify.devmail import deliver_to_mailbox, mailbox_active
 from csrn.notify.operations import send_pending
 from csrn.oncall.operations import coverage_report
 from csrn.referrals.operations import escalation_pass
 from csrn.roles import ADMIN
 from csrn.settings.operations import get_settings
+
+log = logging.getLogger(__name__)
 
 # An AppGroup, so every command runs in an app context however it is invoked (tests included).
 csrn_cli = AppGroup("csrn", help="CSRN administration and scheduled jobs.")
@@ -122,11 +134,20 @@ def seed_demo(password: str | None, force: bool, if_empty: bool) -> None:
 @_with_url_context
 def tick(now_text: str | None) -> None:
     """The every-minute job: escalations and the outbox."""
-    now = parse_now(now_text)
+    for line in tick_summaries(parse_now(now_text)):
+        click.echo(line)
+
+
+def tick_summaries(now: datetime) -> Iterator[str]:
+    """Run the every-minute jobs as of `now` (with an app and URL context), one summary line per job as each ends."""
     for name, job in TICK_JOBS:
-        click.echo(f"{name}: {_resolve(job)(now)}")
+        yield f"{name}: {_resolve(job)(now)}"
+    if mailbox_active():  # development without a mail server: the mail is read at /dev/mailbox
+        counts = deliver_to_mailbox(now)
+        yield f"outbox: {counts['sent']} delivered to the development mailbox (no MAIL_SERVER)"
+        return
     counts = send_pending(now)
-    click.echo(f"outbox: {counts['sent']} sent, {counts['deferred']} deferred, {counts['failed']} failed")
+    yield f"outbox: {counts['sent']} sent, {counts['deferred']} deferred, {counts['failed']} failed"
 
 
 @csrn_cli.command("escalate")
@@ -155,10 +176,15 @@ def check_coverage(days: int, now_text: str | None) -> None:
 @_with_url_context
 def daily(now_text: str | None) -> None:
     """The daily job: reminders, expiries, reviews due, volunteer renewals and unused drafts purged."""
-    now = parse_now(now_text)
+    for line in daily_summaries(parse_now(now_text)):
+        click.echo(line)
+
+
+def daily_summaries(now: datetime) -> Iterator[str]:
+    """Run the daily jobs as of `now` (with an app and URL context), one summary line per job as each ends."""
     for name, job in DAILY_JOBS:
-        click.echo(f"{name}: {_resolve(job)(now)}")
-    click.echo(f"daily: {len(DAILY_JOBS)} job(s) run at {now.isoformat()}")
+        yield f"{name}: {_resolve(job)(now)}"
+    yield f"daily: {len(DAILY_JOBS)} job(s) run at {now.isoformat()}"
 
 
 @csrn_cli.command("verify-audit")
@@ -174,6 +200,116 @@ def verify_audit() -> None:
 
 def _audit_model():
     return AuditEvent
+
+
+# ----- development: the server and the scheduled jobs in one process (`make run`) ----------------------------
+
+TICK_EVERY = timedelta(minutes=1)
+DAILY_EVERY = timedelta(days=1)
+DAILY_STAMP = INSTANCE / "dev-daily-last-run.txt"  # git-ignored, beside the development database
+STOP_TIMEOUT_SECONDS = 30
+
+
+@dataclass
+class ScheduledJob:
+    """A job the development server runs every so often; `run(now)` does it and returns a one-line summary."""
+
+    name: str
+    every: timedelta
+    run: Callable[[datetime], str]
+    due: datetime
+
+
+def run_schedule(jobs: list[ScheduledJob], stop: threading.Event, clock: Callable[[], datetime] = utcnow,
+                 wait: Callable[[float], object] | None = None, echo: Callable[[str], None] = click.echo) -> None:
+    """Run each job whenever it is due, one line printed per run, until `stop` is set. A failed run is logged and
+    the job runs again at its next turn: one bad minute never stops the clock."""
+    wait = wait or stop.wait
+    while not stop.is_set():
+        now = clock()
+        for job in jobs:
+            if job.due > now or stop.is_set():
+                continue
+            try:
+                summary = job.run(now)
+            except Exception:  # noqa: BLE001 - logged with its traceback; the other jobs go on
+                log.exception("scheduled job %s failed", job.name)
+                summary = "FAILED (traceback above); it runs again at its next turn"
+            echo(f"[{now.astimezone():%H:%M:%S}] {job.name}: {summary}")
+            job.due = now + job.every
+        wait(max(0.0, (min(job.due for job in jobs) - clock()).total_seconds()))
+
+
+def in_url_context(app: Flask, summaries: Callable[[datetime], Iterator[str]]) -> Callable[[datetime], str]:
+    """A job run as the CLI runs it — its own app context and a URL context rooted at CSRN_BASE_URL — with its
+    summaries joined on one line."""
+    def run(now: datetime) -> str:
+        with app.test_request_context("/", base_url=app.config["CSRN_BASE_URL"]):
+            return "; ".join(summaries(now))
+
+    return run
+
+
+def last_daily_run(stamp: Path) -> datetime | None:
+    """When the development server last ran `daily` (None when never, or the stamp is unreadable)."""
+    try:
+        text = stamp.read_text(encoding="utf-8").strip()
+        when = datetime.fromisoformat(text)
+    except (OSError, ValueError):
+        return None
+    return when if when.tzinfo is not None else None
+
+
+def development_jobs(app: Flask, now: datetime, stamp: Path = DAILY_STAMP) -> list[ScheduledJob]:
+    """`tick` now and every minute after; `daily` now unless it ran less than a day ago (the stamp file says when),
+    then once a day — so restarting the server does not send the daily reminders again."""
+    def daily(at: datetime) -> str:
+        summary = in_url_context(app, daily_summaries)(at)
+        stamp.parent.mkdir(parents=True, exist_ok=True)
+        stamp.write_text(at.isoformat() + "\n", encoding="utf-8")
+        return summary
+
+    last = last_daily_run(stamp)
+    daily_due = now if last is None else min(last + DAILY_EVERY, now + DAILY_EVERY)
+    return [ScheduledJob("tick", TICK_EVERY, in_url_context(app, tick_summaries), now),
+            ScheduledJob("daily", DAILY_EVERY, daily, daily_due)]
+
+
+def serve_with_jobs(app: Flask, host: str, port: int, jobs: list[ScheduledJob],
+                    serve: Callable[..., None] = run_simple) -> None:
+    """Serve the app until it stops (Ctrl-C), the jobs running beside it in a thread; they stop with the server,
+    so nothing outlives it."""
+    stop = threading.Event()
+    worker = threading.Thread(target=run_schedule, args=(jobs, stop), name="csrn-jobs", daemon=True)
+    worker.start()
+    try:
+        serve(host, port, app, threaded=True)
+    except KeyboardInterrupt:
+        pass  # Werkzeug returns on Ctrl-C by itself; a stop signal raised elsewhere lands here
+    finally:
+        stop.set()
+        worker.join(STOP_TIMEOUT_SECONDS)
+        click.echo("Scheduled jobs stopped." if not worker.is_alive()
+                   else "A scheduled job was still running; it ends with the process.")
+
+
+@csrn_cli.command("serve-dev")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), envvar="PORT", default=5000, show_default=True,
+              help="Port to listen on (also read from PORT, which sets the links' port too).")
+def serve_dev(host: str, port: int) -> None:
+    """Development only: serve the app and run `tick` every minute and `daily` once a day beside it."""
+    app = current_app._get_current_object()
+    if app.config["CSRN_ENV"] != "development":
+        raise click.ClickException("serve-dev is for development only. In production run gunicorn, and `tick` and "
+                                   "`daily` from cron or systemd timers (README: Production).")
+    base = app.config["CSRN_BASE_URL"]
+    if not base.endswith(f":{port}"):
+        click.echo(f"Note: links use CSRN_BASE_URL={base}, not port {port} (set PORT={port} to match).")
+    # `kill` (SIGTERM) stops it as Ctrl-C does: the server returns, then the jobs stop.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    click.echo("Scheduled jobs: tick every minute, daily once a day (a line each run).")
+    serve_with_jobs(app, host, port, development_jobs(app, utcnow()))
 
 
 def register_cli(app: Flask) -> None:

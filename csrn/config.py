@@ -18,6 +18,7 @@ DEVELOPMENT_ENCRYPTION_KEY = "Y3Nybi1kZXZlbG9wbWVudC1rZXktbm90LWZvci1wcm8="
 PRODUCTION_REQUIRED = ("SECRET_KEY", "CSRN_ENCRYPTION_KEY", "CSRN_BASE_URL", "TRUSTED_HOSTS")
 # Flask-Limiter's per-process store: with several workers each keeps its own counts (SECURITY A4).
 PER_PROCESS_LIMIT_STORE = "memory://"
+DEFAULT_PORT = 5000
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,14 @@ def _flag(name: str, default: bool) -> bool:
 
 def _list(name: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
+
+
+def local_port() -> int:
+    """The port the development server listens on: PORT from the environment (as `make run` sets it), else 5000."""
+    value = (os.environ.get("PORT") or "").strip() or str(DEFAULT_PORT)
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= 65535:
+        raise ConfigurationError(f"PORT must be a TCP port number (1–65535), not {value!r}.")
+    return int(value)
 
 
 def normalise_database_url(url: str) -> str:
@@ -55,7 +64,8 @@ class Config:
         self.SECRET_KEY = env.get("SECRET_KEY") or DEVELOPMENT_SECRET_KEY
         self.SECRET_KEY_FALLBACKS = _list("SECRET_KEY_FALLBACKS")
         self.CSRN_ENCRYPTION_KEY = env.get("CSRN_ENCRYPTION_KEY") or DEVELOPMENT_ENCRYPTION_KEY
-        self.CSRN_BASE_URL = (env.get("CSRN_BASE_URL") or "http://127.0.0.1:5000").rstrip("/")
+        # Unset, links point where `make run` serves: 127.0.0.1 on PORT (5000 unless `make run PORT=…`).
+        self.CSRN_BASE_URL = (env.get("CSRN_BASE_URL") or f"http://127.0.0.1:{local_port()}").rstrip("/")
         self.TRUSTED_HOSTS = _list("TRUSTED_HOSTS") or ["127.0.0.1", "localhost"]
         self.CSRN_PROXY_HOPS = int(env.get("CSRN_PROXY_HOPS", "0") or 0)
         self.SQLALCHEMY_DATABASE_URI = normalise_database_url(

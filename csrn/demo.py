@@ -406,6 +406,8 @@ def _seed_directory(by_name: dict[str, Agency], now: datetime) -> None:
             db.session.add(Holiday(day=date.fromisoformat(day), name=name))
 
 
+# The demo's unanswered emergency escalates this long after `seed-demo` runs (`tick` runs every minute in `make run`).
+ESCALATES_AFTER_SEEDING = timedelta(minutes=3)
 PERSON = {"age_group": "25_plus", "gender": "female", "citizenship": "us", "trafficking_type": "sex",
           "languages": ["en"], "needs": ["case_management", "mental_health"]}
 
@@ -423,8 +425,8 @@ def _demo_intake(email: str, answers: dict, at: datetime):
 
 
 def _seed_referrals(now: datetime) -> None:
-    """Referrals in every state (some overdue, one escalated, one unassigned) and a draft; none involve
-    outsider@demo.example's agency, which offers no case management."""
+    """Referrals in every state (some overdue, one escalated, one unassigned, an emergency about to escalate) and a
+    draft; none involve outsider@demo.example's agency, which offers no case management."""
     def user(email):
         return db.session.scalar(User.by_email(email))
 
@@ -465,8 +467,19 @@ def _seed_referrals(now: datetime) -> None:
     # A withdrawn one.
     referral, sender = _demo_intake("detective@demo.example", {"alias": "T."}, now - timedelta(days=2))
     referral_ops.withdraw(sender, referral, now - timedelta(days=2, hours=-1))
+    # An emergency offered to the 24/7 hotline that nobody answers: its deadline falls a few minutes after the demo
+    # is loaded, so the first `tick` runs of `make run` escalate it while a newcomer watches.
+    _demo_intake("officer@demo.example", {"urgency": "emergency", "alias": "A.",
+                                          "needs": ["case_management", "safety_planning"],
+                                          "receiver": by_email_agency("hotline@demo.example")},
+                 now - _emergency_window() + ESCALATES_AFTER_SEEDING)
     # An unfinished intake.
     intake_ops.start_draft(user("officer@demo.example"), {"urgency": "urgent", "county": "Cedar"}, now)
+
+
+def _emergency_window() -> timedelta:
+    """How long an emergency offer waits for an answer (the settings' deadline, 30 minutes unless changed)."""
+    return timedelta(minutes=db.session.get(TaskForceSettings, 1).emergency_minutes)
 
 
 def by_email_agency(email: str) -> int:

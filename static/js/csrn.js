@@ -57,7 +57,11 @@
     var detail = event.detail || {};
     var trigger = detail.requestConfig && detail.requestConfig.triggeringEvent;
     if (!trigger || (trigger.type !== "submit" && trigger.type !== "click")) { return; }
-    var target = detail.target && document.contains(detail.target) ? detail.target : document.body;
+    var target = detail.target;
+    if (target && !document.contains(target)) {  // swapped with outerHTML: its replacement has its id
+      target = target.id ? document.getElementById(target.id) : null;
+    }
+    target = target || document.querySelector("main") || document.body;
     var status = detail.xhr ? detail.xhr.status : 0;
     if (status === 422) {
       focusOn(target.querySelector(".error-summary") || document.querySelector(".error-summary"));

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from flask import Flask, url_for
+from flask import Flask, current_app, url_for
 from flask_login import current_user
 from markupsafe import Markup, escape
 from sqlalchemy.exc import DBAPIError
@@ -79,8 +79,11 @@ def navigation() -> Nav:
             admin.append(("schedules.holidays", "Holidays"))
     if admin:
         menus.append(("Admin", admin))
+    account = [("account.index", "Account")]
+    if current_app.config.get("CSRN_ENV") == "development" and "devmail.index" in current_app.view_functions:
+        account.append(("devmail.index", "Mailbox (development)"))  # the mail the demo sends, development only
     return Nav(primary=_entries(primary), menus=[(label, _entries(items)) for label, items in menus],
-               account=_entries([("account.index", "Account")]))
+               account=_entries(account))
 
 
 def register(app: Flask) -> None:

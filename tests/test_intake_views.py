@@ -121,7 +121,6 @@ def test_step_one_without_urgency_answers_422_and_keeps_the_county(app, provider
 @pytest.mark.parametrize(("number", "data", "message", "kept"), [
     (2, {**STEP2, "alias": "A" * 81}, "Field cannot be longer than 80 characters", "labour"),
     (2, {**STEP2, "age_group": "ancient"}, "Not a valid choice", ALIAS),
-    (3, {}, "Choose at least one need.", None),
     (5, {"consent": "yes", "narrative": NARRATIVE}, "Say how consent was given.", NARRATIVE),
     (5, {"narrative": NARRATIVE}, "Say whether the person agreed.", NARRATIVE),
     (5, {**STEP5, "consent_categories": []}, "Choose which information may be shared.", PHONE),
@@ -419,3 +418,66 @@ def test_a_failure_in_the_middle_of_sending_leaves_nothing_and_keeps_the_draft(a
         assert answers(app, draft_id)["alias"] == ALIAS
     monkeypatch.undo()
     assert send(sender, app, draft_id).status_code == 303  # the draft still sends afterwards
+
+
+# ----- labels that say what the form does; controls that work by touch and keyboard (issue 18) ---------
+
+def test_case_management_is_ticked_fixed_and_always_sent(app, providers, sender):
+    """Step 3 shows case management ticked and disabled (a hidden field submits it), and it is saved and
+    previewed even when only another need is posted, or none."""
+    draft_id = walk(sender, providers, through=2)
+    html = sender.get(f"/intake/{draft_id}/3").get_data(as_text=True)
+    box = re.search(r'<input[^>]*value="case_management"[^>]*>', html).group(0)
+    assert "checked" in box and "disabled" in box
+    assert '<input type="hidden" name="needs" value="case_management">' in html
+    assert "Case management is always requested" in html
+    post_step(sender, draft_id, 3, {"needs": ["dental"]})
+    assert answers(app, draft_id)["needs"] == ["case_management", "dental"]
+    post_step(sender, draft_id, 3, {})  # nothing ticked: case management alone, as the page says
+    assert answers(app, draft_id)["needs"] == ["case_management"]
+    post_step(sender, draft_id, 3, {"needs": ["dental"]})
+    post_step(sender, draft_id, 4, {"receiver": providers[0].agency_id})
+    post_step(sender, draft_id, 5, STEP5)
+    preview = sender.get(f"/intake/{draft_id}/6").get_data(as_text=True)
+    for part in (_section(preview, "before-title"), _section(preview, "after-title")):
+        assert re.search(r"<dt>Needs</dt><dd>Case management, Dental", part), part
+
+
+def test_languages_are_checkboxes_with_the_common_ones_first(app, providers, sender):
+    """Step 2's languages: checkboxes (no Ctrl/⌘ multi-select, no desktop-only hint), the common languages before
+    "Other languages"; the answers are saved and kept, and a ticked other language opens its group."""
+    draft_id = walk(sender, providers, through=1)
+    html = sender.get(f"/intake/{draft_id}/2").get_data(as_text=True)
+    assert "Hold Ctrl" not in html and "<select multiple" not in html
+    assert re.search(r'<fieldset class="field language-picker" id="languages"', html)
+    assert len(re.findall(r'<input[^>]*name="languages" type="checkbox"', html)) == 65
+    common, other = html.split('<details class="more-choices"', 1)
+    assert "Spanish" in common and "Vietnamese" in common and "Somali" not in common
+    assert "Somali" in other and "Other languages (55)" in other
+    post_step(sender, draft_id, 2, {**STEP2, "languages": ["es", "so"]})
+    assert answers(app, draft_id)["languages"] == ["es", "so"]
+    again = sender.get(f"/intake/{draft_id}/2").get_data(as_text=True)
+    assert '<details class="more-choices" open>' in again and "Somali ticked" in again
+    assert re.search(r'<input[^>]*checked[^>]*value="es"', again)
+
+
+def test_the_step_indicator_says_step_n_of_6(app, providers, sender):
+    """"Step n of 6" in words and a progress bar, a back link, the other steps behind "All steps"."""
+    assert "Step 1 of 6" in sender.get("/intake/new").get_data(as_text=True)
+    draft_id = walk(sender, providers, through=3)
+    html = sender.get(f"/intake/{draft_id}/4").get_data(as_text=True)
+    assert "Step 4 of 6" in html and '<progress value="4" max="6"' in html
+    assert f'class="step-back" href="/intake/{draft_id}/3"' in html
+    assert "<summary>All steps</summary>" in html and f'href="/intake/{draft_id}/1"' in html
+
+
+def test_named_agencies_for_consent_are_checkboxes(app, providers, sender):
+    """Step 5's named agencies: checkboxes too (behind a disclosure that opens on what is ticked), saved."""
+    draft_id = walk(sender, providers, through=4)
+    html = sender.get(f"/intake/{draft_id}/5").get_data(as_text=True)
+    assert "<select multiple" not in html
+    assert re.search(rf'<input[^>]*name="consent_agencies" type="checkbox" value="{providers[1].agency_id}"', html)
+    post_step(sender, draft_id, 5, {**STEP5, "consent_agencies": [str(providers[1].agency_id)]})
+    assert answers(app, draft_id)["consent_agencies"] == [providers[1].agency_id]
+    again = sender.get(f"/intake/{draft_id}/5").get_data(as_text=True)
+    assert '<details class="more-choices" open>' in again and "Second Provider ticked" in again

@@ -7,15 +7,15 @@ from wtforms import (
     DateField,
     RadioField,
     SelectField,
-    SelectMultipleField,
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
+from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from csrn.dimensions import AGE_GROUPS, CITIZENSHIP, CONSIDERATIONS, TRAFFICKING, URGENCIES
 from csrn.directory.languages import language_choices
 from csrn.forms import BaseForm, Checkboxes
+from csrn.intake.operations import CASE_MANAGEMENT
 from csrn.referrals.models import CONSENT_CATEGORIES, CONSENT_HOW
 
 
@@ -30,23 +30,27 @@ class UrgencyForm(BaseForm):
 class PersonForm(BaseForm):
     """Step 2: the person, minimally. "Unknown" is always allowed and never excludes a provider."""
 
-    alias = StringField("Alias or initials", description="Never a full legal name. Optional.",
+    alias = StringField("Alias or initials", description="Never a full legal name.",
                         validators=[Optional(), Length(max=80)])
     age_group = RadioField("Age group", choices=list(AGE_GROUPS.items()), default="unknown")
     gender = SelectField("Gender", choices=[])
     citizenship = RadioField("Citizenship", choices=list(CITIZENSHIP.items()), default="unknown")
     trafficking_type = RadioField("Type of trafficking", choices=list(TRAFFICKING.items()), default="unknown")
-    languages = SelectMultipleField("Languages the person speaks", choices=language_choices(),
-                                    description="Hold Ctrl (or ⌘) to choose several.")
+    languages = Checkboxes("Languages the person speaks", choices=language_choices(),
+                           description="Tick every language the person speaks.")
     interpreter_needed = BooleanField("An interpreter is needed")
     considerations = Checkboxes("Considerations", choices=list(CONSIDERATIONS.items()))
 
 
-class NeedsForm(BaseForm):
-    """Step 3: needs, as service types."""
+def with_case_management(needs: list | None) -> list:
+    """The needs with case management first: every intake asks for it (the referral is for case management)."""
+    return [CASE_MANAGEMENT] + [code for code in needs or [] if code != CASE_MANAGEMENT]
 
-    needs = Checkboxes("What does the person need?", choices=[],
-                       validators=[DataRequired(message="Choose at least one need.")])
+
+class NeedsForm(BaseForm):
+    """Step 3: needs, as service types; case management is always among them (ticked and fixed on the page)."""
+
+    needs = Checkboxes("What does the person need?", choices=[], filters=[with_case_management])
 
 
 class MatchForm(BaseForm):
@@ -66,7 +70,7 @@ class ConsentForm(BaseForm):
     consent_with = Checkboxes("With whom", choices=[
         ("receiver", "The chosen receiver"), ("backups", "Its backups"),
         ("onward", "Onward providers the case manager will choose"), ("chairs", "The committee chairs")])
-    consent_agencies = SelectMultipleField("Also these named agencies", coerce=int, choices=[])
+    consent_agencies = Checkboxes("Also these named agencies", coerce=int, choices=[])
     consent_categories = Checkboxes("Which information", choices=list(CONSENT_CATEGORIES.items()))
     consent_date = DateField("Date consent was given", validators=[Optional()])
     consent_expires = DateField("Consent expires on", description="Leave empty if no end date was agreed.",

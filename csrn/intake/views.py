@@ -54,7 +54,9 @@ def _form_for(step: int, answers: dict, now):
     elif step == 2:
         form.gender.choices = [("unknown", "Unknown")] + [(g.code, g.label) for g in directory_ops.genders()]
     elif step == 3:
-        form.needs.choices = [(t.code, t.name) for t in directory_ops.service_types()]
+        types = directory_ops.service_types()
+        # Case management first: it is always requested, so it is shown ticked and cannot be unticked.
+        form.needs.choices = sorted(((t.code, t.name) for t in types), key=lambda c: c[0] != ops.CASE_MANAGEMENT)
     elif step == 4:
         matches = ops.match_case_management(answers, now)
         choices = [(m.candidate.agency_id, m.candidate.agency_name) for m in matches]

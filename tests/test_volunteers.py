@@ -1300,7 +1300,7 @@ def test_withdrawn_applications_cannot_be_moved_or_recorded(app, login_as, submi
                              data={"csrf_token": b.token(f"/volunteers/{application_id}"), "to_status": "in_review",
                                    "reason": "", "version": str(application_row(app, application_id)["version"])})
     assert response.status_code == 422
-    assert "Not a valid choice" in response.get_data(as_text=True)
+    assert "An application that is withdrawn cannot become in review." in response.get_data(as_text=True)
     response = record_via_view(b, application_id, item["id"], done_on=task_force_today(app).isoformat())
     assert response.status_code == 422
     assert "The applicant withdrew this application." in response.get_data(as_text=True)
@@ -1701,3 +1701,66 @@ def test_an_approved_volunteer_answers_an_offer_like_an_agency(app, submit, chai
         offer = db.session.scalars(select(Offer).where(Offer.referral_id == referral_id)).one()
         assert offer.state == "accepted" and offer.agency_id == row["agency_id"]
         db.session.remove()
+
+
+# ----- labels that say what the form does (issue 18) -------------------------------------------------------
+
+def _label_of(html: str, field_id: str) -> str:
+    return re.search(rf'<label for="{field_id}">(.*?)</label>', html, re.S).group(1)
+
+
+def test_fields_required_for_some_professions_never_say_optional(client):
+    """The licence, its jurisdiction, the language pairs and "your profession" are required for some answers (the
+    validation says so): their labels say when, and none says "(optional)"."""
+    html = client.get("/volunteer/apply").get_data(as_text=True)
+    expected = {"licence_number": "required if licensed", "licence_jurisdiction": "required if licensed",
+                "language_pairs": "required for interpreters", "profession_other": "required if “Other”"}
+    for field_id, when in expected.items():
+        label = _label_of(html, field_id)
+        assert "(optional)" not in label and f"({when})" in label, (field_id, label)
+    assert "Required for attorneys, physicians, dentists, nurses and mental-health clinicians" in html
+    assert "(optional)" in _label_of(html, "availability")  # a truly optional field keeps its marker
+
+
+def test_the_application_ticks_languages_in_the_shared_control(app, client):
+    """Languages: the same checkboxes as the intake, common ones first, the others behind "Other languages";
+    a ticked other language is kept and shown after an error."""
+    html = client.get("/volunteer/apply").get_data(as_text=True)
+    common, other = html.split('<details class="more-choices"', 1)
+    assert 'class="field language-picker' in common and "Arabic" in common and "Tigrinya" not in common
+    assert "Tigrinya" in other and "scroll-list" not in html
+    response = send_application(client, form_data(name="", languages=["en", "ti"]))
+    assert response.status_code == 422
+    kept = response.get_data(as_text=True)
+    assert '<details class="more-choices" open>' in kept and "Tigrinya ticked" in kept
+
+
+def _move_to_options(html: str) -> list[tuple[str, bool]]:
+    select_html = re.search(r'<select[^>]*id="to_status".*?</select>', html, re.S).group(0)
+    return [(value, "selected" in attrs)
+            for attrs, value in re.findall(r'<option([^>]*?)value="([^"]*)"', select_html)]
+
+
+def test_move_to_has_no_default_and_offers_approval_only_when_every_item_is_done(app, login_as, submit, chair,
+                                                                                 courses):
+    """In review with items open: "Move to" preselects nothing and leaves "Approved" out (the hint says why);
+    posting no choice asks for one. Every item done: "Approved" is offered, still not preselected."""
+    now = utcnow()
+    application_id, _ = submit()
+    move(app, application_id, chair.id, "in_review", now)
+    b = login_as(roles=("chair",))
+    html = b.get(f"/volunteers/{application_id}").get_data(as_text=True)
+    options = _move_to_options(html)
+    assert options[0] == ("", False) and not any(selected for _, selected in options)
+    assert [value for value, _ in options] == ["", "on_hold", "declined"]
+    assert "Approval is offered once every required item is done." in html
+    reason = _label_of(html, "reason")
+    assert "(optional)" not in reason and "(required to hold or decline)" in reason  # as change_status insists
+    response = move_via_view(b, application_id, "")
+    assert response.status_code == 422
+    assert "Choose the status to move the application to." in response.get_data(as_text=True)
+    assert application_row(app, application_id)["status"] == "in_review"
+    vet(app, application_id, chair.id, now, courses)
+    html = b.get(f"/volunteers/{application_id}").get_data(as_text=True)
+    assert [value for value, _ in _move_to_options(html)] == ["", "approved", "on_hold", "declined"]
+    assert not any(selected for _, selected in _move_to_options(html))

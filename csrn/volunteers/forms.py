@@ -17,11 +17,13 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional
 
-from csrn.directory.languages import LANGUAGES
+from csrn.directory.languages import language_choices
 from csrn.forms import BaseForm, Checkboxes, VersionedForm
-from csrn.volunteers.models import PRACTICE_AREAS, PROFESSIONS, STATUSES
+from csrn.volunteers.models import PRACTICE_AREAS, PROFESSIONS
 
 EMAIL_MESSAGE = "Enter an e-mail address like name@example.org"
+_licensed = [label.lower() + "s" for label, licensed, *_ in PROFESSIONS.values() if licensed]
+LICENSED = ", ".join(_licensed[:-1]) + " and " + _licensed[-1]  # "attorneys, physicians, … and mental-health …"
 
 
 class ApplicationForm(BaseForm):
@@ -35,16 +37,19 @@ class ApplicationForm(BaseForm):
                                           Length(max=40)])
     profession = RadioField("Profession", choices=[(code, spec[0]) for code, spec in PROFESSIONS.items()],
                             validators=[InputRequired("Choose your profession.")])
-    profession_other = StringField("Your profession, if other", validators=[Optional(), Length(max=120)])
-    licence_number = StringField("Licence or bar number",
-                                 description="Required for attorneys, physicians, dentists, nurses and "
-                                             "mental-health clinicians.",
+    # Required for some professions only (checked in `validate`): the page says when, never "(optional)".
+    profession_other = StringField("Your profession", description="Required when you chose “Other” above.",
+                                   validators=[Optional(), Length(max=120)])
+    licence_number = StringField("Licence or bar number", description=f"Required for {LICENSED}.",
                                  validators=[Optional(), Length(max=80)])
-    licence_jurisdiction = StringField("Licensing jurisdiction", description="e.g. the state bar or board.",
+    licence_jurisdiction = StringField("Licensing jurisdiction",
+                                       description=f"Required for {LICENSED}: the state bar or board.",
                                        validators=[Optional(), Length(max=120)])
-    languages = Checkboxes("Languages you work in", choices=sorted(LANGUAGES.items(), key=lambda pair: pair[1]))
+    languages = Checkboxes("Languages you work in", choices=language_choices(),
+                           description="Tick every language you can work in with a client.")
     language_pairs = TextAreaField("Language pairs (interpreters and translators)",
-                                   description="e.g. “Spanish ↔ English, consecutive and sight translation”.",
+                                   description="Required for interpreters and translators, e.g. “Spanish ↔ English, "
+                                               "consecutive and sight translation”.",
                                    validators=[Optional(), Length(max=2000)])
     practice_areas = Checkboxes("Areas of practice", choices=list(PRACTICE_AREAS.items()))
     hours_per_month = IntegerField("Hours a month you can offer",
@@ -118,10 +123,11 @@ class ItemForm(BaseForm):
 class StatusForm(VersionedForm):
     """A chair moves an application on the board."""
 
-    to_status = SelectField("Move to", choices=[(code, label) for code, label in STATUSES.items()
-                                                if code != "withdrawn"],
-                            validators=[DataRequired()])
-    reason = TextAreaField("Reason", description="Required to hold or decline; goes on the history.",
+    # No status is preselected: the chair chooses. The choices are the moves open now (the view leaves out
+    # "Approved" while a required item is open); `change_status` refuses anything else with its reason.
+    to_status = SelectField("Move to", choices=[], validate_choice=False,
+                            validators=[DataRequired("Choose the status to move the application to.")])
+    reason = TextAreaField("Reason", description="It goes on the application's history.",
                            validators=[Optional(), Length(max=2000)])
     service_type_id = SelectField("Service they will offer", coerce=int, choices=[], validate_choice=False)
 

@@ -172,7 +172,9 @@ def _item_forms(application) -> dict:
 def _status_form(application, form: StatusForm | None = None) -> StatusForm:
     form = form or StatusForm(formdata=None, obj=application)
     moves = ops.allowed_moves(application)
-    form.to_status.choices = [(code, STATUSES[code]) for code in moves]
+    if ops.missing_items(application, ops.local_date(utcnow())):
+        moves = tuple(code for code in moves if code != "approved")  # approval waits for every required item
+    form.to_status.choices = [("", "Choose…")] + [(code, STATUSES[code]) for code in moves] if moves else []
     default_code = PROFESSIONS[application.profession][2]
     types = directory_ops.service_types()
     form.service_type_id.choices = [(t.id, t.name) for t in types]

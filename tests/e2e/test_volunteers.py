@@ -72,13 +72,12 @@ def test_apply_vet_approve_and_join_the_directory(page, today):
         item.locator("button[type=submit]").first.click()
         # The panel is swapped in place: wait for this item to show as done before the next one.
         expect(page.locator("#application-panel .checklist > li").nth(index).locator(".tag-good")).to_be_visible()
-    # Every item but the interview: approval is refused, naming what is missing.
+    # Every item but the interview: approval is not offered, and the panel names what is missing.
     page.select_option("#to_status", "in_review")
     page.click("#application-panel >> text=Change status")
     expect(page.locator("#application-panel h2").first).to_contain_text("In review")
-    page.select_option("#to_status", "approved")
-    page.click("#application-panel >> text=Change status")
-    expect(page.locator("#application-panel .error-summary")).to_contain_text("Interview")
+    expect(page.locator("#to_status option[value=approved]")).to_have_count(0)
+    expect(page.locator("#application-panel")).to_contain_text("Still needed before approval: Interview")
     interview = page.locator("#application-panel .checklist > li", has_text="Interview")
     interview.locator("summary").click()
     interview.locator("input[type=date]").first.fill(today.isoformat())

@@ -15,7 +15,7 @@ from csrn.auth.models import User
 from csrn.extensions import db
 from csrn.protocols import operations as ops
 from csrn.protocols.models import ProtocolAcknowledgement, ProtocolPage, ProtocolVersion
-from tests.conftest import NOW, csrf_from
+from tests.conftest import NOW, csrf_from, task_force_today
 from tests.corpus import BIG_PAYLOAD, NUL_PAYLOAD
 
 HX = {"HX-Request": "true"}
@@ -368,10 +368,13 @@ def test_publish_button_publishes_only_the_newest_version(app, login_as, create_
     """POST publish with the number shown; an older number is refused with a message."""
     slug = create_protocol(drafts=["Second", "Third"])
     chair = login_as(roles=("chair",))
-    refused = chair.post(f"/protocols/{slug}/publish", {"number": "2"}, page=f"/protocols/{slug}")
+    next_review = (NOW + timedelta(days=400)).date().isoformat()
+    refused = chair.post(f"/protocols/{slug}/publish", {"number": "2", "review_due_on": next_review},
+                         page=f"/protocols/{slug}")
     assert refused.status_code == 303 and page_row(app, slug)[1] == 1
     assert "Version 3 was saved after" in chair.get(refused.headers["Location"]).get_data(as_text=True)
-    assert chair.post(f"/protocols/{slug}/publish", {"number": "3"}, page=f"/protocols/{slug}").status_code == 303
+    assert chair.post(f"/protocols/{slug}/publish", {"number": "3", "review_due_on": next_review},
+                      page=f"/protocols/{slug}").status_code == 303
     assert page_row(app, slug)[1] == 3
 
 
@@ -532,3 +535,78 @@ def test_unknown_slugs_and_versions_are_404(login_as, create_protocol):
                 "/protocols/Bad_Slug"):
         assert staff.get(url).status_code == 404, url
     assert login_as(roles=("chair",)).get(f"/protocols/{slug}/versions/99/restore").status_code == 404
+
+
+# ----- labels that say what the form does (issue 18) -------------------------------------------------------
+
+def _label(html: str, field_id: str) -> str:
+    return re.search(rf'<label for="{field_id}">(.*?)</label>', html, re.S).group(1)
+
+
+def test_what_changed_says_when_it_is_required(login_as, create_protocol):
+    """Editing: the note is required when the text changes, and its label says so rather than "(optional)".
+    A new protocol's note is truly optional (it reads "First version")."""
+    slug = create_protocol()
+    chair = login_as(roles=("chair",))
+    edit_label = _label(chair.get(f"/protocols/{slug}/edit").get_data(as_text=True), "change_note")
+    assert "(optional)" not in edit_label and "required when the title or text changes" in edit_label
+    new_page = chair.get("/protocols/new").get_data(as_text=True)
+    assert "(optional)" in _label(new_page, "change_note") and "First version" in new_page
+
+
+def test_publishing_asks_for_the_next_review_date_and_sets_it(app, login_as, create_protocol):
+    """A protocol due for review with a newer draft: the publish button comes with "Next review" (a year on,
+    suggested); without a date or with one not after today nothing is published; with one, the version is
+    published, the review date set and "Review due" gone."""
+    today = task_force_today(app)
+    slug = create_protocol(review_due_on=today - timedelta(days=10), drafts=["The reviewed text"])
+    chair = login_as(roles=("chair",))
+    shown = chair.get(f"/protocols/{slug}").get_data(as_text=True)
+    assert "Review due" in shown and "set the next review date when you save or publish" in shown
+    publish_form = re.search(r'<form[^>]*class="publish-form".*?</form>', shown, re.S).group(0)
+    assert "Next review" in publish_form
+    suggested = (today + timedelta(days=365)).isoformat()
+    assert re.search(rf'<input[^>]*name="review_due_on"[^>]*type="date"[^>]*value="{suggested}"', publish_form)
+    for refused_date, message in (("", "Enter the date of the next review (after today) to publish."),
+                                  (today.isoformat(), "Set the next review to a date after today.")):
+        response = chair.post(f"/protocols/{slug}/publish", {"number": "2", "review_due_on": refused_date},
+                              page=f"/protocols/{slug}")
+        assert response.status_code == 303 and page_row(app, slug)[1] == 1
+        assert message in chair.get(response.headers["Location"]).get_data(as_text=True)
+    response = chair.post(f"/protocols/{slug}/publish", {"number": "2", "review_due_on": suggested},
+                          page=f"/protocols/{slug}")
+    assert response.status_code == 303 and page_row(app, slug)[1] == 2
+    with app.app_context():
+        page = db.session.scalar(select(ProtocolPage).where(ProtocolPage.slug == slug))
+        assert page.review_due_on.isoformat() == suggested and page.review_reminded_at is None
+        db.session.remove()
+    after = chair.get(f"/protocols/{slug}").get_data(as_text=True)
+    assert "Review due" not in after
+
+
+def test_the_version_page_publish_button_asks_for_the_next_review_too(login_as, create_protocol):
+    slug = create_protocol(drafts=["Second"])
+    chair = login_as(roles=("chair",))
+    html = chair.get(f"/protocols/{slug}/versions/2").get_data(as_text=True)
+    publish_form = re.search(r'<form[^>]*class="publish-form".*?</form>', html, re.S).group(0)
+    assert 'name="review_due_on"' in publish_form and "Publish version 2" in publish_form
+
+
+def test_save_and_publish_refuses_a_review_date_that_has_come(app, login_as, create_protocol):
+    """The edit form's Save and publish with the old, past review date: 422 beside the date, nothing saved;
+    a draft save with the same date still goes through."""
+    today = task_force_today(app)
+    slug = create_protocol(review_due_on=today - timedelta(days=3))
+    chair = login_as(roles=("chair",))
+    edit_page = chair.get(f"/protocols/{slug}/edit").get_data(as_text=True)
+    seen = re.search(r'<input[^>]*name="version"[^>]*value="(\d+)"', edit_page).group(1)
+    data = form_data(owner_id=str(chair.user.id), title="First response", body="## Call\n\nCall them now.\n",
+                     change_note="Now", review_due_on=(today - timedelta(days=3)).isoformat(), version=seen,
+                     action="publish")
+    response = chair.post(f"/protocols/{slug}/edit", data)
+    assert response.status_code == 422
+    assert "Publishing starts a new review period: set the next review to a date after today." in \
+        response.get_data(as_text=True)
+    assert page_row(app, slug)[2] == 1
+    assert chair.post(f"/protocols/{slug}/edit", {**data, "action": "save"}).status_code == 303
+    assert page_row(app, slug)[2] == 2

@@ -61,3 +61,12 @@ class VersionNumberForm(BaseForm):
     """A POST button naming the version it acts on (publish, acknowledge)."""
 
     number = IntegerField(widget=HiddenInput(), validators=[InputRequired()])
+
+
+class PublishForm(VersionNumberForm):
+    """The publish button: the version it publishes and the next review date (publishing is a read-through)."""
+
+    review_due_on = DateField(
+        "Next review", validators=[InputRequired(message="Enter the date of the next review.")],
+        description="Publishing is a read-through: the next one is due on this date (after today).",
+    )

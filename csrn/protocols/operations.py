@@ -327,8 +327,19 @@ def save_page(actor, page: ProtocolPage, values: dict, seen_version: int | None,
     return new_version
 
 
-def _publish(actor, page: ProtocolPage, number: int, now: datetime) -> None:
-    """The draft → published transition, checked in the same UPDATE that makes it."""
+REVIEW_PERIOD = timedelta(days=365)
+
+
+def suggested_review_date(page: ProtocolPage | None, today: date) -> date:
+    """The next review date a form offers: the page's own while it is ahead, else a year from today."""
+    if page is not None and page.review_due_on > today:
+        return page.review_due_on
+    return today + REVIEW_PERIOD
+
+
+def _publish(actor, page: ProtocolPage, number: int, now: datetime, review_due_on: date | None = None) -> None:
+    """The draft → published transition, checked in the same UPDATE that makes it (with the next review date,
+    when one is given)."""
     if number != page.latest_number:
         raise ProtocolError(
             f"Version {page.latest_number} was saved after the version you chose. Review it before publishing."
@@ -343,7 +354,8 @@ def _publish(actor, page: ProtocolPage, number: int, now: datetime) -> None:
             or_(ProtocolPage.published_number.is_(None), ProtocolPage.published_number != number),
         )
         .values(status="published", published_number=number, published_at=now, updated_at=now,
-                version=ProtocolPage.version + 1)
+                version=ProtocolPage.version + 1,
+                **({"review_due_on": review_due_on, "review_reminded_at": None} if review_due_on else {}))
         .execution_options(synchronize_session="fetch")
     )
     if result.rowcount != 1:
@@ -355,12 +367,19 @@ def _publish(actor, page: ProtocolPage, number: int, now: datetime) -> None:
         .values(published_at=now, published_by_id=actor.id)
         .execution_options(synchronize_session="fetch")
     )
-    audit.record(actor, "protocol.publish", page, fields=["published_number"], now=now)
+    audit.record(actor, "protocol.publish", page,
+                 fields=["published_number"] + (["review_due_on"] if review_due_on else []), now=now)
 
 
-def publish(actor, page: ProtocolPage, number: int, now: datetime) -> None:
-    """Publish version `number` (chairs): it must still be the newest version; readers must acknowledge it."""
-    _publish(actor, page, number, now)
+def publish(actor, page: ProtocolPage, number: int, now: datetime, review_due_on: date | None = None) -> None:
+    """Publish version `number` (chairs): it must still be the newest version; readers must acknowledge it.
+
+    With `review_due_on` (the publish button asks for it), the next review is set in the same change: it must
+    be after today, since publishing is the read-through a review asks for.
+    """
+    if review_due_on is not None and review_due_on <= local_date(now):
+        raise ProtocolError("Set the next review to a date after today.")
+    _publish(actor, page, number, now, review_due_on)
     db.session.commit()
 
 

@@ -1,7 +1,5 @@
 """Protocol pages: list, read, acknowledge; chairs write, preview, publish, compare and restore."""
 
-from datetime import timedelta
-
 from flask import abort, flash, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy.orm.exc import StaleDataError
@@ -13,7 +11,14 @@ from csrn.extensions import db
 from csrn.forms import EmptyForm, redirect_after_post, render_form
 from csrn.protocols import bp
 from csrn.protocols import operations as ops
-from csrn.protocols.forms import BODY_MAX, NewProtocolForm, PreviewForm, ProtocolForm, VersionNumberForm
+from csrn.protocols.forms import (
+    BODY_MAX,
+    NewProtocolForm,
+    PreviewForm,
+    ProtocolForm,
+    PublishForm,
+    VersionNumberForm,
+)
 from csrn.protocols.render import render_protocol
 from csrn.roles import CHAIR
 from csrn.routing import id_arg_or_404
@@ -61,6 +66,7 @@ def show(slug: str):
     page = ops.get_page_or_404(slug, current_user)
     version = ops.shown_version(current_user, page)
     now = utcnow()
+    today = ops.local_date(now)
     return render_template(
         "protocols/show.html",
         page=page,
@@ -71,9 +77,24 @@ def show(slug: str):
         meant=ops.is_meant_for(current_user, page),
         can_edit=ops.can_edit(current_user),
         form=VersionNumberForm(),
+        publish_form=_publish_form(page, today) if ops.can_edit(current_user) else None,
         now=now,
-        today=ops.local_date(now),
+        today=today,
     )
+
+
+def _publish_form(page, today):
+    """The publish button's form, with the next review date it suggests (a year on, once the review is due)."""
+    return PublishForm(formdata=None, data={"review_due_on": ops.suggested_review_date(page, today)})
+
+
+def _refuse_past_review(form: NewProtocolForm, action: str, today) -> bool:
+    """Publishing is a read-through, so it asks for a next review after today; say so beside the date."""
+    if action != "publish" or not form.review_due_on.data or form.review_due_on.data > today:
+        return False
+    form.review_due_on.errors = [*form.review_due_on.errors,
+                                 "Publishing starts a new review period: set the next review to a date after today."]
+    return True
 
 
 def _page_form_response(form: NewProtocolForm, page=None, status: int | None = None, **context):
@@ -100,11 +121,13 @@ def create():
     if request.method == "GET":
         form.owner_id.data = current_user.id
         form.audience.data = "members"
-        form.review_due_on.data = ops.local_date(utcnow()) + timedelta(days=365)
+        form.review_due_on.data = ops.suggested_review_date(None, ops.local_date(utcnow()))
     action = request.form.get("action", "save")
     if request.method == "POST" and action == "preview":
         return _page_form_response(form, status=200)
     if form.validate_on_submit():
+        if _refuse_past_review(form, action, ops.local_date(utcnow())):
+            return _page_form_response(form)
         try:
             page = ops.create_page(current_user, _values(form), utcnow(), publish=action == "publish")
         except ops.ProtocolError as error:
@@ -139,6 +162,7 @@ def edit(slug: str):
         text_changed = form.title.data != latest.title or form.body.data != latest.body
         if text_changed and not form.change_note.data:
             form.change_note.errors = [*form.change_note.errors, "Say in a line what changed."]
+        if _refuse_past_review(form, action, ops.local_date(utcnow())) or form.change_note.errors:
             return _page_form_response(form, page, latest=latest)
         try:
             version = ops.save_page(current_user, page, _values(form), form.version.data, utcnow(),
@@ -177,13 +201,17 @@ def preview():
 @bp.post("/<protocol_slug:slug>/publish")
 @roles_required(CHAIR)
 def publish(slug: str):
-    """Publish the newest version (chairs); everyone it is meant for is asked to acknowledge it."""
+    """Publish the newest version with the date of its next review (chairs); everyone it is meant for is asked to
+    acknowledge it."""
     page = ops.get_page_or_404(slug, current_user)
-    form = VersionNumberForm()
+    form = PublishForm()
     if not form.validate_on_submit():
-        abort(400)
+        if form.number.errors or form.csrf_token.errors:
+            abort(400)
+        flash("Enter the date of the next review (after today) to publish.", "warning")
+        return redirect_after_post(url_for("protocols.show", slug=page.slug))
     try:
-        ops.publish(current_user, page, form.number.data, utcnow())
+        ops.publish(current_user, page, form.number.data, utcnow(), review_due_on=form.review_due_on.data)
     except ops.ProtocolError as error:
         db.session.rollback()
         flash(str(error), "warning")
@@ -253,6 +281,7 @@ def version(slug: str, number: int):
         previous=ops.get_version(page, number - 1),
         can_edit=ops.can_edit(current_user),
         form=VersionNumberForm(),
+        publish_form=_publish_form(page, ops.local_date(now)) if ops.can_edit(current_user) else None,
         now=now,
     )
 

@@ -32,6 +32,7 @@ from tests.directory_factories import (
     make_service_factory,
     set_settings,
 )
+from tests.referral_factories import RENEWAL, SIGNED, core_course, new_user
 
 CHICAGO = ZoneInfo("America/Chicago")
 
@@ -112,6 +113,7 @@ agency_specs = st.fixed_dictionaries({
     "name": words(3),
     "description": words(3),
     "status": st.sampled_from(STATUSES),
+    "receivable": st.booleans(),  # an agreement and a certified user: `can_receive_referrals` if also a member
     "services": st.lists(service_specs, max_size=6),
 })
 
@@ -157,7 +159,8 @@ def reference_match(agency: dict, service: dict, f: ops.Filters) -> bool:
         return False
     if f.language and f.language not in set(facets["language"]) | set(facets["interpretation"]):
         return False
-    if f.accepting and not (service["open_slots"] or 0) > 0:
+    receivable = agency["receivable"] and agency["status"] == "member"  # can_receive_referrals, written plainly
+    if f.accepting and not (receivable and (service["open_slots"] or 0) > 0):
         return False
     return not (f.twentyfour and not service["is_24_7"])
 
@@ -166,9 +169,16 @@ def insert_world(agencies: list[dict]) -> dict[int, tuple[dict, dict]]:
     """Insert the agencies and their services in one flush; return service id -> (agency spec, service spec)."""
     rows = [Agency(name=spec["name"] or "Agency", description=spec["description"],
                    agency_type="victim_service_provider", membership_status=spec["status"],
+                   mou_signed_on=SIGNED if spec["receivable"] else None,
+                   mou_renewal_on=RENEWAL if spec["receivable"] else None,
                    created_at=NOW, updated_at=NOW) for spec in agencies]
     db.session.add_all(rows)
     db.session.flush()
+    for row, spec in zip(rows, agencies, strict=True):
+        if spec["receivable"]:
+            holder = new_user(row.id)
+            db.session.add(Certificate(user_id=holder.id, agency_id=row.id, course_id=core_course().id,
+                                       completed_on=SIGNED, expires_on=None, status="verified", recorded_at=NOW))
     made = []
     for row, spec in zip(rows, agencies, strict=True):
         for service_spec in spec["services"]:
@@ -231,6 +241,7 @@ def test_every_pair_of_filters_matches_the_reference(app):
         "name": " ".join(rng.sample(WORDS, rng.randint(0, 2))) or f"Agency {i}",
         "description": " ".join(rng.sample(WORDS, rng.randint(0, 3))),
         "status": STATUSES[i % len(STATUSES)],
+        "receivable": i % 3 != 1,
         "services": [{
             "type": rng.choice(sorted(TYPES)), "name": " ".join(rng.sample(WORDS, rng.randint(0, 2))),
             "description": " ".join(rng.sample(WORDS, rng.randint(0, 2))),
@@ -312,13 +323,36 @@ def test_language_matches_spoken_or_interpreted_but_not_unstated(pair):
 
 
 def test_accepting_means_open_slots_and_24_7_means_24_7(ctx, create_agency, create_service):
-    agency_id = create_agency()
+    """Accepting referrals: a provider that can receive referrals (the one rule) with open slots."""
+    agency_id = create_agency(mou_signed_on=SIGNED, mou_renewal_on=RENEWAL)
+    _certify(agency_id, SIGNED, None, holder=True)
     full = create_service(agency_id, open_slots=0)
     untracked = create_service(agency_id, open_slots=None)
     room = create_service(agency_id, open_slots=2, is_24_7=True)
+    uncertified_room = create_service(create_agency(), open_slots=4)
     assert found(ops.Filters(accepting=True)) == {room}
     assert found(ops.Filters(twentyfour=True)) == {room}
-    assert found(ops.Filters()) == {full, untracked, room}
+    assert found(ops.Filters()) == {full, untracked, room, uncertified_room}
+
+
+def test_accepting_lists_only_providers_that_can_receive_referrals(ctx, create_agency, create_service):
+    """Every result of "Accepting referrals" passes `can_receive_referrals`; one with room that does not is left
+    out (no certificate, a lapsed agreement, an applicant)."""
+    now = datetime(2026, 6, 1, 12, tzinfo=UTC)
+    shown = create_agency(name="Receives", mou_signed_on=SIGNED, mou_renewal_on=RENEWAL)
+    lapsed = create_agency(name="Lapsed agreement", mou_signed_on=SIGNED, mou_renewal_on=date(2026, 5, 1))
+    applicant = create_agency(name="Applicant", membership_status="applicant", mou_signed_on=SIGNED,
+                              mou_renewal_on=RENEWAL)
+    for agency_id in (shown, lapsed, applicant):
+        _certify(agency_id, SIGNED, None, holder=True)
+    uncertified = create_agency(name="No certificate", mou_signed_on=SIGNED, mou_renewal_on=RENEWAL)
+    services = {create_service(agency_id, open_slots=3): agency_id
+                for agency_id in (shown, lapsed, applicant, uncertified)}
+    accepting = found(ops.Filters(accepting=True), now)
+    assert {services[s] for s in accepting} == {shown}
+    assert all(receiving.can_receive_referrals(db.session.get(Service, s).agency, None, now) for s in accepting)
+    assert {s for s in services if receiving.can_receive_referrals(db.session.get(Service, s).agency, None, now)} \
+        == accepting
 
 
 def test_community_resources_only_when_asked_and_never_suspended_or_inactive(ctx, create_agency, create_service):
@@ -355,7 +389,9 @@ def test_text_search_is_case_insensitive_over_every_text(ctx, create_agency, cre
 
 # ----- certified only: the one rule ------------------------------------------------------------------
 
-def _certify(agency_id: int, completed_on: date, expires_on: date | None) -> None:
+def _certify(agency_id: int, completed_on: date, expires_on: date | None, holder: bool = False) -> None:
+    if holder:
+        new_user(agency_id)
     course = db.session.scalar(select(TrainingCourse).where(TrainingCourse.name == "Core directory course"))
     if course is None:
         course = TrainingCourse(name="Core directory course", hours=8, valid_months=12, is_core=True, active=True,

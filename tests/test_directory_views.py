@@ -11,7 +11,7 @@ from datetime import time, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from csrn.agencies.models import Agency
+from csrn.agencies.models import Agency, Certificate
 from csrn.auth import tokens
 from csrn.auth.models import AuthToken, User
 from csrn.clock import utcnow
@@ -20,6 +20,7 @@ from csrn.directory.models import CapacityConfirmation, Location, Service
 from csrn.extensions import db
 from csrn.notify.models import OutboxMessage
 from tests.directory_factories import make_location_factory, make_service_factory, set_settings, type_id
+from tests.referral_factories import RENEWAL, SIGNED, core_course, new_user
 
 HTMX = {"HX-Request": "true"}
 RESULTS = {"HX-Request": "true", "HX-Target": "results"}
@@ -49,9 +50,21 @@ def is_full_page(page: str) -> bool:
 
 # ----- search: without JavaScript, with htmx, paginated ---------------------------------------------
 
+def make_receivable(app, agency_id: int) -> None:
+    """Give an agency what `can_receive_referrals` asks: a current agreement and a certified user."""
+    with app.app_context():
+        agency = db.session.get(Agency, agency_id)
+        agency.mou_signed_on, agency.mou_renewal_on = SIGNED, RENEWAL
+        holder = new_user(agency_id)
+        db.session.add(Certificate(user_id=holder.id, agency_id=agency_id, course_id=core_course().id,
+                                   completed_on=SIGNED, expires_on=None, status="verified", recorded_at=utcnow()))
+        db.session.commit()
+
+
 @pytest.fixture
-def searchable(create_agency, create_service):
+def searchable(app, create_agency, create_service):
     harbor = create_agency(name="Harbor Light Shelter")
+    make_receivable(app, harbor)
     create_service(harbor, type_code="emergency_shelter", description="Beds for tonight", open_slots=2)
     create_service(create_agency(name="Valley Legal Aid"), type_code="civil_legal", description="Vacatur help")
     return harbor
@@ -65,6 +78,22 @@ def test_search_works_without_javascript(login_as, searchable):
     assert 'id="accepting" name="accepting" value="1" checked' in page
     assert "1 service found." in page and "Harbor Light Shelter" in page and "Valley Legal Aid" not in page
     assert f'href="/agencies/{searchable}#service-' in page
+
+
+def test_accepting_referrals_lists_only_providers_that_can_receive_them(app, login_as, create_agency,
+                                                                       create_service, searchable):
+    """"Accepting referrals" says what it does: providers that can receive referrals (the one rule), with open
+    slots. A shelter with beds whose agency is not certified is not listed, nor a certified one that is full."""
+    create_service(create_agency(name="Uncertified Beds"), type_code="emergency_shelter", open_slots=6)
+    full = create_agency(name="Full Certified Shelter")
+    make_receivable(app, full)
+    create_service(full, type_code="emergency_shelter", open_slots=0)
+    page = html(login_as().get("/directory/?service_type=emergency_shelter&accepting=1"))
+    assert "Accepting referrals (can receive them, with open slots)" in page
+    assert "Harbor Light Shelter" in page and "1 service found." in page
+    assert "Uncertified Beds" not in page and "Full Certified Shelter" not in page
+    everyone = html(login_as().get("/directory/?service_type=emergency_shelter"))
+    assert "Uncertified Beds" in everyone and "Full Certified Shelter" in everyone
 
 
 def test_search_with_htmx_returns_the_results_fragment(login_as, searchable):

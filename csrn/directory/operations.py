@@ -129,7 +129,8 @@ def search_query(filters: Filters, now: datetime):
             ServiceFacet.service_id == Service.id, ServiceFacet.kind.in_(("language", "interpretation")),
             ServiceFacet.value == filters.language)))
     if filters.accepting:
-        query = query.where(Service.open_slots > 0)
+        # Accepting referrals: may be offered one (the one rule, as the intake's matching applies it) and has room.
+        query = query.where(receiving.receivable_condition(None, now), Service.open_slots > 0)
     if filters.twentyfour:
         query = query.where(Service.is_24_7.is_(True))
     if filters.certified:

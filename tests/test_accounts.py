@@ -290,7 +290,7 @@ def test_invitation_link_shown_once_mailed_from_base_url_and_hidden_on_the_outbo
         assert stored != token and len(stored) == 64  # hashed
 
     admin = login_as(roles=("admin",), agency_id=None)
-    outbox = admin.get("/admin/outbox/").get_data(as_text=True)
+    outbox = admin.get("/admin/outbox/").get_data(as_text=True).replace("<wbr>", "")  # addresses wrap at @ and dots
     assert email in outbox and "Your invitation" in outbox
     assert token not in outbox and "/invitation/" not in outbox
 

@@ -217,7 +217,7 @@ def test_outbox_page_shows_recipient_and_subject_but_never_the_body(app, login_a
     admin = login_as(roles=("admin",), agency_id=None)
     response = admin.get("/admin/outbox/")
     assert response.status_code == 200
-    page = response.get_data(as_text=True)
+    page = response.get_data(as_text=True).replace("<wbr>", "")
     assert "invitee@example.org" in page
     assert "Your CSRN invitation" in page
     assert LIVE_TOKEN not in page
@@ -243,5 +243,5 @@ def test_outbox_page_lists_the_newest_message_first(app, login_as):
         queue_mail("later@example.org", "Queued later", "Body", datetime(2026, 11, 2, tzinfo=UTC))
         queue_mail("earlier@example.org", "Queued earlier", "Body", datetime(2026, 11, 1, tzinfo=UTC))
         db.session.commit()
-    page = login_as(roles=("admin",), agency_id=None).get("/admin/outbox/").get_data(as_text=True)
+    page = login_as(roles=("admin",), agency_id=None).get("/admin/outbox/").get_data(as_text=True).replace("<wbr>", "")
     assert page.index("Queued later") < page.index("Queued earlier")

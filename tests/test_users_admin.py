@@ -74,10 +74,10 @@ def test_agency_admin_sees_only_their_agency(app, login_as, create_user):
     b = login_as(roles=("agency_admin",))
     own = create_user(roles=("staff",), agency_id=b.user.agency_id)
     other = create_user(roles=("staff",))
-    listing = b.get("/users/").get_data(as_text=True)
+    listing = b.get("/users/").get_data(as_text=True).replace("<wbr>", "")
     assert own.email in listing and other.email not in listing
     fragment = b.get(f"/users/?q={other.email}", headers={"HX-Request": "true"}).get_data(as_text=True)
-    assert f"<td>{other.email}</td>" not in fragment and "No users match" in fragment
+    assert 'data-label="E-mail"' not in fragment and "No users match" in fragment  # no row, only the answer
     assert b.get(f"/users/{own.id}").status_code == 200
     assert b.get(f"/users/{other.id}").status_code == 404
     assert set_roles(b, other.id, ["case_manager"]).status_code == 404
@@ -92,7 +92,7 @@ def test_agency_admin_without_an_agency_sees_nobody(app, login_as, create_user):
     """An agency admin who belongs to no agency does not see the users who belong to none (admins)."""
     admin = create_user(roles=("admin",), agency_id=None)
     b = login_as(roles=("agency_admin",), agency_id=None)
-    listing = b.get("/users/").get_data(as_text=True)
+    listing = b.get("/users/").get_data(as_text=True).replace("<wbr>", "")
     assert admin.email not in listing
     assert b.get(f"/users/{admin.id}").status_code == 404
 
@@ -102,7 +102,7 @@ def test_chairs_and_admins_see_every_agency(login_as, create_user):
     a, b = create_user(roles=("staff",)), create_user(roles=("case_manager",))
     for roles in (("chair",), ("admin",)):
         viewer = login_as(roles=roles)
-        listing = viewer.get("/users/").get_data(as_text=True)
+        listing = viewer.get("/users/").get_data(as_text=True).replace("<wbr>", "")
         assert a.email in listing and b.email in listing
         assert viewer.get(f"/users/{a.id}").status_code == 200
 

@@ -33,7 +33,7 @@ def test_chair_covers_the_gap(page):
     crisis = page.locator("section", has_text="Crisis response").first
     expect(crisis).to_contain_text("gap with no primary on call")
     gap_row = crisis.locator("tbody tr").first
-    start_text = gap_row.locator("td").nth(0).inner_text()  # e.g. "Mon 7 Dec 2026 16:00"
+    start_text = gap_row.locator("td").nth(0).inner_text()  # e.g. "Mon 7 Dec 2026 16:00 CST"
     end_text = gap_row.locator("td").nth(1).inner_text()
     screenshot(page, "oncall-coverage-gap")
 
@@ -46,9 +46,9 @@ def test_chair_covers_the_gap(page):
     day = " ".join(start_text.split()[1:4])  # "7 Dec 2026"
     start_day = datetime.strptime(day, "%d %b %Y").date()
     page.fill("#start_date", start_day.isoformat())
-    page.fill("#start_time", start_text.split()[-1])
+    page.fill("#start_time", re.search(r"\d\d:\d\d", start_text).group(0))  # "16:00" of "… 16:00 CST"
     page.fill("#end_date", datetime.strptime(" ".join(end_text.split()[1:4]), "%d %b %Y").date().isoformat())
-    page.fill("#end_time", end_text.split()[-1])
+    page.fill("#end_time", re.search(r"\d\d:\d\d", end_text).group(0))
     page.click("main form button[type=submit]")
     expect(page.locator(".error-summary")).to_contain_text("phone")
     expect(page.locator("#display_name")).to_have_value("Safe Harbor duty phone")  # nothing typed is lost

@@ -70,3 +70,22 @@ def test_a_volunteers_account_names_them_once_and_never_your_agency(login_as, cr
     staff = login_as(roles=("staff",), agency_id=create_agency(name="Riverton Police"))
     staff_page = main_of(staff.get("/account/").get_data(as_text=True))
     assert "<dt>Agency</dt><dd>Riverton Police</dd>" in staff_page and "your agency's roster" in staff_page
+
+
+def test_a_volunteers_dashboard_and_header_speak_to_them(app, login_as, create_agency):
+    """A pro bono volunteer is their own one-person provider: no "your agency", and their name once in the header."""
+    provider = create_agency(name="Pat Volunteer")
+    volunteer = login_as(roles=("volunteer",), agency_id=provider)
+    html = volunteer.get("/").get_data(as_text=True)
+    page = main_of(html)
+    assert "Your directory listing" in page and "Your pro bono listing" in page
+    assert "your agency" not in page.lower()
+    header = html[html.index("<header"):html.index("</header>")]
+    assert "Pat Volunteer ·" not in header  # never "name · name · Volunteer"
+
+
+def test_the_protocol_editors_preview_can_be_reached_by_keyboard(login_as):
+    """A scrolling region must take the focus to be read by keyboard (axe scrollable-region-focusable)."""
+    chair = login_as(roles=("chair",))
+    html = chair.get("/protocols/new").get_data(as_text=True)
+    assert re.search(r'<div id="preview" class="preview-frame" tabindex="0" role="region" aria-label="[^"]+">', html)

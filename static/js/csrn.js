@@ -53,6 +53,12 @@
                               "textarea:not([disabled])");
   }
 
+  // A page reached by a step change (a full load after "Save and continue") starts with its heading focused.
+  var start = document.querySelector("[data-focus-on-load]");
+  if (start && !window.location.hash && document.activeElement === document.body) {
+    start.focus({preventScroll: true});
+  }
+
   document.addEventListener("htmx:afterSettle", function (event) {
     var detail = event.detail || {};
     var trigger = detail.requestConfig && detail.requestConfig.triggeringEvent;

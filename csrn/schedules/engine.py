@@ -121,7 +121,8 @@ def occurrences(schedule: Schedule, start: datetime, end: datetime,
     if end <= start:
         return []
     start, end = start.astimezone(UTC), end.astimezone(UTC)
-    return sorted((s, e) for s, e in _occurrences(schedule, start, end, zone) if s < end and e > start)
+    # A span inside a daylight-saving gap (02:00–02:15 on the spring-forward day) is empty: no occurrence.
+    return sorted((s, e) for s, e in _occurrences(schedule, start, end, zone) if s < e and s < end and e > start)
 
 
 def _occurrences(schedule: Schedule, start: datetime, end: datetime, zone: ZoneInfo) -> list[tuple[datetime, datetime]]:

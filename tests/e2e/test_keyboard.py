@@ -78,11 +78,6 @@ def choose_radio(page, name: str, value: str) -> None:
     raise AssertionError(f"no radio {name}={value}")
 
 
-def focus_is_in_the_step(page) -> bool:
-    return page.evaluate("() => { const a = document.activeElement, s = document.getElementById('step-area');"
-                         " return !!(a && s && a !== document.body && (s.contains(a) || a.matches('h1, h2'))); }")
-
-
 def test_the_emergency_intake_by_keyboard(chromium, live_server):
     context = chromium.new_context(base_url=live_server, viewport={"width": 390, "height": 844})
     page = context.new_page()
@@ -98,7 +93,7 @@ def test_the_emergency_intake_by_keyboard(chromium, live_server):
     key_to(page, "#step-area button[type=submit]")
     page.keyboard.press("Enter")
     expect(page.locator("#step-count")).to_contain_text("Step 2 of 6")
-    assert focus_is_in_the_step(page)  # not left on <body> after the swap
+    expect(page.locator("h1[data-focus-on-load]")).to_be_focused()  # not left on <body> after the step change
     choose_radio(page, "age_group", "25_plus")
     key_to(page, "#gender")
     page.keyboard.type("Female")
@@ -106,13 +101,13 @@ def test_the_emergency_intake_by_keyboard(chromium, live_server):
     key_to(page, "#step-area button[type=submit]")
     page.keyboard.press("Enter")
     expect(page.locator("#step-count")).to_contain_text("Step 3 of 6")
-    assert focus_is_in_the_step(page)
+    expect(page.locator("h1[data-focus-on-load]")).to_be_focused()
     key_to(page, "input[name=needs][value=emergency_shelter]")
     page.keyboard.press("Space")
     key_to(page, "#step-area button[type=submit]")
     page.keyboard.press("Enter")
     expect(page.locator("#step-count")).to_contain_text("Step 4 of 6")
-    assert focus_is_in_the_step(page)
+    expect(page.locator("h1[data-focus-on-load]")).to_be_focused()
     tab_to(page, "e => e.tagName === 'BUTTON' && e.textContent.includes('Send now (emergency)')")
     page.keyboard.press("Enter")
     page.wait_for_url("**/sent")

@@ -715,8 +715,10 @@ def test_the_status_page_shows_stage_and_checklist_never_the_committees_words(ap
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert "On hold" in html
-    assert re.search(r"<td>Identity verified</td><td><span class=\"tag tag-good\">done</span>", html)
-    assert re.search(r"<td>Background check</td><td><span class=\"tag\">to do</span>", html)
+    assert re.search(r"<td data-label=\"Item\">Identity verified</td>"
+                     r"<td data-label=\"State\"><span class=\"tag tag-good\">done</span>", html)
+    assert re.search(r"<td data-label=\"Item\">Background check</td>"
+                     r"<td data-label=\"State\"><span class=\"tag\">to do</span>", html)
     assert "SENTINEL-NOTE-5521" not in html and "SENTINEL-REASON-8830" not in html
     assert "Test User" not in html  # not who checked it either
 
@@ -732,7 +734,8 @@ def test_the_status_page_marks_expired_items(app, client, submit, chair, courses
     Browser(app.test_client()).post("/volunteer/status", {"email": email})
     token = STATUS_LINK.search(mail_to(app, email)[-1][1]).group(1)
     html = client.get(f"/volunteer/status/{token}").get_data(as_text=True)
-    assert re.search(r"<td>Background check</td><td><span class=\"tag tag-warn\">expired</span>", html)
+    assert re.search(r"<td data-label=\"Item\">Background check</td>"
+                     r"<td data-label=\"State\"><span class=\"tag tag-warn\">expired</span>", html)
 
 
 def set_updated_at(app, application_id, when) -> None:

@@ -312,6 +312,20 @@ def test_offer_deadlines_by_urgency_and_settings(ctx):
 
 # ----- the escalation pass ---------------------------------------------------------------------------------
 
+def test_the_real_escalation_pass_never_touches_a_drill_and_a_drills_pass_no_real_offer(world):
+    """Drills run on their own clock (the drills issue): `escalation_pass` filters on the referral's is_drill."""
+    real = send_intake(world["author"], NOW, receiver=world["A"].agency_id, urgency="emergency")
+    drill = send_intake(world["author"], NOW, receiver=world["A"].agency_id, urgency="emergency")
+    db.session.get(type(drill), drill.id).is_drill = True
+    db.session.commit()
+    later = NOW + timedelta(minutes=31)
+    assert ops.escalation_pass(later) == "1 offer(s) escalated"
+    assert referral(drill.id).pending_offer.agency_id == world["A"].agency_id  # untouched
+    assert referral(real.id).pending_offer is None or referral(real.id).pending_offer.agency_id != world["A"].agency_id
+    assert ops.escalation_pass(later, drills=True) == "1 offer(s) escalated"
+    assert referral(drill.id).offers[0].state == "expired"
+
+
 @pytest.mark.parametrize(("urgency", "deadline"), [
     ("emergency", NOW + timedelta(minutes=30)),
     ("urgent", NOW + timedelta(hours=4)),

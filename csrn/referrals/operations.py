@@ -466,13 +466,16 @@ def _escalate(referral: Referral, now: datetime, why: str, at_creation: bool = F
 ESCALATION_CHUNK = 200  # offers expired and escalated per transaction
 
 
-def escalation_pass(now: datetime, chunk: int = ESCALATION_CHUNK) -> str:
+def escalation_pass(now: datetime, chunk: int = ESCALATION_CHUNK, drills: bool = False) -> str:
     """The `tick` job: expire every pending offer past its deadline and escalate it, exactly once each.
 
     In chunks, one transaction each: one conditional UPDATE expires the chunk's offers that are still pending and
     due (RETURNING them), so an offer answered meanwhile, or expired by a second pass at the same moment, is left
     out; then one INSERT each of the events, next offers, notifications and mail, and the audit entries."""
-    due = db.session.scalars(select(Offer.id).where(PENDING, Offer.deadline_at <= now).order_by(Offer.id)).all()
+    # The real pass never touches a drill's offers, nor a drill's pass real ones (a drill runs on its own clock).
+    due = db.session.scalars(
+        select(Offer.id).join(Referral, Referral.id == Offer.referral_id)
+        .where(PENDING, Offer.deadline_at <= now, Referral.is_drill.is_(drills)).order_by(Offer.id)).all()
     escalations = None
     escalated = 0
     for start in range(0, len(due), chunk):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import abort, current_app
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 
 from csrn.agencies.models import Agency
 from csrn.audit import operations as audit
@@ -28,7 +28,6 @@ from csrn.cases.models import (
     SUPPORT_STATUSES,
     Appointment,
     AppointmentSupport,
-    CaseFile,
     Concern,
     Message,
 )
@@ -39,7 +38,7 @@ from csrn.notify import operations as notify_ops
 from csrn.notify.operations import notify
 from csrn.referrals import consent as consent_ops
 from csrn.referrals import operations as referral_ops
-from csrn.referrals.models import Offer, Referral
+from csrn.referrals.models import Referral
 from csrn.roles import AGENCY_ADMIN, CHAIR, RECEIVER_ROLES
 
 COUNSELLING_WINDOW = timedelta(hours=48)
@@ -82,7 +81,7 @@ def save_appointment(actor, case: Referral, appointment: Appointment | None, val
                      now: datetime) -> Appointment:
     """Add or change an appointment. A legal, immigration or court appointment gets its support checklist:
     accompaniment, an interpreter (when the person's languages do not include English), counselling."""
-    case_ops._require_open(case)
+    case_ops.require_open(case)
     if values.get("kind") not in APPOINTMENT_KINDS:
         raise Refused("Choose the kind of appointment.")
     provider = values.get("provider_agency_id")
@@ -105,7 +104,7 @@ def save_appointment(actor, case: Referral, appointment: Appointment | None, val
                 db.session.add(AppointmentSupport(appointment_id=appointment.id, item=item, status="open",
                                                   updated_at=now))
     label = APPOINTMENT_KINDS[appointment.kind].lower()
-    case_ops._event(case, actor, "appointment_" + ("added" if creating else "changed"),
+    case_ops.add_case_event(case, actor, "appointment_" + ("added" if creating else "changed"),
                     f"{'Added' if creating else 'Changed'}: a {label} appointment", now)
     audit.record(actor, "case.appointment_" + ("added" if creating else "changed"), appointment,
                  fields=sorted(k for k, v in values.items() if v not in (None, "", False)), now=now)
@@ -114,18 +113,29 @@ def save_appointment(actor, case: Referral, appointment: Appointment | None, val
 
 
 def delete_appointment(actor, case: Referral, appointment: Appointment, now: datetime) -> None:
-    case_ops._require_open(case)
+    case_ops.require_open(case)
     label = APPOINTMENT_KINDS[appointment.kind].lower()
     db.session.delete(appointment)
-    case_ops._event(case, actor, "appointment_removed", f"Removed: a {label} appointment", now)
+    case_ops.add_case_event(case, actor, "appointment_removed", f"Removed: a {label} appointment", now)
     audit.record(actor, "case.appointment_removed", case, fields=["appointment"], now=now)
     db.session.commit()
 
 
+SUPPORT_ORDER = {"accompaniment": 0, "interpreter": 1, "counselling": 2}
+
+
 def supports_of(appointment: Appointment) -> list[AppointmentSupport]:
-    order = {"accompaniment": 0, "interpreter": 1, "counselling": 2}
-    rows = db.session.scalars(select(AppointmentSupport).where(AppointmentSupport.appointment_id == appointment.id))
-    return sorted(rows, key=lambda s: order[s.item])
+    return supports_by_appointment([appointment.id])[appointment.id]
+
+
+def supports_by_appointment(appointment_ids) -> dict[int, list[AppointmentSupport]]:
+    """The checklists of many appointments in one query, each in the checklist's order."""
+    found: dict[int, list[AppointmentSupport]] = {appointment_id: [] for appointment_id in appointment_ids}
+    if found:
+        for row in db.session.scalars(select(AppointmentSupport)
+                                      .where(AppointmentSupport.appointment_id.in_(found))):
+            found[row.appointment_id].append(row)
+    return {key: sorted(rows, key=lambda s: SUPPORT_ORDER[s.item]) for key, rows in found.items()}
 
 
 def counselling_near(appointment: Appointment, appointments: list[Appointment]) -> Appointment | None:
@@ -157,7 +167,7 @@ def get_support_or_404(case: Referral, support_id: int) -> AppointmentSupport:
 def set_support(actor, case: Referral, support: AppointmentSupport, status: str, accompanist_id: int | None,
                 now: datetime) -> None:
     """Record an item: done (for accompaniment: who goes, or nobody when none is needed), declined, or open."""
-    case_ops._require_open(case)
+    case_ops.require_open(case)
     if status not in SUPPORT_STATUSES:
         raise Refused("Choose done, declined or open.")
     if accompanist_id is not None:
@@ -166,7 +176,8 @@ def set_support(actor, case: Referral, support: AppointmentSupport, status: str,
     support.status = status
     support.accompanist_id = accompanist_id if status == "done" else None
     support.updated_at = now
-    case_ops._event(case, actor, "support_recorded", f"Support for an appointment: {support.item} {status}", now)
+    case_ops.add_case_event(case, actor, "support_recorded",
+                            f"Support for an appointment: {support.item} {status}", now)
     audit.record(actor, "case.support_recorded", case, fields=[support.item], now=now)
     db.session.commit()
 
@@ -239,21 +250,13 @@ def upcoming_for(user, now: datetime, days: int = 14) -> list[Upcoming]:
     for row in db.session.scalars(select(Appointment).where(Appointment.referral_id.in_({r.referral_id
                                                                                       for r in rows}))):
         by_case.setdefault(row.referral_id, []).append(row)
-    result = []
-    for appointment in rows:
-        items = [s.item for s in supports_of(appointment)
-                 if support_status(s, appointment, by_case[appointment.referral_id]) == "open"]
-        result.append(Upcoming(appointment, items))
-    return result
+    supports = supports_by_appointment([a.id for a in rows])
+    return [Upcoming(a, [s.item for s in supports[a.id] if support_status(s, a, by_case[a.referral_id]) == "open"])
+            for a in rows]
 
 
 def feed_appointments(user, start: datetime, end: datetime) -> list[Appointment]:
     """The appointment feed: those of the cases the user works (or accompanies) in the window."""
-    accepted_by = (select(Offer.answered_by_id).where(Offer.referral_id == Referral.id, Offer.state == "accepted")
-                   .scalar_subquery())
-    mine = (select(Referral.id).outerjoin(CaseFile, CaseFile.referral_id == Referral.id)
-            .where(Referral.accepted_agency_id == user.agency_id, Referral.parent_id.is_(None),
-                   func.coalesce(CaseFile.case_manager_id, accepted_by) == user.id))
     # Accompanied: while the user is still of the agency holding that case.
     accompanied = (select(AppointmentSupport.appointment_id)
                    .join(Appointment, Appointment.id == AppointmentSupport.appointment_id)
@@ -261,7 +264,7 @@ def feed_appointments(user, start: datetime, end: datetime) -> list[Appointment]
                    .where(AppointmentSupport.accompanist_id == user.id,
                           Referral.accepted_agency_id == user.agency_id))
     return db.session.scalars(select(Appointment).where(
-        or_(Appointment.referral_id.in_(mine), Appointment.id.in_(accompanied)),
+        or_(Appointment.referral_id.in_(case_ops.worked_by(user)), Appointment.id.in_(accompanied)),
         Appointment.starts_at >= start, Appointment.starts_at <= end).order_by(Appointment.starts_at)).all()
 
 

@@ -96,7 +96,7 @@ def _seed_coordination(case: Referral, now: datetime) -> None:
     supports = {s.item: s for s in coordination.supports_of(court)}
     coordination.set_support(case_manager, case, supports["accompaniment"], "done",
                              _user("agencyadmin@demo.example").id, now - timedelta(hours=18))
-    interpreting = coordination.intake_ops.service_type_by_code(coordination.INTERPRETATION)
+    interpreting = intake_ops.service_type_by_code(coordination.INTERPRETATION)
     onward = ops.send_onward(case_manager, case, interpreting, interpreter.agency_id, [], "urgent",
                              now - timedelta(hours=18))
     coordination.link_support(supports["interpreter"], case, onward)

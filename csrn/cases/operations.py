@@ -87,12 +87,14 @@ def events_of(case: Referral) -> list[CaseEvent]:
                               .order_by(CaseEvent.at, CaseEvent.id)).all()
 
 
-def _require_open(case: Referral) -> None:
+def require_open(case: Referral) -> None:
+    """Refuse any change to a closed case."""
     if case.state not in OPEN:
         raise CaseRefused("This case is closed. Reopen it first.")
 
 
-def _event(case: Referral, actor, kind: str, summary: str, now: datetime, text: str = "") -> None:
+def add_case_event(case: Referral, actor, kind: str, summary: str, now: datetime, text: str = "") -> None:
+    """An entry of the case's own timeline (not committed)."""
     db.session.add(CaseEvent(referral_id=case.id, at=now, actor_id=actor.id, kind=kind, summary=summary[:300],
                              text=text))
 
@@ -110,7 +112,7 @@ def service_type(type_id: int | None) -> ServiceType | None:
 def start_assessment(actor, case: Referral, now: datetime) -> CaseFile:
     """Open the case's file with the intake's needs; the referral moves to `in_progress`. Starting twice (two
     colleagues at once) opens one file."""
-    _require_open(case)
+    require_open(case)
     existing = case_file(case)
     if existing is not None:
         return existing
@@ -128,7 +130,7 @@ def start_assessment(actor, case: Referral, now: datetime) -> CaseFile:
             db.session.add(CaseNeed(referral_id=case.id, service_type_id=types[code].id, status="in_progress",
                                     notes="", found_in="intake", updated_at=now))
     referral_ops.mark_in_progress(actor, case, now)
-    _event(case, actor, "assessment_started", "Needs assessment started", now)
+    add_case_event(case, actor, "assessment_started", "Needs assessment started", now)
     audit.record(actor, "case.assessment_started", case, fields=["state"], now=now)
     db.session.commit()
     return file
@@ -148,7 +150,7 @@ def save_assessment(actor, case: Referral, answers: list[NeedAnswer], goals: str
     """Record the needs' statuses and notes, a need found later, and the person's goals (R7: the version the form
     was loaded with must be current). A need newly marked unmet is counted for the gap analysis, as found in an
     assessment, unless this person's need of that type is counted already. Returns what changed (field names)."""
-    _require_open(case)
+    require_open(case)
     file = case_file(case)
     if file is None:
         raise CaseRefused("Start the needs assessment first.")
@@ -182,7 +184,7 @@ def save_assessment(actor, case: Referral, answers: list[NeedAnswer], goals: str
         except StaleDataError:
             db.session.rollback()
             raise StaleEdit(StaleEdit.message) from None
-        _event(case, actor, "assessment_updated",
+        add_case_event(case, actor, "assessment_updated",
                "Needs assessment updated" + (f": a need found later ({new_type.name})" if "needs.added" in changed
                                              else ""), now)
         audit.record(actor, "case.assessment_saved", case, fields=sorted(changed), now=now)
@@ -210,7 +212,7 @@ def fitting_pathways(case: Referral) -> list[Pathway]:
 def start_plan(actor, case: Referral, pathway: Pathway | None, now: datetime) -> None:
     """Begin the service plan: from a pathway that fits the person (its steps become planned onward referrals, in
     order, with its guidance) or from scratch."""
-    _require_open(case)
+    require_open(case)
     file = case_file(case)
     if file is None:
         raise CaseRefused("Start the needs assessment first.")
@@ -224,7 +226,7 @@ def start_plan(actor, case: Referral, pathway: Pathway | None, now: datetime) ->
         for step in pathway.steps:
             db.session.add(PlanStep(referral_id=case.id, position=step.position, service_type_id=step.service_type_id,
                                     guidance=step.guidance, note="", created_at=now))
-    _event(case, actor, "plan_started",
+    add_case_event(case, actor, "plan_started",
            f"Service plan started from the pathway “{pathway.name}”" if pathway else "Service plan started", now)
     audit.record(actor, "case.plan_started", case, fields=["plan_pathway_id"] if pathway else [], now=now)
     db.session.commit()
@@ -232,7 +234,7 @@ def start_plan(actor, case: Referral, pathway: Pathway | None, now: datetime) ->
 
 def add_step(actor, case: Referral, type_id: int | None, note: str, now: datetime) -> PlanStep:
     """Add a step at the end of the plan."""
-    _require_open(case)
+    require_open(case)
     file = case_file(case)
     if file is None or file.plan_started_at is None:
         raise CaseRefused("Start a service plan first.")
@@ -243,7 +245,7 @@ def add_step(actor, case: Referral, type_id: int | None, note: str, now: datetim
     step = PlanStep(referral_id=case.id, position=last + 1, service_type_id=chosen.id, guidance="", note=note,
                     created_at=now)
     db.session.add(step)
-    _event(case, actor, "step_added", f"Plan step added: {chosen.name}", now)
+    add_case_event(case, actor, "step_added", f"Plan step added: {chosen.name}", now)
     audit.record(actor, "case.step_added", case, fields=["service_type_id"] + (["note"] if note else []), now=now)
     db.session.commit()
     return step
@@ -258,7 +260,7 @@ def get_step_or_404(case: Referral, step_id: int) -> PlanStep:
 
 def move_step(actor, case: Referral, step: PlanStep, offset: int, now: datetime) -> None:
     """Swap a step with the one before (-1) or after (+1) it."""
-    _require_open(case)
+    require_open(case)
     steps = steps_of(case)
     index = next(i for i, s in enumerate(steps) if s.id == step.id)
     other = index + (1 if offset > 0 else -1)
@@ -274,12 +276,12 @@ def move_step(actor, case: Referral, step: PlanStep, offset: int, now: datetime)
 
 def remove_step(actor, case: Referral, step: PlanStep, now: datetime) -> None:
     """Remove a planned step (one already sent stays: its referral is withdrawn from its own page)."""
-    _require_open(case)
+    require_open(case)
     if step.onward_id is not None:
         raise CaseRefused("This step was sent: withdraw its referral instead.")
     name = step.service_type.name
     db.session.delete(step)
-    _event(case, actor, "step_removed", f"Plan step removed: {name}", now)
+    add_case_event(case, actor, "step_removed", f"Plan step removed: {name}", now)
     audit.record(actor, "case.step_removed", case, fields=["plan"], now=now)
     db.session.commit()
 
@@ -332,7 +334,7 @@ def send_onward(actor, case: Referral, chosen: ServiceType, receiver_id: int | N
     matches, through the same offers, deadlines and escalation as every referral (none matched: the committee
     queue). Sent by the case's agency; a plan step, if given, follows the referral. A repeated submission (same
     key) returns the referral the first one created."""
-    _require_open(case)
+    require_open(case)
     if (already := _submitted(submission_key, case)) is not None:
         return already
     if urgency not in URGENCIES:
@@ -357,7 +359,7 @@ def send_onward(actor, case: Referral, chosen: ServiceType, receiver_id: int | N
         if claimed.rowcount != 1:
             db.session.rollback()
             raise CaseRefused("This plan step was sent already.")
-    _event(case, actor, "onward_sent", f"Onward referral #{onward.id} for {chosen.name.lower()} sent", now)
+    add_case_event(case, actor, "onward_sent", f"Onward referral #{onward.id} for {chosen.name.lower()} sent", now)
     audit.record(actor, "case.onward_sent", onward, fields=["service_type_id", "urgency"], now=now)
     db.session.commit()
     return onward
@@ -378,7 +380,7 @@ def transfer(actor, case: Referral, receiver_id: int | None, backups: list[int],
     """Send the case to another case-management provider: a new case-management referral linked to this one; when
     it is accepted, the referrals module closes this case as transferred. One transfer waits at a time (a unique
     index holds it when two are sent at once)."""
-    _require_open(case)
+    require_open(case)
     if (already := _submitted(submission_key, case)) is not None:
         return already
     if not reason:
@@ -395,7 +397,7 @@ def transfer(actor, case: Referral, receiver_id: int | None, backups: list[int],
         if (already := _submitted(submission_key, case)) is not None:
             return already
         raise CaseRefused("A transfer of this case is already waiting for an answer.") from None
-    _event(case, actor, "transfer_sent", f"Transfer sent as referral #{moved.id}", now, text=reason)
+    add_case_event(case, actor, "transfer_sent", f"Transfer sent as referral #{moved.id}", now, text=reason)
     audit.record(actor, "case.transfer_sent", case, fields=["reason"], now=now)
     db.session.commit()
     return moved
@@ -409,7 +411,7 @@ def reopen(actor, case: Referral, reason: str, now: datetime) -> None:
         referral_ops.reopen(actor, case, "in_progress" if case_file(case) else "accepted", now)
     except referral_ops.RefusedTransition as exc:
         raise CaseRefused(str(exc)) from exc
-    _event(case, actor, "reopened", "Case reopened", now, text=reason)
+    add_case_event(case, actor, "reopened", "Case reopened", now, text=reason)
     audit.record(actor, "case.reopened", case, fields=["reason"], now=now)
     db.session.commit()
 
@@ -464,16 +466,22 @@ def case_lines(cases: list[Referral]) -> list[CaseLine]:
     return [CaseLine(c, files.get(c.id), next_step(c, files.get(c.id), steps[c.id], onward[c.id])) for c in cases]
 
 
+def worked_by(user):
+    """SQL: the ids of the cases (any state) of the user's agency that the user works — the one who started the
+    assessment, or before that the one who accepted."""
+    accepted_by = (select(Offer.answered_by_id).where(Offer.referral_id == Referral.id, Offer.state == "accepted")
+                   .scalar_subquery())
+    return (select(Referral.id).outerjoin(CaseFile, CaseFile.referral_id == Referral.id)
+            .where(Referral.parent_id.is_(None), Referral.accepted_agency_id == user.agency_id,
+                   func.coalesce(CaseFile.case_manager_id, accepted_by) == user.id))
+
+
 def agency_cases_query(user, mine: bool = False, closed: bool = False):
-    """The cases of the user's agency (open, or closed), newest first; `mine`: those the user works — the one who
-    started the assessment, or before that the one who accepted."""
+    """The cases of the user's agency (open, or closed), newest first; `mine`: those the user works."""
     query = (select(Referral).where(Referral.parent_id.is_(None), Referral.accepted_agency_id == user.agency_id,
                                     Referral.state.in_(("closed",) if closed else OPEN)))
     if mine:
-        accepted_by = (select(Offer.answered_by_id).where(Offer.referral_id == Referral.id, Offer.state == "accepted")
-                       .scalar_subquery())
-        query = (query.outerjoin(CaseFile, CaseFile.referral_id == Referral.id)
-                 .where(func.coalesce(CaseFile.case_manager_id, accepted_by) == user.id))
+        query = query.where(Referral.id.in_(worked_by(user)))
     return query.order_by(Referral.created_at.desc(), Referral.id.desc())
 
 

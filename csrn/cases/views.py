@@ -28,6 +28,7 @@ from csrn.concurrency import StaleEdit
 from csrn.directory import operations as directory_ops
 from csrn.extensions import db
 from csrn.forms import EmptyForm, render_form
+from csrn.intake import operations as intake_ops
 from csrn.pathways.models import Pathway
 from csrn.referrals.models import OUTCOMES
 from csrn.roles import RECEIVER_ROLES
@@ -100,11 +101,9 @@ def appointment_context(case, now) -> dict:
     """What the case page shows of appointments: each with its checklist, conflicts, the interpreters who speak
     the person's languages, the counselling provider."""
     appointments = coordination.appointments_of(case)
-    checklists = {}
-    for appointment in appointments:
-        checklists[appointment.id] = [
-            (support, coordination.support_status(support, appointment, appointments))
-            for support in coordination.supports_of(appointment)]
+    supports = coordination.supports_by_appointment([a.id for a in appointments])
+    checklists = {a.id: [(support, coordination.support_status(support, a, appointments)) for support in supports[a.id]]
+                  for a in appointments}
     needs_interpreters = any(s.item == "interpreter" for items in checklists.values() for s, _ in items)
     support_form = SupportForm(formdata=None)
     support_form.accompanist_id.choices = [("", "Nobody (none needed)")] + [
@@ -114,8 +113,8 @@ def appointment_context(case, now) -> dict:
         "interpreters": coordination.interpreters_for(case, now) if needs_interpreters else [],
         "counsellor": coordination.counselling_provider(case), "support_form": support_form,
         "kinds": APPOINTMENT_KINDS, "items": SUPPORT_ITEMS, "support_statuses": SUPPORT_STATUSES,
-        "interpretation_type": coordination.intake_ops.service_type_by_code(coordination.INTERPRETATION),
-        "counselling_type": coordination.intake_ops.service_type_by_code(coordination.COUNSELLING),
+        "interpretation_type": intake_ops.service_type_by_code(coordination.INTERPRETATION),
+        "counselling_type": intake_ops.service_type_by_code(coordination.COUNSELLING),
     }
 
 

@@ -62,6 +62,20 @@ def save_and_continue(page, next_step: int) -> None:
     assert_step(page, next_step)
 
 
+def pick_languages(page, tap: str, space: str, other: str) -> None:
+    """The shared language control: one common language by tap, one by Space, one from "Other languages"."""
+    def box(name):
+        return page.locator("#languages label", has_text=name).locator("input")
+    page.locator("#languages label", has_text=tap).tap()
+    box(space).focus()
+    page.keyboard.press("Space")
+    expect(box(space)).to_be_checked()
+    page.locator("#languages summary", has_text="Other languages").tap()
+    page.locator("#languages label", has_text=other).tap()
+    expect(box(other)).to_be_checked()
+    expect(box(tap)).to_be_checked()
+
+
 def test_the_intake_fits_a_phone_and_languages_are_ticked_by_touch_and_keyboard(phone):
     """Steps 1–6 at 390 px: no sideways scroll, 44 px targets, "Step n of 6"; languages by tap and by Space."""
     page = phone
@@ -76,15 +90,7 @@ def test_the_intake_fits_a_phone_and_languages_are_ticked_by_touch_and_keyboard(
     expect(page.locator("#languages")).to_have_js_property("tagName", "FIELDSET")  # checkboxes, not a <select>
     assert_fits_a_phone(page)
     page.locator("label", has_text="25 and over").tap()
-    page.locator("#languages label", has_text="Spanish").tap()
-    vietnamese = page.locator("#languages label", has_text="Vietnamese").locator("input")
-    vietnamese.focus()
-    page.keyboard.press("Space")
-    expect(vietnamese).to_be_checked()
-    page.locator("#languages summary", has_text="Other languages").tap()
-    page.locator("#languages label", has_text="Somali").tap()
-    expect(page.locator("#languages label", has_text="Somali").locator("input")).to_be_checked()
-    expect(page.locator("#languages label", has_text="Spanish").locator("input")).to_be_checked()
+    pick_languages(page, tap="Spanish", space="Vietnamese", other="Somali")
     assert_fits_a_phone(page)  # with "Other languages" open
     screenshot(page, "phone-intake-step-2")
     save_and_continue(page, 3)
@@ -123,15 +129,7 @@ def test_the_volunteer_application_fits_a_phone_and_languages_are_ticked_by_touc
     expect(page.locator("#languages")).to_have_js_property("tagName", "FIELDSET")
     assert_fits_a_phone(page)
     page.locator("label", has_text="Interpreter / translator").tap()
-    page.locator("#languages label", has_text="English").tap()
-    arabic = page.locator("#languages label", has_text="Arabic").locator("input")
-    arabic.focus()
-    page.keyboard.press("Space")
-    expect(arabic).to_be_checked()
-    page.locator("#languages summary", has_text="Other languages").tap()
-    page.locator("#languages label", has_text="Tigrinya").tap()
-    expect(page.locator("#languages label", has_text="Tigrinya").locator("input")).to_be_checked()
-    expect(page.locator("#languages label", has_text="English").locator("input")).to_be_checked()
+    pick_languages(page, tap="English", space="Arabic", other="Tigrinya")
     assert_fits_a_phone(page)
     screenshot(page, "phone-volunteer-form")
 

@@ -44,6 +44,7 @@ csrn_cli = AppGroup("csrn", help="CSRN administration and scheduled jobs.")
 TICK_JOBS: list = [
     ("password reset requests", "csrn.auth.operations:answer_reset_requests"),  # before the outbox is sent
     ("escalations", "csrn.referrals.operations:escalation_pass"),
+    ("drills", "csrn.drills.operations:tick_drills"),  # each drill's escalations, on its own clock
 ]
 DAILY_JOBS: list = [
     ("certificate and agreement expiry reminders", "csrn.agencies.operations:expiry_reminders"),

@@ -66,7 +66,8 @@ def navigation() -> Nav:
     if roles(CHAIR):
         menus.append(("Committee", [("referrals.queue", "Committee queue"), ("volunteers.board", "Volunteers"),
                                     ("cases.concerns", "Concerns"), ("oncall.coverage", "On-call coverage"),
-                                    ("agencies.create", "New agency"), ("directory.taxonomy", "Service taxonomy"),
+                                    ("drills.index", "Drills"), ("agencies.create", "New agency"),
+                                    ("directory.taxonomy", "Service taxonomy"),
                                     ("schedules.holidays", "Holidays")]))
     admin = []
     if roles(AGENCY_ADMIN) and not roles(CHAIR):

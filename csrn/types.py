@@ -129,3 +129,9 @@ def state_check(column: str, values: tuple[str, ...] | list[str], name: str | No
 def json_list(value: str | None) -> list:
     """A list stored as JSON text (empty when unset)."""
     return json.loads(value) if value else []
+
+
+# The tables a drill's clean-up deletes from (and the tables whose ids links and audit entries name): SQLite would
+# give a new row the highest deleted id again (PostgreSQL's sequences never do), and a kept audit entry or an old
+# link would then name a real record. AUTOINCREMENT makes SQLite keep its high-water mark.
+NEVER_REUSED_IDS = {"sqlite_autoincrement": True}

@@ -313,7 +313,8 @@ def test_offer_deadlines_by_urgency_and_settings(ctx):
 # ----- the escalation pass ---------------------------------------------------------------------------------
 
 def test_the_real_escalation_pass_never_touches_a_drill_and_a_drills_pass_no_real_offer(world):
-    """Drills run on their own clock (the drills issue): `escalation_pass` filters on the referral's is_drill."""
+    """Drills run on their own clock: the real pass filters on the referral's is_drill, a drill's pass on its own
+    intake."""
     real = send_intake(world["author"], NOW, receiver=world["A"].agency_id, urgency="emergency")
     drill = send_intake(world["author"], NOW, receiver=world["A"].agency_id, urgency="emergency")
     db.session.get(type(drill), drill.id).is_drill = True
@@ -322,7 +323,9 @@ def test_the_real_escalation_pass_never_touches_a_drill_and_a_drills_pass_no_rea
     assert ops.escalation_pass(later) == "1 offer(s) escalated"
     assert referral(drill.id).pending_offer.agency_id == world["A"].agency_id  # untouched
     assert referral(real.id).pending_offer is None or referral(real.id).pending_offer.agency_id != world["A"].agency_id
-    assert ops.escalation_pass(later, drills=True) == "1 offer(s) escalated"
+    other = ops.DrillClock(intake_id=real.intake_id, offset=timedelta(0))  # another drill's pass: not this one's
+    assert ops.escalation_pass(later, drill=other) == "0 offer(s) escalated"
+    assert ops.escalation_pass(later, drill=ops.drill_clock(referral(drill.id))) == "1 offer(s) escalated"
     assert referral(drill.id).offers[0].state == "expired"
 
 

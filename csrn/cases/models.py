@@ -10,7 +10,7 @@ from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from csrn.extensions import db
-from csrn.types import EncryptedText, UTCDateTime, state_check
+from csrn.types import NEVER_REUSED_IDS, EncryptedText, UTCDateTime, state_check
 
 NEED_STATUSES = {"in_progress": "In progress", "met": "Met", "unmet": "Unmet (no service found)",
                  "declined": "Declined by the person"}
@@ -21,6 +21,7 @@ class CaseFile(db.Model):
     """One case-management referral's record at the agency that accepted it."""
 
     __tablename__ = "case_file"
+    __table_args__ = NEVER_REUSED_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     referral_id: Mapped[int] = mapped_column(ForeignKey("referral.id", ondelete="CASCADE"), unique=True)
@@ -47,6 +48,7 @@ class CaseNeed(db.Model):
         state_check("status", tuple(NEED_STATUSES)),
         state_check("found_in", FOUND_IN),
         UniqueConstraint("referral_id", "service_type_id", name="uq_case_need_type"),
+        NEVER_REUSED_IDS,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -64,6 +66,7 @@ class PlanStep(db.Model):
     """One step of the service plan: a service to refer the person to, in order; sent as an onward referral."""
 
     __tablename__ = "plan_step"
+    __table_args__ = NEVER_REUSED_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     referral_id: Mapped[int] = mapped_column(ForeignKey("referral.id", ondelete="CASCADE"), index=True)
@@ -82,6 +85,7 @@ class CaseEvent(db.Model):
     """One entry of the case's own timeline (the accepting agency's record: the text may name the person)."""
 
     __tablename__ = "case_event"
+    __table_args__ = NEVER_REUSED_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     referral_id: Mapped[int] = mapped_column(ForeignKey("referral.id", ondelete="CASCADE"), index=True)
@@ -110,7 +114,7 @@ class Appointment(db.Model):
     support it needs."""
 
     __tablename__ = "appointment"
-    __table_args__ = (state_check("kind", tuple(APPOINTMENT_KINDS)),)
+    __table_args__ = (state_check("kind", tuple(APPOINTMENT_KINDS)), NEVER_REUSED_IDS)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     referral_id: Mapped[int] = mapped_column(ForeignKey("referral.id", ondelete="CASCADE"), index=True)
@@ -141,6 +145,7 @@ class AppointmentSupport(db.Model):
         state_check("item", tuple(SUPPORT_ITEMS)),
         state_check("status", tuple(SUPPORT_STATUSES)),
         UniqueConstraint("appointment_id", "item", name="uq_appointment_support_item"),
+        NEVER_REUSED_IDS,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -159,6 +164,7 @@ class Message(db.Model):
     """A message on a referral between its maker and the receiving agency's case managers (identifying)."""
 
     __tablename__ = "referral_message"
+    __table_args__ = NEVER_REUSED_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     referral_id: Mapped[int] = mapped_column(ForeignKey("referral.id", ondelete="CASCADE"), index=True)
@@ -174,7 +180,7 @@ class Concern(db.Model):
     """A question, dispute or request about a referral, to the other agency and the chairs, until resolved."""
 
     __tablename__ = "concern"
-    __table_args__ = (state_check("kind", tuple(CONCERN_KINDS)),)
+    __table_args__ = (state_check("kind", tuple(CONCERN_KINDS)), NEVER_REUSED_IDS)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     referral_id: Mapped[int] = mapped_column(ForeignKey("referral.id", ondelete="CASCADE"), index=True)

@@ -16,6 +16,7 @@ from csrn.notify.models import OutboxMessage
 from csrn.oncall import operations as oncall_ops
 from csrn.protocols import operations as protocol_ops
 from csrn.referrals import operations as referral_ops
+from csrn.referrals.models import Referral
 from csrn.roles import ADMIN, CHAIR, RECEIVER_ROLES
 from csrn.settings.operations import get_settings
 
@@ -59,9 +60,12 @@ def index():
         panels["losing_certification"] = agency_ops.losing_certification(utcnow())
         panels["next_gap"] = oncall_ops.next_gap(now)
         # The urgent made loud: what waits for a chair, most urgent first, with how long it has waited.
-        panels["waiting"] = db.session.scalars(referral_ops.queue_query().limit(10)).all()
-        panels["queue_count"] = db.session.scalar(
-            select(func.count()).select_from(referral_ops.queue_query().order_by(None).subquery()))
+        # A drill's referrals are shown in the queue (marked DRILL) but raise no alarm here and count in no figure.
+        real = referral_ops.queue_query().where(Referral.is_drill.is_(False))
+        panels["waiting"] = db.session.scalars(real.limit(10)).all()
+        panels["queue_count"] = db.session.scalar(select(func.count()).select_from(real.order_by(None).subquery()))
+        panels["queue_drills"] = db.session.scalar(select(func.count()).select_from(
+            referral_ops.queue_query().where(Referral.is_drill.is_(True)).order_by(None).subquery()))
     if current_user.has_role(ADMIN):
         panels["outbox"] = _outbox_counts()
     return render_template("dashboard/index.html", panels=panels)

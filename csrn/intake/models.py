@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from csrn.dimensions import AGE_GROUPS, CITIZENSHIP, TRAFFICKING, URGENCIES
 from csrn.extensions import db
-from csrn.types import EncryptedText, UTCDateTime, UUIDString, json_list, new_uuid, state_check
+from csrn.types import NEVER_REUSED_IDS, EncryptedText, UTCDateTime, UUIDString, json_list, new_uuid, state_check
 
 
 class IntakeDraft(db.Model):
@@ -46,6 +46,7 @@ class Intake(db.Model):
         state_check("age_group", tuple(AGE_GROUPS)),
         state_check("citizenship", tuple(CITIZENSHIP)),
         state_check("trafficking_type", tuple(TRAFFICKING)),
+        NEVER_REUSED_IDS,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -55,6 +56,9 @@ class Intake(db.Model):
     agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     is_drill: Mapped[bool] = mapped_column(default=False)
+    # A drill's clock: how many seconds its simulated time runs ahead of the wall clock (negative: behind). Every
+    # referral of the drill shares its intake, so they all read their time here (referrals.clock).
+    drill_clock_offset: Mapped[int] = mapped_column(default=0, server_default="0")
     # Matching dimensions (not identifying).
     urgency: Mapped[str] = mapped_column(String(10))
     county: Mapped[str] = mapped_column(String(100), default="")
@@ -100,6 +104,7 @@ class UnmetNeed(db.Model):
     """A need no provider could receive for this person: the gap analysis counts these."""
 
     __tablename__ = "unmet_need"
+    __table_args__ = NEVER_REUSED_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     intake_id: Mapped[int | None] = mapped_column(ForeignKey("intake.id", ondelete="SET NULL"), index=True)

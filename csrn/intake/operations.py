@@ -208,8 +208,10 @@ def load_candidates(service_type: ServiceType, now: datetime,
         return []
     pending = dict(db.session.execute(
         select(Offer.agency_id, func.count())
-        # A range on the deadline steers SQLite to the partial index of pending offers (every offer has one).
-        .where(referral_ops.PENDING, Offer.deadline_at > datetime(2000, 1, 1, tzinfo=UTC))
+        # A range on the deadline steers SQLite to the partial index of pending offers (every offer has one). A
+        # drill's offers weigh on no real match (they are counted nowhere).
+        .where(referral_ops.PENDING, Offer.deadline_at > datetime(2000, 1, 1, tzinfo=UTC),
+               Offer.referral_id.not_in(select(Referral.id).where(Referral.is_drill.is_(True))))
         .group_by(Offer.agency_id)).tuples().all())
     holidays = schedule_ops.holiday_set()
     open_now: dict[tuple, bool] = {}  # by hours: most services keep one of a few, so the engine runs a few times
@@ -331,9 +333,30 @@ def submit(actor, draft: IntakeDraft | None, submission_key: str, now: datetime)
         raise CannotStartIntake("This intake was already sent or discarded.")
     if not can_start_intake(actor):
         raise CannotStartIntake("Your agency cannot start intakes right now.")
-    answers = draft.answers
+    referral = _create(actor, draft.answers, actor.agency_id, submission_key, now)
+    db.session.delete(draft)
+    db.session.commit()
+    return referral
+
+
+def submit_drill(actor, answers: dict, agency_id: int, clock_offset: int, now: datetime):
+    """A drill's intake, sent for `agency_id` by the chair running it, through the same steps as `submit`: matching,
+    consent, unmet needs, the referral and its first offer (or the person on call, or the queue). `now` is on the
+    drill's clock (`clock_offset` seconds from the wall clock). Not committed: the drill records itself with it."""
+    agency = db.session.get(Agency, agency_id)
+    if agency is None or agency.membership_status == "suspended":
+        raise CannotStartIntake("That agency is suspended: it cannot send referrals, in a drill or otherwise.")
+    return _create(actor, answers, agency_id, secrets.token_hex(16), now, clock_offset=clock_offset)
+
+
+def _create(actor, answers: dict, agency_id: int, submission_key: str, now: datetime,
+            clock_offset: int | None = None):
+    """Create the intake from the answers, its consent, unmet needs and referral (a drill's when `clock_offset` is
+    given). Not committed."""
+    drill = clock_offset is not None
     intake = Intake(
-        submission_key=submission_key, created_by_id=actor.id, agency_id=actor.agency_id, created_at=now,
+        submission_key=submission_key, created_by_id=actor.id, agency_id=agency_id, created_at=now,
+        is_drill=drill, drill_clock_offset=clock_offset or 0,
         urgency=answers.get("urgency", "routine"), county=answers.get("county", ""),
         age_group=answers.get("age_group") or "unknown", gender=answers.get("gender") or "unknown",
         citizenship=answers.get("citizenship") or "unknown",
@@ -366,11 +389,10 @@ def submit(actor, draft: IntakeDraft | None, submission_key: str, now: datetime)
         # "Its backups" are the backups the sender chose, not every later match (P1): the record names them.
         consent.named_agencies_json = json.dumps(sorted(set(consent.named_agencies) | set(backups)))
     service_type = service_type_by_code(CASE_MANAGEMENT)
-    referral = referral_ops.create_referral(actor, intake, service_type.id, order, now)
-    audit.record(actor, "intake.submitted", intake,
-                 fields=[key for key, value in answers.items() if value not in (None, "", [], False)], now=now)
-    db.session.delete(draft)
-    db.session.commit()
+    referral = referral_ops.create_referral(actor, intake, service_type.id, order, now, is_drill=drill)
+    audit.record(actor, "intake.drill_submitted" if drill else "intake.submitted", intake,
+                 fields=[key for key, value in answers.items() if value not in (None, "", [], False)],
+                 now=now - timedelta(seconds=clock_offset) if drill else now)
     return referral
 
 

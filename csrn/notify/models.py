@@ -8,7 +8,7 @@ from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from csrn.extensions import db
-from csrn.types import EncryptedText, UTCDateTime, state_check
+from csrn.types import NEVER_REUSED_IDS, EncryptedText, UTCDateTime, state_check
 
 OUTBOX_STATES = ("pending", "sent", "failed")
 
@@ -21,6 +21,7 @@ class OutboxMessage(db.Model):
         state_check("status", OUTBOX_STATES),
         # Public forms count what one address was sent lately (at most a few a day).
         Index("ix_outbox_message_to_addr_created_at", "to_addr", "created_at"),
+        NEVER_REUSED_IDS,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -34,12 +35,15 @@ class OutboxMessage(db.Model):
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_error: Mapped[str] = mapped_column(Text, default="")
+    # Mail about a drill: the drill's intake (its clean-up removes what is not sent yet). None: real.
+    drill_of: Mapped[int | None] = mapped_column(index=True)
 
 
 class Notification(db.Model):
     """An in-app notice: what happened and a link — never information about the person."""
 
     __tablename__ = "notification"
+    __table_args__ = NEVER_REUSED_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
@@ -47,3 +51,5 @@ class Notification(db.Model):
     text: Mapped[str] = mapped_column(String(300))
     link: Mapped[str] = mapped_column(String(300), default="")
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    # A notice about a drill: the drill's intake (its clean-up removes it). None: real.
+    drill_of: Mapped[int | None] = mapped_column(index=True)

@@ -13,6 +13,7 @@ from csrn.extensions import db
 from csrn.notify.models import Notification, OutboxMessage
 
 MAX_ATTEMPTS = 5
+DRILL_MARK = "[DRILL]"  # first in every notice and subject about a drill
 
 
 class MailHeaderError(ValueError):
@@ -25,9 +26,10 @@ def _single_line(value: str) -> str:
     return value
 
 
-def mail_row(to_addr: str, subject: str, body: str, now: datetime) -> dict:
+def mail_row(to_addr: str, subject: str, body: str, now: datetime, drill_of: int | None = None) -> dict:
     """An outbox message's values, headers checked (for one INSERT of many messages)."""
     return dict(
+        drill_of=drill_of,
         created_at=now,
         to_addr=_single_line(to_addr.strip()),
         subject=_single_line(subject.strip())[:200],
@@ -129,10 +131,11 @@ def _defer(message: OutboxMessage, now: datetime, error: str) -> None:
 
 # ----- notices: what every module sends ----------------------------------------------------------
 
-def notify(users, text: str, link: str, now: datetime, email: bool = True) -> None:
-    """Tell users what happened, in the app and by e-mail — a sentence and a link, never client details."""
+def notify(users, text: str, link: str, now: datetime, email: bool = True, drill_of: int | None = None) -> None:
+    """Tell users what happened, in the app and by e-mail — a sentence and a link, never client details. About a
+    drill (`drill_of`: its intake), the notice and the subject say "[DRILL]" first; `now` is the wall clock."""
     notices = Notices(now)
-    notices.add(users, text, link, email)
+    notices.add(users, text, link, email, drill_of)
     notices.write()
 
 
@@ -146,17 +149,22 @@ class Notices:
         self.notifications: list[dict] = []
         self.mails: list[dict] = []
 
-    def add(self, users, text: str, link: str, email: bool = True) -> None:
-        """One notice to each user (once, however often listed)."""
+    def add(self, users, text: str, link: str, email: bool = True, drill_of: int | None = None) -> None:
+        """One notice to each user (once, however often listed); about a drill, marked "[DRILL]" and kept with it."""
+        if drill_of is not None:
+            text = f"{DRILL_MARK} {text}"
         seen = set()
         for user in users:
             if user.id in seen:
                 continue
             seen.add(user.id)
-            self.notifications.append(dict(user_id=user.id, created_at=self.now, text=text[:300], link=link))
+            self.notifications.append(dict(user_id=user.id, created_at=self.now, text=text[:300], link=link,
+                                           drill_of=drill_of))
             if email:
-                self.mails.append(mail_row(user.email, f"CSRN: {text[:150]}",
-                                           f"{text}\n\nOpen it in CSRN: {self.base}{link}\n", self.now))
+                subject = (f"{DRILL_MARK} CSRN: {text.removeprefix(DRILL_MARK + ' ')[:150]}" if drill_of is not None
+                           else f"CSRN: {text[:150]}")
+                self.mails.append(mail_row(user.email, subject, f"{text}\n\nOpen it in CSRN: {self.base}{link}\n",
+                                           self.now, drill_of))
 
     def write(self) -> None:
         """Insert what was gathered, in the current transaction."""

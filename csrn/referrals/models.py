@@ -9,7 +9,7 @@ from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from csrn.extensions import db
-from csrn.types import EncryptedText, UTCDateTime, UUIDString, json_list, new_uuid, state_check
+from csrn.types import NEVER_REUSED_IDS, EncryptedText, UTCDateTime, UUIDString, json_list, new_uuid, state_check
 
 REFERRAL_STATES = ("offered", "accepted", "in_progress", "closed", "withdrawn", "unassigned")
 OFFER_STATES = ("pending", "accepted", "declined", "expired", "withdrawn")
@@ -45,6 +45,7 @@ class Referral(db.Model):
         Index("uq_referral_open_transfer", "transferred_from_id", unique=True,
               sqlite_where=text("state IN ('offered', 'unassigned')"),
               postgresql_where=text("state IN ('offered', 'unassigned')")),
+        NEVER_REUSED_IDS,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -110,6 +111,7 @@ class Offer(db.Model):
         Index("ix_offer_pending_deadline", "deadline_at", "agency_id",
               sqlite_where=text("state = 'pending'"), postgresql_where=text("state = 'pending'")),
         Index("ix_offer_referral_state", "referral_id", "state"),
+        NEVER_REUSED_IDS,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -134,6 +136,7 @@ class ReferralEvent(db.Model):
     """One change on a referral's timeline: who, when, what."""
 
     __tablename__ = "referral_event"
+    __table_args__ = NEVER_REUSED_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     referral_id: Mapped[int] = mapped_column(ForeignKey("referral.id", ondelete="CASCADE"), index=True)
@@ -142,6 +145,8 @@ class ReferralEvent(db.Model):
     agency_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id"))
     kind: Mapped[str] = mapped_column(String(20))
     detail: Mapped[str] = mapped_column(Text, default="")  # never identifying information
+    # A drill's event: `at` is on the drill's clock, and this is the wall clock (None: a real referral's event).
+    real_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     actor = relationship("User", lazy="joined")
     agency = relationship("Agency", lazy="joined")
@@ -152,6 +157,7 @@ class ReferralContact(db.Model):
     referral's summary (nothing identifying) and the sender's phone (DESIGN §4.2)."""
 
     __tablename__ = "referral_contact"
+    __table_args__ = NEVER_REUSED_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     referral_id: Mapped[int] = mapped_column(ForeignKey("referral.id", ondelete="CASCADE"), index=True)
@@ -166,7 +172,7 @@ class Consent(db.Model):
     Kept with referrals: it is the rule of what crosses agencies, which referrals and case work both apply."""
 
     __tablename__ = "consent"
-    __table_args__ = (state_check("how", tuple(CONSENT_HOW) + ("none",)),)
+    __table_args__ = (state_check("how", tuple(CONSENT_HOW) + ("none",)), NEVER_REUSED_IDS)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     intake_id: Mapped[int] = mapped_column(ForeignKey("intake.id", ondelete="CASCADE"), unique=True)

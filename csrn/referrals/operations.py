@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from types import SimpleNamespace
 
@@ -38,6 +39,50 @@ ONCALL_STATES = ("offered", "unassigned")
 
 class RefusedTransition(Exception):
     """The change is not allowed now (someone else answered first, or the viewer may not)."""
+
+
+# ----- a drill's clock ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DrillClock:
+    """A drill's referrals (all of one intake) and how far their clock runs ahead of the wall clock. Every
+    operation on a referral takes `now` on the referral's clock: a drill's offers are made, due, answered and
+    escalated in drill time; its notices and mail go out on the wall clock, and its events keep both."""
+
+    intake_id: int
+    offset: timedelta
+
+    def real(self, now: datetime) -> datetime:
+        """The wall-clock time of a moment on the drill's clock."""
+        return now - self.offset
+
+
+def drill_clock(referral: Referral) -> DrillClock | None:
+    """The clock of the drill the referral belongs to (None: a real referral, on the wall clock)."""
+    if not referral.is_drill:
+        return None
+    return DrillClock(referral.intake_id, timedelta(seconds=referral.intake.drill_clock_offset or 0))
+
+
+def clock(referral: Referral, real_now: datetime) -> datetime:
+    """Now on the referral's clock: the wall clock, or its drill's simulated time."""
+    drill = drill_clock(referral)
+    return real_now if drill is None else real_now + drill.offset
+
+
+def _audit(actor, action: str, referral: Referral, fields: list[str], now: datetime) -> None:
+    """Audit an action on the referral, on the wall clock (a drill's `now` is on its own)."""
+    drill = drill_clock(referral)
+    audit.record(actor, action, referral, fields=fields, now=now if drill is None else drill.real(now))
+
+
+def _tell(referral: Referral, users, text: str, link: str, now: datetime) -> None:
+    """Notify about the referral: a drill's notices say so, on the wall clock, and are kept with the drill."""
+    drill = drill_clock(referral)
+    if drill is None:
+        notify(users, text, link, now)
+    else:
+        notify(users, text, link, drill.real(now), drill_of=drill.intake_id)
 
 
 # ----- deadlines ---------------------------------------------------------------------------------
@@ -76,8 +121,10 @@ def offer_deadline(urgency: str, offered_at: datetime) -> datetime:
 def add_event(referral: Referral, kind: str, now: datetime, actor=None, agency_id: int | None = None,
               detail: str = "") -> ReferralEvent:
     """Append an event to the referral's timeline (never identifying information in `detail`)."""
+    drill = drill_clock(referral)
     event = ReferralEvent(referral_id=referral.id, at=now, actor_id=getattr(actor, "id", None),
-                          agency_id=agency_id, kind=kind, detail=detail)
+                          agency_id=agency_id, kind=kind, detail=detail,
+                          real_at=drill.real(now) if drill is not None else None)
     db.session.add(event)
     return event
 
@@ -139,8 +186,8 @@ def _offer_to(referral: Referral, agency_id: int, now: datetime, actor=None) -> 
     agency = db.session.get(Agency, agency_id)
     add_event(referral, "offered", now, actor, agency_id, detail=f"Offered to {agency.name}")
     link = path_for("referrals.show", referral_id=referral.id)
-    notify(auth_ops.users_of(agency_id, *RECEIVER_ROLES),
-           f"New {referral.urgency} referral offer for {referral.service_type.name.lower()}", link, now)
+    _tell(referral, auth_ops.users_of(agency_id, *RECEIVER_ROLES),
+          f"New {referral.urgency} referral offer for {referral.service_type.name.lower()}", link, now)
     return offer
 
 
@@ -179,14 +226,14 @@ def accept(actor, referral: Referral, now: datetime) -> Offer:
         db.session.rollback()
         raise RefusedTransition("The case this transfer would take over was closed by its holder: it no longer "
                                 "stands.")
-    if offer.service_id is not None:
-        # Never below zero, never blocking the acceptance (R2).
+    if offer.service_id is not None and not referral.is_drill:
+        # Never below zero, never blocking the acceptance (R2); a drill takes no real capacity.
         db.session.execute(update(Service).where(Service.id == offer.service_id, Service.open_slots > 0)
                            .values(open_slots=Service.open_slots - 1).execution_options(synchronize_session=False))
     add_event(referral, "accepted", now, actor, actor.agency_id, detail=f"Accepted by {actor.agency.name}")
-    audit.record(actor, "referral.accepted", referral, fields=["state"], now=now)
-    notify(_senders(referral), f"Referral #{referral.id} was accepted by {actor.agency.name}",
-           path_for("referrals.show", referral_id=referral.id), now)
+    _audit(actor, "referral.accepted", referral, ["state"], now)
+    _tell(referral, _senders(referral), f"Referral #{referral.id} was accepted by {actor.agency.name}",
+          path_for("referrals.show", referral_id=referral.id), now)
     db.session.commit()
     db.session.expire_all()
     return offer
@@ -209,7 +256,7 @@ def decline(actor, referral: Referral, reason: str, text: str, now: datetime) ->
         raise RefusedTransition("Someone else answered this offer first.")
     add_event(referral, "declined", now, actor, actor.agency_id,
               detail=f"Declined by {actor.agency.name}: {DECLINE_REASONS[reason]}")
-    audit.record(actor, "referral.declined", referral, fields=["state", "decline_reason"], now=now)
+    _audit(actor, "referral.declined", referral, ["state", "decline_reason"], now)
     db.session.expire(referral, ["offers"])
     _escalate(referral, now, f"declined by {actor.agency.name}")
     db.session.commit()
@@ -233,7 +280,7 @@ def withdraw(actor, referral: Referral, now: datetime) -> None:
         raise RefusedTransition("This referral can no longer be withdrawn (it was accepted or closed).")
     db.session.execute(withdraw_pending)
     add_event(referral, "withdrawn", now, actor, actor.agency_id, detail="Withdrawn by the sender")
-    audit.record(actor, "referral.withdrawn", referral, fields=["state"], now=now)
+    _audit(actor, "referral.withdrawn", referral, ["state"], now)
     db.session.commit()
     db.session.expire_all()
 
@@ -250,9 +297,9 @@ def _close_transferred(actor, transfer: Referral, now: datetime) -> bool:
     if closed.rowcount != 1:
         return False
     add_event(original, "closed", now, actor, actor.agency_id, detail=f"Closed: {OUTCOMES['transferred']}")
-    audit.record(actor, "referral.closed", original, fields=["state", "outcome"], now=now)
-    notify(_senders(original), f"Referral #{original.id} was closed (transferred)",
-           path_for("referrals.show", referral_id=original.id), now)
+    _audit(actor, "referral.closed", original, ["state", "outcome"], now)
+    _tell(original, _senders(original), f"Referral #{original.id} was closed (transferred)",
+          path_for("referrals.show", referral_id=original.id), now)
     return True
 
 
@@ -284,9 +331,9 @@ def reopen(actor, referral: Referral, to_state: str, now: datetime) -> None:
         db.session.rollback()
         raise RefusedTransition("This referral is not closed.")
     add_event(referral, "reopened", now, actor, actor.agency_id, detail=f"Reopened by {actor.agency.name}")
-    audit.record(actor, "referral.reopened", referral, fields=["state", "outcome"], now=now)
-    notify(_senders(referral), f"Referral #{referral.id} was reopened",
-           path_for("referrals.show", referral_id=referral.id), now)
+    _audit(actor, "referral.reopened", referral, ["state", "outcome"], now)
+    _tell(referral, _senders(referral), f"Referral #{referral.id} was reopened",
+          path_for("referrals.show", referral_id=referral.id), now)
 
 
 def mark_in_progress(actor, referral: Referral, now: datetime) -> bool:
@@ -311,8 +358,11 @@ class _Escalations:
     instance per escalation pass (or decline); `escalate` writes a chunk's events, offers, referral states and
     notices with one statement each."""
 
-    def __init__(self, now: datetime):
+    def __init__(self, now: datetime, drill: DrillClock | None = None):
         self.now = now
+        # A drill's escalations: `now` is on its clock; its notices go out on the wall clock, marked as a drill.
+        self.drill = drill
+        self.real_now = drill.real(now) if drill is not None else now
         self.chairs = _as_recipients(auth_ops.chairs())
         self.contacts = escalation_contacts(now)
         self.deadlines: dict[str, datetime] = {}
@@ -394,29 +444,32 @@ class _Escalations:
             .group_by(Service.agency_id, Service.service_type_id))} if receivers else {}
         links = _referral_links(ids)
         queue_link = path_for("referrals.queue")
+        drill_of = self.drill.intake_id if self.drill is not None else None
+        real_at = self.real_now if self.drill is not None else None
 
-        events, offers, states, notices, contacts = list(events or []), [], [], Notices(now), []
+        events, offers, states, notices, contacts = list(events or []), [], [], Notices(self.real_now), []
         for referral_id in ids:
             referral, why, link = referrals[referral_id], whys[referral_id], links[referral_id]
             agency_id = next_agency[referral_id]
             if not at_creation:
                 events.append(dict(referral_id=referral_id, at=now, actor_id=None, agency_id=None, kind="escalated",
-                                   detail=f"Escalated: {why}"))
-                notices.add(self.contacts, f"Referral #{referral_id} escalated ({why})", link)
+                                   detail=f"Escalated: {why}", real_at=real_at))
+                notices.add(self.contacts, f"Referral #{referral_id} escalated ({why})", link, drill_of=drill_of)
             for shift in on_call[referral_id]:
                 # Never client details: a sentence and the link; the timeline says who was reached.
                 notices.add([shift.user], f"On call for {shift.kind.name.lower()}: referral #{referral_id} "
-                                          f"escalated ({why})", link)
+                                          f"escalated ({why})", link, drill_of=drill_of)
                 events.append(dict(referral_id=referral_id, at=now, actor_id=None, agency_id=shift.agency_id,
                                    kind="oncall_notified",
                                    detail=f"On call: {shift.user.name} ({shift.agency.name}), {shift.role} for "
-                                          f"{shift.kind.name.lower()}, notified"))
+                                          f"{shift.kind.name.lower()}, notified", real_at=real_at))
                 contacts.append(dict(referral_id=referral_id, user_id=shift.user_id, at=now,
                                      reason=f"On call ({shift.role}) for {shift.kind.name}"))
             if not at_creation:
                 sender_admins = [u for u in staff.get(referral.sending_agency_id, ()) if AGENCY_ADMIN in u.roles]
                 author = [authors[referral.created_by_id]] if referral.created_by_id in authors else []
-                notices.add(author + sender_admins, f"Referral #{referral_id} escalated ({why})", link)
+                notices.add(author + sender_admins, f"Referral #{referral_id} escalated ({why})", link,
+                            drill_of=drill_of)
             if agency_id is not None:
                 # An offer to the on-call agency is an ordinary offer with the emergency deadline.
                 deadline = self.deadline("emergency" if referral_id in via_on_call else referral.urgency)
@@ -428,16 +481,19 @@ class _Escalations:
                                    escalated_at=None if at_creation else now))
                 events.append(dict(referral_id=referral_id, at=now, actor_id=None, agency_id=agency_id,
                                    kind="offered", detail=f"Offered to {names[agency_id]}"
-                                   + (" (on call)" if referral_id in via_on_call else "")))
+                                   + (" (on call)" if referral_id in via_on_call else ""), real_at=real_at))
                 notices.add(staff.get(agency_id, ()),
-                            f"New {referral.urgency} referral offer for {referral.service_name.lower()}", link)
+                            f"New {referral.urgency} referral offer for {referral.service_name.lower()}", link,
+                            drill_of=drill_of)
             else:
                 states.append(dict(id=referral_id, state="unassigned", updated_at=now,
                                    escalated_at=None if at_creation else now))
                 events.append(dict(referral_id=referral_id, at=now, actor_id=None, agency_id=None,
                                    kind="unassigned",
-                                   detail=why if at_creation else "No candidate left to offer."))
-                notices.add(self.chairs, f"Referral #{referral_id} is in the committee queue", queue_link)
+                                   detail=why if at_creation else "No candidate left to offer.", real_at=real_at))
+                # A drill's participants follow the drill referral itself (its clean-up removes the notice).
+                notices.add(self.chairs, f"Referral #{referral_id} is in the committee queue",
+                            link if self.drill is not None else queue_link, drill_of=drill_of)
         db.session.flush()  # what the caller added first (a decline's event) keeps its place on the timeline
         db.session.execute(ReferralEvent.__table__.insert(), events)
         if offers:
@@ -459,23 +515,27 @@ def _referral_links(referral_ids) -> dict[int, str]:
 def _escalate(referral: Referral, now: datetime, why: str, at_creation: bool = False) -> None:
     """Offer to the on-call agency or the next candidate not yet offered; else the committee queue. Tell the chairs,
     the person on call and the sender."""
-    _Escalations(now).escalate({referral.id: why}, at_creation=at_creation)
+    _Escalations(now, drill_clock(referral)).escalate({referral.id: why}, at_creation=at_creation)
     db.session.expire(referral)
 
 
 ESCALATION_CHUNK = 200  # offers expired and escalated per transaction
 
 
-def escalation_pass(now: datetime, chunk: int = ESCALATION_CHUNK, drills: bool = False) -> str:
-    """The `tick` job: expire every pending offer past its deadline and escalate it, exactly once each.
+def escalation_pass(now: datetime, chunk: int = ESCALATION_CHUNK, drill: DrillClock | None = None) -> str:
+    """The `tick` job: expire every pending offer past its deadline and escalate it, exactly once each. With
+    `drill`, the same for that drill's referrals alone, `now` on its clock (the drills module runs it per drill).
 
     In chunks, one transaction each: one conditional UPDATE expires the chunk's offers that are still pending and
     due (RETURNING them), so an offer answered meanwhile, or expired by a second pass at the same moment, is left
     out; then one INSERT each of the events, next offers, notifications and mail, and the audit entries."""
-    # The real pass never touches a drill's offers, nor a drill's pass real ones (a drill runs on its own clock).
+    # The real pass never touches a drill's offers, nor a drill's pass real ones or another drill's (each drill
+    # runs on its own clock).
+    scope = (Referral.is_drill.is_(False) if drill is None
+             else and_(Referral.is_drill.is_(True), Referral.intake_id == drill.intake_id))
     due = db.session.scalars(
         select(Offer.id).join(Referral, Referral.id == Offer.referral_id)
-        .where(PENDING, Offer.deadline_at <= now, Referral.is_drill.is_(drills)).order_by(Offer.id)).all()
+        .where(PENDING, Offer.deadline_at <= now, scope).order_by(Offer.id)).all()
     escalations = None
     escalated = 0
     for start in range(0, len(due), chunk):
@@ -486,14 +546,15 @@ def escalation_pass(now: datetime, chunk: int = ESCALATION_CHUNK, drills: bool =
         if not expired:  # another pass (or answers) got there first
             db.session.rollback()
             continue
-        escalations = escalations or _Escalations(now)
+        escalations = escalations or _Escalations(now, drill)
         names = escalations.names_of({agency_id for _, agency_id in expired})
         expired = sorted(tuple(row) for row in expired)
         events = [dict(referral_id=referral_id, at=now, actor_id=None, agency_id=agency_id, kind="expired",
-                       detail=f"No answer from {names[agency_id]} before the deadline")
+                       detail=f"No answer from {names[agency_id]} before the deadline",
+                       real_at=escalations.real_now if drill is not None else None)
                   for referral_id, agency_id in expired]
         audit.record_many("referral.offer_expired", "referral", [referral_id for referral_id, _ in expired],
-                          fields=["state"], now=now)
+                          fields=["state"], now=escalations.real_now)
         escalations.escalate({referral_id: f"no answer from {names[agency_id]}" for referral_id, agency_id in expired},
                              events)
         db.session.commit()
@@ -518,7 +579,7 @@ def offer_by_hand(actor, referral: Referral, agency: Agency, now: datetime) -> O
         db.session.rollback()
         raise RefusedTransition("Only referrals in the committee queue can be offered by hand.")
     offer = _offer_to(referral, agency.id, now, actor)
-    audit.record(actor, "referral.offered_by_hand", referral, fields=["state"], now=now)
+    _audit(actor, "referral.offered_by_hand", referral, ["state"], now)
     db.session.commit()
     return offer
 
@@ -658,8 +719,8 @@ def close(actor, referral: Referral, outcome: str, now: datetime) -> None:
         db.session.add(ReferralEvent(referral_id=transfer_id, at=now, actor_id=actor.id, agency_id=actor.agency_id,
                                      kind="withdrawn", detail="Withdrawn: the case it would take over was closed"))
     add_event(referral, "closed", now, actor, actor.agency_id, detail=f"Closed: {OUTCOMES[outcome]}")
-    audit.record(actor, "referral.closed", referral, fields=["state", "outcome"], now=now)
-    notify(_senders(referral), f"Referral #{referral.id} was closed ({OUTCOMES[outcome].lower()})",
-           path_for("referrals.show", referral_id=referral.id), now)
+    _audit(actor, "referral.closed", referral, ["state", "outcome"], now)
+    _tell(referral, _senders(referral), f"Referral #{referral.id} was closed ({OUTCOMES[outcome].lower()})",
+          path_for("referrals.show", referral_id=referral.id), now)
     db.session.commit()
     db.session.expire_all()

@@ -62,7 +62,7 @@ def index():
     # A provider whose offer was declined or expired sees its own offer, not the referral's state since (§5).
     former = {r.id: ops.own_offers(r, me)[-1] for r in page.items if ops.relation(r, me) == "former"}
     return render_template("referrals/index.html", page=page, state=state, states=REFERRAL_STATES, now=utcnow(),
-                           labels=_labels(), former=former)
+                           labels=_labels(), former=former, clock=ops.clock)
 
 
 @bp.get("/inbox")
@@ -72,7 +72,7 @@ def inbox():
     now = utcnow()
     offers = db.session.scalars(ops.inbox_query(_me())).all()
     template = "referrals/_inbox.html" if request.htmx else "referrals/inbox.html"
-    return render_template(template, offers=offers, now=now, labels=_labels())
+    return render_template(template, offers=offers, now=now, labels=_labels(), clock=ops.clock)
 
 
 @bp.get("/queue")
@@ -86,7 +86,7 @@ def queue():
                                       selectinload(Referral.sending_agency))
     page = db.paginate(query, page=requested_page(), per_page=current_app.config["PER_PAGE"],
                        error_out=False)
-    return render_template("referrals/queue.html", page=page, now=utcnow(), labels=_labels())
+    return render_template("referrals/queue.html", page=page, now=utcnow(), labels=_labels(), clock=ops.clock)
 
 
 @bp.get("/<int:referral_id>")
@@ -94,10 +94,11 @@ def queue():
 def show(referral_id: int):
     """The referral as the viewer may see it, with its timeline and the viewer's actions."""
     referral, rel = ops.get_referral_or_404(referral_id, _me())
-    now = utcnow()
-    shown = _identifying(referral, rel, now)
+    real_now = utcnow()
+    now = ops.clock(referral, real_now)  # a drill's deadlines and times are on its own clock
+    shown = _identifying(referral, rel, real_now)
     if shown:
-        audit.record(_me(), "referral.viewed_identifying", referral, fields=sorted(shown), now=now)
+        audit.record(_me(), "referral.viewed_identifying", referral, fields=sorted(shown), now=real_now)
         db.session.commit()
     events = db.session.scalars(select(ReferralEvent).where(ReferralEvent.referral_id == referral.id)
                                 .order_by(ReferralEvent.at, ReferralEvent.id)).all()
@@ -116,7 +117,7 @@ def sent(referral_id: int):
     referral, rel = ops.get_referral_or_404(referral_id, _me())
     if rel not in ("author", "sender"):
         return redirect(url_for("referrals.show", referral_id=referral.id))
-    pending, now = referral.pending_offer, utcnow()
+    pending, now = referral.pending_offer, ops.clock(referral, utcnow())
     kinds = oncall_ops.kinds_for_service_type(referral.service_type_id)
     return render_template("referrals/sent.html", referral=referral, offer=pending, now=now,
                            oncall=oncall_ops.who_is_on_call(now, kinds) if kinds else [],
@@ -135,7 +136,7 @@ def accept(referral_id: int):
     """Accept the offer to my agency (exactly one acceptance ever wins)."""
     referral, rel = ops.get_referral_or_404(referral_id, _me())
     try:
-        ops.accept(_me(), referral, utcnow())
+        ops.accept(_me(), referral, ops.clock(referral, utcnow()))
     except ops.RefusedTransition as exc:
         flash(str(exc), "error")
     else:
@@ -153,7 +154,7 @@ def decline(referral_id: int):
     form = DeclineForm()
     if form.validate_on_submit():
         try:
-            ops.decline(_me(), referral, form.reason.data, form.text.data, utcnow())
+            ops.decline(_me(), referral, form.reason.data, form.text.data, ops.clock(referral, utcnow()))
         except ops.RefusedTransition as exc:
             flash(str(exc), "error")
         else:
@@ -174,7 +175,7 @@ def withdraw(referral_id: int):
     form = EmptyForm()
     if form.validate_on_submit():
         try:
-            ops.withdraw(_me(), referral, utcnow())
+            ops.withdraw(_me(), referral, ops.clock(referral, utcnow()))
         except ops.RefusedTransition as exc:
             flash(str(exc), "error")
         else:
@@ -188,7 +189,7 @@ def withdraw(referral_id: int):
 def offer_by_hand(referral_id: int):
     """A chair offers a queued referral to any provider that can receive it."""
     referral, rel = ops.get_referral_or_404(referral_id, _me())
-    now = utcnow()
+    now = ops.clock(referral, utcnow())
     receivable = db.session.scalars(select(Agency).where(
         receiving.receivable_condition(referral.service_type_id, now)).order_by(Agency.name)).all()
     form = OfferByHandForm()
@@ -214,7 +215,7 @@ def close(referral_id: int):
     form = CloseForm()
     if form.validate_on_submit():
         try:
-            ops.close(_me(), referral, form.outcome.data, utcnow())
+            ops.close(_me(), referral, form.outcome.data, ops.clock(referral, utcnow()))
         except ops.RefusedTransition as exc:
             form.outcome.errors = [str(exc)]
         else:

@@ -432,6 +432,35 @@ def _concern(world: World) -> int:
     return concern_id
 
 
+def _drill(running: bool) -> Callable[[World], int]:
+    """A drill a chair started, sent for the owner agency: with no provider to offer it, it ends in the queue; a
+    running one has an offer to the owner agency still waiting (the stop page)."""
+
+    def make(world: World) -> int:
+        from datetime import timedelta
+
+        from csrn.drills import operations as drill_ops
+        from csrn.referrals.models import Offer
+
+        chair_record = world.create_user(roles=("chair",))
+        with world.app.app_context():
+            chair, now = db.session.get(User, chair_record.id), utcnow()
+            drill = drill_ops.start_drill(chair, {
+                "sending_agency_id": world.owner_agency_id, "urgency": "emergency", "needs": [], "county": "",
+                "note": "Sweep drill", "simulated_start": now}, now)
+            if running:
+                db.session.add(Offer(referral_id=drill.referral_id, agency_id=world.owner_agency_id, state="pending",
+                                     offered_at=now, deadline_at=now + timedelta(hours=1)))
+                drill.referral.state = "offered"
+                drill.state, drill.end_reason, drill.report_json = "running", "", ""
+                db.session.commit()
+            drill_id = drill.id
+            db.session.remove()
+        return drill_id
+
+    return make
+
+
 ID_FILLERS: dict[str | tuple[str, str], Callable[[World], object]] = {
     "agency_id": lambda world: world.owner_agency_id,
     ("agencies.agreement_document", "agency_id"): _agency_with_agreement_file,
@@ -472,6 +501,8 @@ ID_FILLERS: dict[str | tuple[str, str], Callable[[World], object]] = {
     "kind_id": _kind,
     "shift_id": _shift,
     "exception_id": _shift_exception,
+    "drill_id": lambda world: world.value("ended_drill", _drill(False)),
+    ("drills.stop", "drill_id"): lambda world: world.value("running_drill", _drill(True)),
     "purpose": lambda world: "oncall-mine",
     ("oncall.feed", "token"): _feed_token,
 }
@@ -561,6 +592,11 @@ SCOPES: dict[str, str] = {
     "oncall.delete_shift": AGENCY_SCOPED,
     "oncall.add_exception": AGENCY_SCOPED,
     "oncall.remove_exception": AGENCY_SCOPED,
+    # Drills are the chairs' alone (issue 19): everyone else 403.
+    "drills.show": ROLE_GATED,
+    "drills.jump": ROLE_GATED,
+    "drills.stop": ROLE_GATED,
+    "drills.clean_up": ROLE_GATED,
     "oncall.make_feed": SHARED,  # one's own feed: every user makes and stops their own
     "oncall.revoke_feed": SHARED,
 }

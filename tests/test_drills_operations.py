@@ -140,6 +140,10 @@ def test_the_drill_escalates_on_its_own_clock_and_reaches_the_person_on_call(net
 def test_a_drill_in_the_rosters_gap_names_it_and_the_jump_shows_the_escalation_without_waiting(network):
     """Sunday 02:00: nobody is on call. The chair jumps the clock to the deadline: the offer expires, nobody on call
     is reached, the next provider is offered; the report names the gap and the unanswered offer."""
+    kind_id = db.session.scalar(select(ResponseKind.id))
+    oncall_ops.save_shift(network["chair"], None, dict(  # a backup held by a name only: shown, never notified
+        agency_id=network["B"].agency_id, kind_id=kind_id, user_id=None, display_name="Night desk", phone="555-0101",
+        role="backup", pattern="weekly", weekdays=list(range(7)), starts=time(20), ends=time(8)), None, NOW)
     drill = start(network, start=SUNDAY_2AM)
     ops.jump_to_next_deadline(network["chair"], drill, NOW + timedelta(minutes=1))
     offers = offers_of(drill.referral_id)
@@ -154,6 +158,8 @@ def test_a_drill_in_the_rosters_gap_names_it_and_the_jump_shows_the_escalation_w
     gap = next(f["text"] for f in report["findings"] if f["kind"] == "gap")
     assert "Nobody was on call for Case management at Sun 13 Dec 02:00" in gap
     assert report["on_call_at_start"][0]["primaries"] == []
+    assert report["on_call_at_start"][0]["backups"] == ["Night desk (Provider B)"]
+    assert gap.endswith("only a backup was on.")
 
 
 def test_two_drills_run_at_once_without_touching_each_other_or_a_real_offer(network):

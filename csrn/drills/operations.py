@@ -91,7 +91,7 @@ def start_drill(actor, values: dict, now: datetime) -> Drill:
         raise DrillRefused("Choose a member agency to send the drill's referral: a suspended agency cannot send "
                            "referrals, in a drill or otherwise.")
     simulated_start = values["simulated_start"]
-    offset = math.floor((simulated_start - now).total_seconds())
+    offset = math.ceil((simulated_start - now).total_seconds())  # the drill starts at the chosen minute, not before
     drill = Drill(started_by_id=actor.id, sending_agency_id=agency.id, urgency=values["urgency"],
                   county=values.get("county") or "", needs_json=json.dumps(list(values.get("needs") or [])),
                   note=(values.get("note") or "").strip()[:200], simulated_start=simulated_start, started_at=now,
@@ -226,16 +226,27 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def _who_was_on_call(service_type_id: int, at: datetime) -> list[dict]:
-    """Who was on call for the kinds answering for the service type at a moment (names and agencies only)."""
-    answers = oncall_ops.who_is_on_call(at, oncall_ops.kinds_for_service_type(service_type_id))
+def _kinds_for(service_type_ids: list[int]) -> list:
+    """The kinds of on-call response answering for any of the service types (each once)."""
+    kinds = {}
+    for service_type_id in service_type_ids:
+        for kind in oncall_ops.kinds_for_service_type(service_type_id):
+            kinds[kind.id] = kind
+    return list(kinds.values())
+
+
+def _who_was_on_call(kinds: list, at: datetime) -> list[dict]:
+    """Who was on call for the kinds at a moment (names and agencies only)."""
+    if not kinds:
+        return []
+    answers = oncall_ops.who_is_on_call(at, kinds)
     return [{"kind": answer.kind.name, "required_24_7": answer.kind.required_24_7,
              "primaries": [_on_call_name(on.shift) for on in answer.primaries],
              "backups": [_on_call_name(on.shift) for on in answer.backups]} for answer in answers]
 
 
 def _on_call_name(shift) -> str:
-    return f"{shift.user.name if shift.user is not None else shift.name or 'Unnamed'} ({shift.agency.name})"
+    return f"{shift.who} ({shift.agency.name})"
 
 
 def _lapsed(service_type_ids: list[int], at: datetime) -> list[str]:
@@ -297,11 +308,15 @@ def build_report(drill: Drill, real_now: datetime, ending: str = "") -> dict:
 
     findings: list[dict] = []
     service_type_id = case.service_type_id if case is not None else None
-    on_call_at_start = _who_was_on_call(service_type_id, drill.simulated_start) if service_type_id else []
-    moments = [drill.simulated_start] + [e.at for e in events if e.kind == "escalated" and e.referral_id == case.id]
+    type_ids = [service_type_id] if service_type_id else []
+    type_ids += [t.id for t in db.session.scalars(select(ServiceType).where(ServiceType.code.in_(drill.needs)))]
+    # The whole response: the kinds answering for case management and for every need of the person.
+    kinds = _kinds_for(type_ids)
+    on_call_at_start = _who_was_on_call(kinds, drill.simulated_start)
+    moments = [drill.simulated_start] + [e.at for e in events if e.kind == "escalated"]
     gaps_seen = set()
     for moment in moments:
-        for answer in (_who_was_on_call(service_type_id, moment) if service_type_id else []):
+        for answer in _who_was_on_call(kinds, moment):
             if not answer["primaries"] and answer["kind"] not in gaps_seen:
                 gaps_seen.add(answer["kind"])
                 findings.append({"kind": "gap", "text": (
@@ -309,12 +324,9 @@ def build_report(drill: Drill, real_now: datetime, ending: str = "") -> dict:
                     f"{moment.astimezone(zone).strftime('%a %d %b %H:%M')} (drill time): a gap in the on-call "
                     "roster" + (" — and no backup either." if not answer["backups"] else "; only a backup was on.")
                 )})
-    if service_type_id and not any(answer["primaries"] or answer["backups"] for answer in on_call_at_start) \
-            and not on_call_at_start:
+    if service_type_id and not oncall_ops.kinds_for_service_type(service_type_id):
         findings.append({"kind": "gap", "text": "No kind of on-call response answers for case management: "
                                                 "nobody on call could be reached."})
-    type_ids = [service_type_id] if service_type_id else []
-    type_ids += [t.id for t in db.session.scalars(select(ServiceType).where(ServiceType.code.in_(drill.needs)))]
     findings += [{"kind": "lapsed", "text": text} for text in _lapsed(type_ids, drill.simulated_start)]
     for row in offer_rows:
         if row["state"] == "expired":

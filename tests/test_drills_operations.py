@@ -272,3 +272,30 @@ def test_a_drill_moves_no_real_figure(network):
     assert referral(drill.referral_id).state == "unassigned"
     assert figures() == before
     assert db.session.scalar(select(func.count()).select_from(Intake).where(Intake.is_drill.is_(True))) == 1
+
+
+def test_clean_up_removes_the_case_work_done_on_a_drill(network):
+    """Accepted, assessed, an appointment and a message: all of it goes with the drill."""
+    from csrn.cases import coordination
+    from csrn.cases import operations as case_ops
+    from csrn.cases.models import Appointment, CaseFile, CaseNeed, Message
+
+    before = counts()
+    drill = start(network)
+    offer = offers_of(drill.referral_id)[0]
+    provider = network["A"] if offer.agency_id == network["A"].agency_id else network["B"]
+    case = referral(drill.referral_id)
+    referral_ops.accept(provider.case_manager, case, referral_ops.clock(case, NOW + timedelta(minutes=5)))
+    later = NOW + timedelta(minutes=10)
+    case_ops.start_assessment(provider.case_manager, referral(drill.referral_id), later)
+    coordination.save_appointment(provider.case_manager, referral(drill.referral_id), None, {
+        "kind": "medical", "provider_agency_id": None, "starts_at": later + timedelta(days=1),
+        "duration_minutes": 30, "place": "DRILL clinic", "accompaniment_needed": False,
+        "interpreter_needed": False}, later)
+    coordination.post_message(provider.case_manager, referral(drill.referral_id), "DRILL message", later)
+    ops.tick_drills(later)
+    assert fresh(drill.id).state == "ended"
+    ops.clean_up(network["chair"], fresh(drill.id), later)
+    for model in (CaseFile, CaseNeed, Appointment, Message):
+        assert db.session.scalar(select(func.count()).select_from(model)) == 0
+    assert counts() == before

@@ -159,3 +159,24 @@ def test_every_report_and_export_is_the_same_before_and_after_drills(app, scene)
     chair.post(f"/drills/{cleaned}/clean-up", page=f"/drills/{cleaned}/clean-up")
     assert reports() == before
     assert "drill referral" in chair.get("/").get_data(as_text=True)  # the queued drill is counted apart
+
+
+def test_opening_a_drill_changes_nothing_and_tick_ends_it_after_acceptance(app, scene):
+    """A GET changes no row (SECURITY AC5): the page says the drill is ending once its referral is accepted, and the
+    next tick ends it and keeps the report."""
+    from csrn.drills import operations as drill_ops
+    from csrn.referrals import operations as referral_ops
+
+    chair, drill_id = start(app, scene)
+    with app.app_context():
+        drill = db.session.get(Drill, drill_id)
+        case = drill.referral
+        manager = db.session.get(type(drill.started_by), scene["provider"].case_manager_ids[0])
+        referral_ops.accept(manager, case, referral_ops.clock(case, utcnow()))
+    page = text(chair.get(f"/drills/{drill_id}"))
+    assert "ending: a provider accepted the referral" in page
+    with app.app_context():
+        assert db.session.get(Drill, drill_id).state == "running"
+        assert drill_ops.tick_drills(utcnow()) == "1 drill(s) run, 1 ended"
+        assert db.session.get(Drill, drill_id).end_reason == "accepted"
+    assert "Accepted by Harbor House" in text(chair.get(f"/drills/{drill_id}"))

@@ -356,7 +356,7 @@ def post_message(actor, referral: Referral, body: str, now: datetime) -> Message
         maker = db.session.get(User, referral.created_by_id)
         others = [maker] if maker is not None and maker.active else []
     notify([u for u in others if u.id != actor.id], f"New message on referral #{referral.id}",
-           path_for("cases.coordination", referral_id=referral.id), now)
+           path_for("cases.coordination", referral_id=referral.id), now, drill_of=referral_ops.drill_of(referral))
     audit.record(actor, "referral.message_sent", referral, fields=["body"], now=now)
     db.session.commit()
     return message
@@ -388,9 +388,10 @@ def raise_concern(actor, referral: Referral, kind: str, text: str, now: datetime
     link = path_for("cases.concern", concern_id=concern.id)
     sentence = f"A {CONCERN_KINDS[kind].lower()} was raised about referral #{referral.id}"
     admins = auth_ops.users_of(to_agency_id, AGENCY_ADMIN) if to_agency_id is not None else []
-    notify([u for u in admins + auth_ops.chairs() if u.id != actor.id], sentence, link, now)
+    notify([u for u in admins + auth_ops.chairs() if u.id != actor.id], sentence, link, now,
+           drill_of=referral_ops.drill_of(referral))
     agency = db.session.get(Agency, to_agency_id) if to_agency_id is not None else None
-    if agency is not None and agency.poc_email:
+    if agency is not None and agency.poc_email and not referral.is_drill:  # a drill never mails an outside inbox
         notify_ops.queue_mail(agency.poc_email, f"A concern is waiting for {agency.name}",
                               f"{sentence}. It waits for an answer from your agency:\n\n"
                               f"{_absolute(link)}\n\nLog in to read it. No details are sent by e-mail.", now)
@@ -446,7 +447,8 @@ def resolve_concern(actor, concern: Concern, note: str, now: datetime) -> None:
     raiser = db.session.get(User, concern.raised_by_id)
     notify([raiser] if raiser is not None and raiser.id != actor.id and raiser.active else [],
            f"Your {CONCERN_KINDS[concern.kind].lower()} about referral #{concern.referral_id} was resolved",
-           path_for("cases.concern", concern_id=concern.id), now)
+           path_for("cases.concern", concern_id=concern.id), now,
+           drill_of=referral_ops.drill_of(db.session.get(Referral, concern.referral_id)))
     audit.record(actor, "concern.resolved", concern, fields=["resolution"], now=now)
     db.session.commit()
 

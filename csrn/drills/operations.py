@@ -178,16 +178,22 @@ def tick_drills(real_now: datetime) -> str:
     return f"{len(drills)} drill(s) run, {ended} ended"
 
 
+def ending(drill: Drill) -> str | None:
+    """Why a running drill ends now (its referral was accepted, went to the committee queue or was withdrawn), or
+    None. Read-only: pages show it, and `sync` (tick and the chair's actions) ends the drill."""
+    if drill.state != "running" or drill.referral_id is None:
+        return None
+    state = db.session.scalar(select(Referral.state).where(Referral.id == drill.referral_id))
+    if state in ("accepted", "in_progress", "closed"):
+        return "accepted"
+    return state if state in ("unassigned", "withdrawn") else None
+
+
 def sync(drill: Drill, real_now: datetime) -> None:
     """End a running drill whose referral was accepted, went to the committee queue or was withdrawn."""
-    if drill.state != "running" or drill.referral_id is None:
-        return
-    db.session.refresh(drill.referral)
-    state = drill.referral.state
-    if state in ("accepted", "in_progress", "closed"):
-        _end(drill, "accepted", real_now)
-    elif state in ("unassigned", "withdrawn"):
-        _end(drill, state, real_now)
+    reason = ending(drill)
+    if reason is not None:
+        _end(drill, reason, real_now)
 
 
 def stop(actor, drill: Drill, real_now: datetime) -> None:

@@ -44,13 +44,10 @@ def index():
     """Running drills, then past ones with their reports, a page at a time."""
     now = utcnow()
     running = db.session.scalars(ops.drills_query(running=True)).all()
-    for drill in running:
-        ops.sync(drill, now)
-    running = [drill for drill in running if drill.state == "running"]
     past = db.paginate(ops.drills_query(running=False), page=requested_page(),
                        per_page=current_app.config["PER_PAGE"], error_out=False)
     return render_template("drills/index.html", running=running, past=past, now=now, reasons=END_REASONS,
-                           drill_now=ops.drill_now)
+                           drill_now=ops.drill_now, ending=ops.ending)
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -92,10 +89,12 @@ def show(drill_id: int):
     """The drill: its clock, the next deadline, and the report (so far, or as kept when it ended). Printable."""
     drill = ops.get_drill_or_404(drill_id)
     now = utcnow()
-    ops.sync(drill, now)
+    # A GET changes nothing (SECURITY AC5): a drill whose referral was just accepted shows why it ends, and `tick`
+    # (or the chair's next action) ends it and keeps its report.
     return render_template("drills/show.html", drill=drill, now=now, report=ops.current_report(drill, now),
                            drill_time=ops.drill_now(drill, now) if drill.state == "running" else None,
-                           next_deadline=ops.next_deadline(drill), form=EmptyForm(), reasons=END_REASONS)
+                           next_deadline=ops.next_deadline(drill), form=EmptyForm(), reasons=END_REASONS,
+                           ending=ops.ending(drill))
 
 
 @bp.route("/<int:drill_id>/jump", methods=["POST"])

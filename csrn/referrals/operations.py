@@ -64,6 +64,11 @@ def drill_clock(referral: Referral) -> DrillClock | None:
     return DrillClock(referral.intake_id, timedelta(seconds=referral.intake.drill_clock_offset or 0))
 
 
+def drill_of(referral: Referral) -> int | None:
+    """What a notice about the referral is kept with: its drill's intake (None: a real referral)."""
+    return referral.intake_id if referral.is_drill else None
+
+
 def clock(referral: Referral, real_now: datetime) -> datetime:
     """Now on the referral's clock: the wall clock, or its drill's simulated time."""
     drill = drill_clock(referral)

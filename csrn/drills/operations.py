@@ -294,7 +294,9 @@ def build_report(drill: Drill, real_now: datetime, ending: str = "") -> dict:
     offer_rows = []
     for offer in offers:
         allowed = offer.deadline_at - offer.offered_at
-        took = (offer.answered_at - offer.offered_at) if offer.answered_at is not None else None
+        # A withdrawn offer was never answered: it took nothing to measure.
+        took = (offer.answered_at - offer.offered_at) if offer.answered_at is not None \
+            and offer.state in ("accepted", "declined", "expired") else None
         offered_real = real_of.get((offer.referral_id, offer.agency_id, offer.offered_at))
         answered_real = real_of.get((offer.referral_id, offer.agency_id, offer.answered_at))
         offer_rows.append({
@@ -306,8 +308,8 @@ def build_report(drill: Drill, real_now: datetime, ending: str = "") -> dict:
             "decline_reason": offer.decline_reason,
             "allowed_minutes": _minutes(allowed),
             "took_minutes": _minutes(took) if took is not None else None,
-            "took_real_minutes": (_minutes(answered_real - offered_real)
-                                  if answered_real is not None and offered_real is not None else None),
+            "took_real_minutes": (_minutes(answered_real - offered_real) if took is not None
+                                  and answered_real is not None and offered_real is not None else None),
             "on_time": (offer.answered_at <= offer.deadline_at) if offer.answered_at is not None
             and offer.state in ("accepted", "declined") else None,
         })

@@ -116,14 +116,12 @@ def search_query(filters: Filters, now: datetime):
             Agency.name, Agency.description, Service.name, Service.description, ServiceType.name))))
     if filters.service_type:
         query = query.where(ServiceType.code == filters.service_type)
-    for kind, value in (("age", filters.age), ("gender", filters.gender), ("citizenship", filters.citizenship),
-                        ("county", filters.county)):
-        if value:
-            query = query.where(_eligible(kind, value))
-    if filters.trafficking == "both":
-        query = query.where(or_(~_has("trafficking"), and_(_has("trafficking", "sex"), _has("trafficking", "labour"))))
-    elif filters.trafficking:
-        query = query.where(_eligible("trafficking", filters.trafficking))
+    # Who the service admits: the one rule the intake's matching applies (receiving.admits_condition).
+    admits = receiving.admits_condition(filters.age, filters.gender, filters.citizenship, filters.trafficking)
+    if admits is not None:
+        query = query.where(admits)
+    if filters.county:
+        query = query.where(_eligible("county", filters.county))
     if filters.language:
         query = query.where(exists(select(ServiceFacet.id).where(
             ServiceFacet.service_id == Service.id, ServiceFacet.kind.in_(("language", "interpretation")),

@@ -10,13 +10,14 @@ Being a date, it stops the provider the day after an item expires, without waiti
 
 from __future__ import annotations
 
+import functools
 from datetime import date, datetime
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, case, exists, func, or_, select
 
 from csrn.agencies.models import Agency
 from csrn.agencies.operations import agreement_current_condition, certified_condition, local_date
-from csrn.directory.models import Service
+from csrn.directory.models import Service, ServiceFacet
 from csrn.extensions import db
 
 
@@ -53,3 +54,29 @@ def can_receive_referrals(provider: Agency, service_type_id: int | None, t: date
             select(exists().where(Agency.id == provider.id, receivable_condition(service_type_id, t)))
         )
     )
+
+
+def admits_condition(age_group: str = "unknown", gender: str = "unknown", citizenship: str = "unknown",
+                     trafficking_type: str = "unknown"):
+    """SQL: the service in the outer query admits a person with these answers — the matcher's eligibility rule
+    (`intake.matching.eligibility_failures`), held to it by the tests. For each of age, gender, citizenship and type
+    of trafficking: the answer is unknown (or empty), or the service states nothing of that kind, or states what
+    the person needs ("both": sex and labour). None when nothing is asked (every service admits). The intake's
+    matching and unmet needs, the directory search and the resource map all read it here."""
+    wanted = tuple((kind, (value,)) for kind, value in (("age", age_group), ("gender", gender),
+                                                        ("citizenship", citizenship))
+                   if value and value != "unknown")
+    if trafficking_type and trafficking_type != "unknown":
+        wanted += (("trafficking", ("labour", "sex") if trafficking_type == "both" else (trafficking_type,)),)
+    return _facets_fit(wanted) if wanted else None
+
+
+@functools.lru_cache(maxsize=512)
+def _facets_fit(wanted: tuple[tuple[str, tuple[str, ...]], ...]):
+    """SQL: the service's facets fit what is wanted (built once per combination of answers). One pass over its own
+    facets (an index range) counting, per kind, what it states and how much of it fits; not EXISTS OR NOT EXISTS per
+    kind, which PostgreSQL answers by hashing every service's facets."""
+    fits = [or_(func.count(case((ServiceFacet.kind == kind, 1))) == 0,
+                func.count(case((and_(ServiceFacet.kind == kind, ServiceFacet.value.in_(values)), 1))) == len(values))
+            for kind, values in wanted]
+    return select(and_(*fits)).where(ServiceFacet.service_id == Service.id).scalar_subquery()

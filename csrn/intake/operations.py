@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from types import SimpleNamespace
 
 from flask import abort
-from sqlalchemy import String, and_, case, cast, delete, func, or_, select
+from sqlalchemy import String, and_, cast, delete, func, or_, select
 
 from csrn.agencies.models import Agency
 from csrn.audit import operations as audit
@@ -285,27 +285,11 @@ def unmet_needs(answers: dict, now: datetime) -> list[ServiceType]:
 
 
 def _eligible(person: matching.Person) -> list:
-    """SQL conditions on a candidate service: its facets admit the person, as matching.eligibility_failures decides
-    (the tests hold the two to the same answers): for age, gender, citizenship and type of trafficking the person's
-    answer is unknown, or the service states nothing of that kind, or states what the person needs ("both": sex
-    and labour). With `receivable_condition` and opening hours, these are the matcher's hard filters."""
-    wanted = tuple((kind, (value,)) for kind, value in (("age", person.age_group), ("gender", person.gender),
-                                                        ("citizenship", person.citizenship)) if value != "unknown")
-    if person.trafficking_type != "unknown":
-        wanted += (("trafficking", ("labour", "sex") if person.trafficking_type == "both"
-                    else (person.trafficking_type,)),)
-    return [_facets_fit(wanted)] if wanted else []
-
-
-@functools.lru_cache(maxsize=512)
-def _facets_fit(wanted: tuple[tuple[str, tuple[str, ...]], ...]):
-    """SQL: the service's facets fit what is wanted (built once per combination of answers). One pass over its own
-    facets (an index range) counting, per kind, what it states and how much of it fits; not EXISTS OR NOT EXISTS per
-    kind, which PostgreSQL answers by hashing every service's facets."""
-    fits = [or_(func.count(case((ServiceFacet.kind == kind, 1))) == 0,
-                func.count(case((and_(ServiceFacet.kind == kind, ServiceFacet.value.in_(values)), 1))) == len(values))
-            for kind, values in wanted]
-    return select(and_(*fits)).where(ServiceFacet.service_id == Service.id).scalar_subquery()
+    """SQL conditions on a candidate service: its facets admit the person (the directory's one rule, which
+    matching.eligibility_failures decides in Python: the tests hold the two to the same answers). With
+    `receivable_condition` and opening hours, these are the matcher's hard filters."""
+    admits = receiving.admits_condition(person.age_group, person.gender, person.citizenship, person.trafficking_type)
+    return [admits] if admits is not None else []
 
 
 def fitting_pathways(answers: dict) -> list[Pathway]:

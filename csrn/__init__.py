@@ -93,6 +93,7 @@ def _register_blueprints(app: Flask) -> None:
         dashboard,
         directory,
         drills,
+        gaps,
         health,
         intake,
         notify,
@@ -110,7 +111,7 @@ def _register_blueprints(app: Flask) -> None:
     from csrn.notify import devmail, notifications
 
     modules = (auth, account, users, agencies, trainings, directory, schedules, intake, pathways, referrals, cases,
-               drills, notifications, oncall, protocols, volunteers, audit, dashboard, health, notify, settings)
+               drills, gaps, notifications, oncall, protocols, volunteers, audit, dashboard, health, notify, settings)
     for module in modules:
         app.register_blueprint(module.bp)
     if app.config["CSRN_ENV"] == "development":  # mail bodies with live links: never in test or production (A6)

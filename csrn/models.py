@@ -25,7 +25,7 @@ from csrn.cases.models import (
 )
 from csrn.directory.models import CapacityConfirmation, GenderOption, Location, Service, ServiceFacet, ServiceType
 from csrn.drills.models import Drill
-from csrn.intake.models import Intake, IntakeDraft, UnmetNeed
+from csrn.intake.models import Intake, IntakeDraft, IntakeLanguage, IntakeNeed, UnmetNeed
 from csrn.notify.models import Notification, OutboxMessage
 from csrn.oncall.models import ResponseKind, Shift, ShiftException
 from csrn.pathways.models import Pathway, PathwayStep
@@ -43,5 +43,5 @@ __all__ = [
     "ProtocolVersion", "Consent", "Offer", "Referral", "ReferralContact", "ReferralEvent", "Holiday", "ScheduleRule",
     "TaskForceSettings", "VettingItem", "VolunteerApplication", "VolunteerEvent", "ResetRequest", "FormStamp",
     "AccessRequest", "CaseEvent", "CaseFile", "CaseNeed", "PlanStep",
-    "Appointment", "AppointmentSupport", "Concern", "Message", "Drill",
+    "Appointment", "AppointmentSupport", "Concern", "Message", "Drill", "IntakeNeed", "IntakeLanguage",
 ]

@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError
 
 from csrn.clock import utcnow
 from csrn.directory.languages import language_name
+from csrn.gaps import operations as gaps_ops
 from csrn.notify.operations import unread_count
 from csrn.roles import ADMIN, AGENCY_ADMIN, CHAIR, RECEIVER_ROLES, VOLUNTEER
 from csrn.settings.operations import get_settings, task_force_zone
@@ -60,6 +61,8 @@ def navigation() -> Nav:
     primary += [("directory.search", "Directory"), ("oncall.now", "On call")]
     network = [("agencies.index", "Agencies"), ("trainings.index", "Training"), ("pathways.index", "Pathways"),
                ("protocols.index", "Protocols")]
+    if gaps_ops.may_see_map(current_user):
+        network.insert(1, ("gaps.resource_map", "Resource map"))
     if roles(AGENCY_ADMIN) and current_user.agency_id:
         network.insert(0, ("agencies.show", "My agency"))
     menus = [("Network", network)]

@@ -80,3 +80,38 @@ def test_downgrade_to_base_and_upgrade_round_trips(committed_app, default_sessio
         db.session.commit()
         assert db.session.scalar(select(func.count()).select_from(User)) == 1
         db.session.remove()
+
+
+@pytest.mark.concurrency
+def test_intake_needs_and_languages_are_filled_from_existing_intakes(committed_app, default_session_mode):
+    """0023 turns each existing intake's needs and languages (JSON) into rows, skipping a code no longer in the
+    taxonomy; 0022's SQLite tables keep their rows and ids through the AUTOINCREMENT rebuild."""
+    with committed_app.app_context():
+        from tests.referral_factories import new_agency, new_user
+
+        agency_id = new_agency("Migrated").id
+        user_id = new_user(agency_id).id
+        db.session.commit()
+        db.session.remove()
+        downgrade(revision="0021_coordination")
+        with db.engine.begin() as conn:
+            for n, (needs, languages) in enumerate([('["case_management", "dental", "gone"]', '["es", "en"]'),
+                                                    ('[]', '[]')]):
+                conn.execute(text(
+                    "INSERT INTO intake (id, uuid, submission_key, created_by_id, agency_id, created_at, is_drill, "
+                    "urgency, county, age_group, gender, citizenship, trafficking_type, languages_json, "
+                    "interpreter_needed, considerations_json, needs_json, do_not_text, phone_may_be_controlled) "
+                    "VALUES (:id, :uuid, :key, :u, :a, CURRENT_TIMESTAMP, false, 'routine', '', 'unknown', "
+                    "'unknown', 'unknown', 'unknown', :languages, false, '[]', :needs, false, false)"),
+                    {"id": 40 + n, "uuid": f"b000000{n}-0000-0000-0000-000000000000", "key": f"k{n}", "u": user_id,
+                     "a": agency_id, "languages": languages, "needs": needs})
+        upgrade()
+        with db.engine.connect() as conn:
+            needs = conn.execute(text("SELECT i.id, t.code FROM intake_need n JOIN intake i ON i.id = n.intake_id "
+                                      "JOIN service_type t ON t.id = n.service_type_id ORDER BY t.code")).all()
+            languages = conn.execute(text("SELECT intake_id, language FROM intake_language ORDER BY language")).all()
+            ids = conn.execute(text("SELECT id FROM intake ORDER BY id")).scalars().all()
+        assert [tuple(row) for row in needs] == [(40, "case_management"), (40, "dental")]
+        assert [tuple(row) for row in languages] == [(40, "en"), (40, "es")]
+        assert ids == [40, 41]
+        db.session.remove()

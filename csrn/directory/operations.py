@@ -6,7 +6,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime, time, timedelta
 
 from flask import abort, current_app, has_request_context, request
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import exists, func, or_, select, update
 
 from csrn.agencies.models import Agency
 from csrn.audit import operations as audit
@@ -21,7 +21,6 @@ from csrn.directory.models import (
     GenderOption,
     Location,
     Service,
-    ServiceFacet,
     ServiceType,
 )
 from csrn.extensions import db
@@ -75,6 +74,11 @@ def _per_request(key: str, load):
     return cache[key]
 
 
+def service_type_by_code(code: str) -> ServiceType | None:
+    """A term of the taxonomy by its code."""
+    return db.session.scalar(select(ServiceType).where(ServiceType.code == code)) if code else None
+
+
 def service_types(active_only: bool = True) -> list[ServiceType]:
     """The taxonomy in its order."""
     query = select(ServiceType).order_by(ServiceType.sort_order, ServiceType.name)
@@ -87,18 +91,6 @@ def genders() -> list[GenderOption]:
     """The chair-editable gender list."""
     return _per_request("genders", lambda: db.session.scalars(
         select(GenderOption).order_by(GenderOption.sort_order, GenderOption.label)).all())
-
-
-def _has(kind: str, value: str | None = None):
-    condition = and_(ServiceFacet.service_id == Service.id, ServiceFacet.kind == kind)
-    if value is not None:
-        condition = and_(condition, ServiceFacet.value == value)
-    return exists(select(ServiceFacet.id).where(condition))
-
-
-def _eligible(kind: str, value: str):
-    """Stated and matching, or not stated at all ("not stated" never excludes)."""
-    return or_(~_has(kind), _has(kind, value))
 
 
 def search_query(filters: Filters, now: datetime):
@@ -121,11 +113,9 @@ def search_query(filters: Filters, now: datetime):
     if admits is not None:
         query = query.where(admits)
     if filters.county:
-        query = query.where(_eligible("county", filters.county))
+        query = query.where(receiving.serves_county_condition(filters.county))
     if filters.language:
-        query = query.where(exists(select(ServiceFacet.id).where(
-            ServiceFacet.service_id == Service.id, ServiceFacet.kind.in_(("language", "interpretation")),
-            ServiceFacet.value == filters.language)))
+        query = query.where(receiving.speaks_condition(filters.language))
     if filters.accepting:
         # Accepting referrals: may be offered one (the one rule, as the intake's matching applies it) and has room.
         query = query.where(receiving.receivable_condition(None, now), Service.open_slots > 0)

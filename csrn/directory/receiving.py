@@ -80,3 +80,21 @@ def _facets_fit(wanted: tuple[tuple[str, tuple[str, ...]], ...]):
                 func.count(case((and_(ServiceFacet.kind == kind, ServiceFacet.value.in_(values)), 1))) == len(values))
             for kind, values in wanted]
     return select(and_(*fits)).where(ServiceFacet.service_id == Service.id).scalar_subquery()
+
+
+def serves_county_condition(county: str):
+    """SQL: the service in the outer query lists the county in its service area, or lists no area (an unstated area
+    never excludes)."""
+    def has(value=None):
+        condition = and_(ServiceFacet.service_id == Service.id, ServiceFacet.kind == "county")
+        if value is not None:
+            condition = and_(condition, ServiceFacet.value == value)
+        return exists(select(ServiceFacet.id).where(condition))
+    return or_(~has(), has(county))
+
+
+def speaks_condition(language: str):
+    """SQL: the service in the outer query speaks the language or serves it through interpreters."""
+    return exists(select(ServiceFacet.id).where(
+        ServiceFacet.service_id == Service.id, ServiceFacet.kind.in_(("language", "interpretation")),
+        ServiceFacet.value == language))

@@ -33,7 +33,7 @@ from csrn.directory.receiving import offers_service_condition, vetting_current_c
 from csrn.drills.models import END_REASONS, Drill
 from csrn.extensions import db
 from csrn.intake import operations as intake_ops
-from csrn.intake.models import Intake, UnmetNeed
+from csrn.intake.models import Intake, IntakeLanguage, IntakeNeed, UnmetNeed
 from csrn.notify.models import Notification, OutboxMessage
 from csrn.oncall import operations as oncall_ops
 from csrn.referrals import operations as referral_ops
@@ -474,6 +474,8 @@ def clean_up(actor, drill: Drill, real_now: datetime) -> dict[str, int]:
                                                         or_(OutboxMessage.status == "pending",
                                                             OutboxMessage.status == "failed"))),
             ("unmet needs", delete(UnmetNeed).where(UnmetNeed.intake_id == intake_id, UnmetNeed.is_drill.is_(True))),
+            ("intake needs", delete(IntakeNeed).where(IntakeNeed.intake_id == intake_id)),
+            ("intake languages", delete(IntakeLanguage).where(IntakeLanguage.intake_id == intake_id)),
             ("consents", delete(Consent).where(Consent.intake_id == intake_id)),
             ("intakes", delete(Intake).where(Intake.id == intake_id, Intake.is_drill.is_(True))),
         ]

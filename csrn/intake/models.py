@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 
-from sqlalchemy import Date, ForeignKey, Integer, String, Text
+from sqlalchemy import Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from csrn.dimensions import AGE_GROUPS, CITIZENSHIP, TRAFFICKING, URGENCIES
@@ -120,3 +120,26 @@ class UnmetNeed(db.Model):
     found_in: Mapped[str] = mapped_column(String(10), default="intake", server_default="intake")
 
     service_type = relationship("ServiceType", lazy="joined")
+
+
+class IntakeNeed(db.Model):
+    """One need checked at intake, as a row (the intake keeps `needs_json` too): what the gap analysis groups."""
+
+    __tablename__ = "intake_need"
+    __table_args__ = (UniqueConstraint("intake_id", "service_type_id"), NEVER_REUSED_IDS)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    intake_id: Mapped[int] = mapped_column(ForeignKey("intake.id", ondelete="CASCADE"), index=True)
+    service_type_id: Mapped[int] = mapped_column(ForeignKey("service_type.id"), index=True)
+
+
+class IntakeLanguage(db.Model):
+    """One language the person speaks, as a row (the intake keeps `languages_json` too): the gap analysis's top
+    languages of demand."""
+
+    __tablename__ = "intake_language"
+    __table_args__ = (UniqueConstraint("intake_id", "language"), NEVER_REUSED_IDS)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    intake_id: Mapped[int] = mapped_column(ForeignKey("intake.id", ondelete="CASCADE"), index=True)
+    language: Mapped[str] = mapped_column(String(20), index=True)

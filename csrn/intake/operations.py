@@ -14,11 +14,12 @@ from sqlalchemy import String, and_, cast, delete, func, or_, select
 
 from csrn.agencies.models import Agency
 from csrn.audit import operations as audit
+from csrn.directory import operations as directory_ops
 from csrn.directory import receiving
 from csrn.directory.models import STALE_AFTER, Service, ServiceFacet, ServiceType
 from csrn.extensions import db
 from csrn.intake import matching
-from csrn.intake.models import Intake, IntakeDraft, UnmetNeed
+from csrn.intake.models import Intake, IntakeDraft, IntakeLanguage, IntakeNeed, UnmetNeed
 from csrn.pathways.models import Pathway
 from csrn.referrals import operations as referral_ops
 from csrn.referrals.models import Consent, Offer, Referral
@@ -258,8 +259,8 @@ def record_unmet_need(intake: Intake, service_type_id: int, now: datetime, found
 
 
 def service_type_by_code(code: str) -> ServiceType | None:
-    """A taxonomy term by its code."""
-    return db.session.scalar(select(ServiceType).where(ServiceType.code == code))
+    """A taxonomy term by its code (the directory's lookup)."""
+    return directory_ops.service_type_by_code(code)
 
 
 def match_case_management(answers: dict, now: datetime) -> list[matching.Match]:
@@ -359,6 +360,7 @@ def _create(actor, answers: dict, agency_id: int, submission_key: str, now: date
     )
     db.session.add(intake)
     db.session.flush()
+    _record_dimensions(intake)
     consent = _consent_from(answers, intake, actor, now)
     db.session.add(consent)
     for service_type in unmet_needs(answers, now):
@@ -378,6 +380,14 @@ def _create(actor, answers: dict, agency_id: int, submission_key: str, now: date
                  fields=[key for key, value in answers.items() if value not in (None, "", [], False)],
                  now=now - timedelta(seconds=clock_offset) if drill else now)
     return referral
+
+
+def _record_dimensions(intake: Intake) -> None:
+    """The intake's needs and languages as rows, for grouped counts (the gap analysis). Not committed."""
+    codes = set(intake.needs)
+    type_ids = db.session.scalars(select(ServiceType.id).where(ServiceType.code.in_(codes))).all() if codes else []
+    db.session.add_all([IntakeNeed(intake_id=intake.id, service_type_id=type_id) for type_id in sorted(type_ids)])
+    db.session.add_all([IntakeLanguage(intake_id=intake.id, language=code) for code in sorted(set(intake.languages))])
 
 
 def _referral_of(intake: Intake):

@@ -1,0 +1,199 @@
+"""The resource map: what the network can receive, service type by population segment, and where it cannot.
+
+Supply is counted by grouped SQL under the one rule of who may be offered a referral
+(`directory.receiving.receivable_condition`) and who a service admits (`receiving.admits_condition`), the rules the
+intake's matcher applies. Provider counts and open slots are not client counts: they are shown as they are. Drill
+records never count.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, case, func, or_, select
+
+from csrn.agencies.models import Agency
+from csrn.dimensions import AGE_GROUPS, CITIZENSHIP, TRAFFICKING
+from csrn.directory import operations as directory_ops
+from csrn.directory import receiving
+from csrn.directory.languages import language_name
+from csrn.directory.models import STALE_AFTER, Service, ServiceType
+from csrn.extensions import db
+from csrn.intake.models import Intake, IntakeLanguage
+from csrn.roles import ADMIN, CHAIR
+
+TOP_LANGUAGES = 5
+LANGUAGE_PERIOD = timedelta(days=365)
+ANYONE = ("any", "")
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A column of the map: one answer of one dimension of the person (or anyone)."""
+
+    kind: str  # any, age, citizenship, trafficking, gender, language
+    value: str
+    label: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}:{self.value}"
+
+    def condition(self):
+        """SQL on a service: it admits a person of this segment (others unknown), or for a language, speaks it or
+        interprets it. None: every service."""
+        if self.kind == "language":
+            return receiving.speaks_condition(self.value)
+        field = {"age": "age_group", "gender": "gender", "citizenship": "citizenship",
+                 "trafficking": "trafficking_type"}.get(self.kind)
+        return receiving.admits_condition(**{field: self.value}) if field else None
+
+    def search_args(self) -> dict:
+        """The directory search's arguments that find this segment's services."""
+        name = {"age": "age", "gender": "gender", "citizenship": "citizenship", "trafficking": "trafficking",
+                "language": "language"}.get(self.kind)
+        return {name: self.value} if name else {}
+
+
+@dataclass(frozen=True)
+class MapFilters:
+    county: str = ""
+    volunteers: bool = False  # include pro bono volunteers
+    community: bool = False  # show listed community resources (apart: they are not referral destinations)
+
+
+@dataclass
+class Cell:
+    """Supply for one service type and segment: distinct providers that can receive it, their open slots (None:
+    none stated), how many have room confirmed within 30 days, and listed community resources apart."""
+
+    providers: int = 0
+    slots: int | None = None
+    healthy: int = 0
+    listed: int = 0
+
+    @property
+    def status(self) -> str:
+        """gap: nobody can receive it; at risk: only stale or full services; ok."""
+        if self.providers == 0:
+            return "gap"
+        return "at risk" if self.healthy == 0 else "ok"
+
+
+def may_see_map(user) -> bool:
+    """Every user of a member agency, and chairs and administrators (the supply is the network's to see)."""
+    if user.has_role(CHAIR, ADMIN):
+        return True
+    return user.agency is not None and user.agency.membership_status == "member"
+
+
+def top_languages(now: datetime, limit: int = TOP_LANGUAGES) -> list[str]:
+    """The languages most asked for in intakes over the past year (drills left out), most first."""
+    rows = db.session.execute(
+        select(IntakeLanguage.language, func.count().label("n"))
+        .join(Intake, Intake.id == IntakeLanguage.intake_id)
+        .where(Intake.is_drill.is_(False), Intake.created_at >= now - LANGUAGE_PERIOD)
+        .group_by(IntakeLanguage.language).order_by(func.count().desc(), IntakeLanguage.language).limit(limit)).all()
+    return [language for language, _ in rows]
+
+
+def segments(now: datetime) -> list[tuple[str, list[Segment]]]:
+    """The map's columns, grouped by dimension: anyone; age; citizenship; type of trafficking; each gender of the
+    gender list; the top languages of demand."""
+    groups = [
+        ("Everyone", [Segment("any", "", "Anyone")]),
+        ("Age", [Segment("age", code, label) for code, label in AGE_GROUPS.items() if code != "unknown"]),
+        ("Citizenship", [Segment("citizenship", code, label) for code, label in CITIZENSHIP.items()
+                         if code != "unknown"]),
+        ("Trafficking", [Segment("trafficking", code, label) for code, label in TRAFFICKING.items()
+                         if code in ("sex", "labour")]),
+        ("Gender", [Segment("gender", option.code, option.label) for option in directory_ops.genders()
+                    if option.code != "unknown"]),
+    ]
+    languages = top_languages(now)
+    if languages:
+        groups.append(("Top languages asked for", [Segment("language", code, language_name(code))
+                                                   for code in languages]))
+    return groups
+
+
+def segment_from(key: str, now: datetime) -> Segment | None:
+    """A segment from its key (`kind:value`), if it is one of the map's columns."""
+    for _, group in segments(now):
+        for segment in group:
+            if segment.key == key:
+                return segment
+    return None
+
+
+def _scope(filters: MapFilters, statuses=("member",)):
+    """SQL conditions every counted service meets: active, at an agency of these statuses, in the county (when
+    asked), and not a pro bono volunteer unless asked."""
+    conditions = [Service.status == "active", Agency.membership_status.in_(statuses)]
+    if filters.county:
+        conditions.append(receiving.serves_county_condition(filters.county))
+    if not filters.volunteers:
+        conditions.append(Agency.vetting_required.is_(False))
+    return conditions
+
+
+def _healthy(now: datetime):
+    """SQL: the service has room, confirmed within 30 days."""
+    return and_(Service.open_slots > 0, Service.capacity_confirmed_at >= now - STALE_AFTER)
+
+
+def supply(now: datetime, filters: MapFilters, columns: list[Segment]) -> dict[tuple[int, str], Cell]:
+    """Every cell of the map, by (service type id, segment key): one grouped SELECT per column for the providers
+    that can receive referrals, and one for listed resources when asked."""
+    cells: dict[tuple[int, str], Cell] = {}
+    receivable = receiving.receivable_condition(None, now)
+    for segment in columns:
+        admits = segment.condition()
+        extra = [admits] if admits is not None else []
+        rows = db.session.execute(
+            select(Service.service_type_id, func.count(func.distinct(Service.agency_id)), func.sum(Service.open_slots),
+                   func.count(func.distinct(case((_healthy(now), Service.agency_id)))))
+            .join(Agency, Agency.id == Service.agency_id)
+            .where(*_scope(filters), receivable, *extra)
+            .group_by(Service.service_type_id)).all()
+        for type_id, providers, slots, healthy in rows:
+            cells[(type_id, segment.key)] = Cell(providers=providers, slots=slots, healthy=healthy)
+        if filters.community:
+            listed = db.session.execute(
+                select(Service.service_type_id, func.count(func.distinct(Service.agency_id)))
+                .join(Agency, Agency.id == Service.agency_id)
+                .where(*_scope(filters, statuses=("listed",)), *extra)
+                .group_by(Service.service_type_id)).all()
+            for type_id, count in listed:
+                cells.setdefault((type_id, segment.key), Cell()).listed = count
+    return cells
+
+
+@dataclass
+class Provider:
+    agency_id: int
+    agency_name: str
+    service_id: int
+    service_name: str
+    open_slots: int | None
+    stale: bool
+    listed: bool
+
+
+def providers_in(service_type: ServiceType, segment: Segment, now: datetime, filters: MapFilters) -> list[Provider]:
+    """The services behind a cell: those whose providers can receive referrals, then (when asked) listed community
+    resources, by agency name."""
+    admits = segment.condition()
+    extra = [admits] if admits is not None else []
+    statuses = ("member", "listed") if filters.community else ("member",)
+    rows = db.session.execute(
+        select(Agency.id, Agency.name, Service.id, Service.name, Service.open_slots,
+               or_(Service.capacity_confirmed_at.is_(None), Service.capacity_confirmed_at < now - STALE_AFTER),
+               Agency.membership_status)
+        .join(Agency, Agency.id == Service.agency_id)
+        .where(Service.service_type_id == service_type.id, *_scope(filters, statuses=statuses), *extra,
+               or_(Agency.membership_status == "listed", receiving.receivable_condition(None, now)))
+        .order_by(Agency.membership_status == "listed", Agency.name, Service.id)).all()
+    return [Provider(agency_id, agency, service_id, name or service_type.name, slots, bool(stale), status == "listed")
+            for agency_id, agency, service_id, name, slots, stale, status in rows]

@@ -69,7 +69,8 @@ def navigation() -> Nav:
     if roles(CHAIR):
         menus.append(("Committee", [("referrals.queue", "Committee queue"), ("volunteers.board", "Volunteers"),
                                     ("cases.concerns", "Concerns"), ("oncall.coverage", "On-call coverage"),
-                                    ("drills.index", "Drills"), ("agencies.create", "New agency"),
+                                    ("drills.index", "Drills"), ("gaps.demand_report", "Demand and gaps"),
+                                    ("agencies.create", "New agency"),
                                     ("directory.taxonomy", "Service taxonomy"),
                                     ("schedules.holidays", "Holidays")]))
     admin = []
@@ -80,7 +81,7 @@ def navigation() -> Nav:
     if roles(ADMIN):
         admin += [("settings.edit", "Settings"), ("notify.index", "Outbox"), ("audit.index", "Audit log")]
         if not roles(CHAIR):
-            admin.append(("schedules.holidays", "Holidays"))
+            admin += [("schedules.holidays", "Holidays"), ("gaps.demand_report", "Demand and gaps")]
     if admin:
         menus.append(("Admin", admin))
     account = [("account.index", "Account")]

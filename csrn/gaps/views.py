@@ -3,13 +3,21 @@ providers in place (htmx) or as its own page."""
 
 from __future__ import annotations
 
-from flask import abort, render_template, request
+from datetime import date
+
+from flask import abort, current_app, render_template, request
 from flask_login import current_user, login_required
 
+from csrn.audit import operations as audit
+from csrn.auth.sessions import fresh_login_required
 from csrn.clock import utcnow
 from csrn.directory import operations as directory_ops
-from csrn.gaps import bp
+from csrn.exports import csv_response
+from csrn.extensions import db
+from csrn.gaps import bp, charts, demand
 from csrn.gaps import operations as ops
+from csrn.roles import ADMIN, CHAIR
+from csrn.security import roles_required
 from csrn.settings.operations import get_settings
 
 
@@ -64,3 +72,82 @@ def cell():
     template = "gaps/_cell.html" if request.htmx else "gaps/cell.html"
     return render_template(template, service_type=service_type, segment=segment, providers=providers,
                            filters=filters, args=_filter_args(filters))
+
+
+# ----- demand against supply (chairs and administrators) ----------------------------------------------------------
+
+def _period() -> tuple[demand.Period, str]:
+    """The period asked for (`from`, `to`: dates), else the past year; with a message when it could not be read."""
+    default = demand.default_period(utcnow())
+    first, last = request.args.get("from", ""), request.args.get("to", "")
+    if not first and not last:
+        return default, ""
+    try:
+        period = demand.Period(date.fromisoformat(first) if first else default.first,
+                               date.fromisoformat(last) if last else default.last)
+    except ValueError:
+        return default, "Give the dates as YYYY-MM-DD: the past year is shown instead."
+    if period.first > period.last or (period.last - period.first).days > 366 * 5:
+        return default, "The period must run forward and cover at most five years: the past year is shown instead."
+    return period, ""
+
+
+def _period_args(period: demand.Period) -> dict:
+    return {"from": period.first.isoformat(), "to": period.last.isoformat()}
+
+
+@bp.get("/demand")
+@roles_required(CHAIR, ADMIN)
+def demand_report():
+    """Demand against supply over a period: aggregate only, every client count under the rule of small numbers."""
+    period, problem = _period()
+    trends = {name: demand.monthly(name, period) for name in demand.TRENDS}
+    return render_template("gaps/demand.html", period=period, problem=problem, tables=demand.all_tables(period),
+                           by_type=demand.acceptance_by_type(period), by_agency=demand.acceptance_by_agency(period),
+                           trends=trends, trend_names=demand.TRENDS, args=_period_args(period))
+
+
+@bp.get("/demand.csv")
+@roles_required(CHAIR, ADMIN)
+@fresh_login_required
+def demand_csv():
+    """One table of the report as CSV, exactly as shown (hidden numbers stay hidden)."""
+    period, _ = _period()
+    table = demand.table_by_key(request.args.get("table", ""), period)
+    if table is None:
+        abort(404)
+    header, rows = table.csv_rows()
+    audit.record(current_user, "gaps.export_csv", current_user, fields=[table.key], now=utcnow())
+    db.session.commit()
+    return csv_response(f"csrn-{table.key}-{period.first}-{period.last}.csv", header, rows)
+
+
+def _trend() -> tuple[str, demand.Period, list]:
+    name = request.args.get("name", "")
+    if name not in demand.TRENDS:
+        abort(404)
+    period, _ = _period()
+    return name, period, demand.monthly(name, period)
+
+
+@bp.get("/demand/chart.svg")
+@roles_required(CHAIR, ADMIN)
+def trend_chart():
+    """A monthly trend as an SVG image (its numbers are beside it on the page, and as CSV)."""
+    name, period, points = _trend()
+    svg = charts.bar_chart(f"{demand.TRENDS[name]} per month, {period.first} to {period.last}",
+                           [(month.strftime("%b %y"), shown) for month, shown in points])
+    response = current_app.response_class(svg, mimetype="image/svg+xml")
+    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'none'; script-src 'none'"
+    return response
+
+
+@bp.get("/demand/trend.csv")
+@roles_required(CHAIR, ADMIN)
+@fresh_login_required
+def trend_csv():
+    name, period, points = _trend()
+    audit.record(current_user, "gaps.export_csv", current_user, fields=[f"trend-{name}"], now=utcnow())
+    db.session.commit()
+    return csv_response(f"csrn-trend-{name}-{period.first}-{period.last}.csv", ["Month", demand.TRENDS[name]],
+                        [[month.strftime("%Y-%m"), shown.text] for month, shown in points])

@@ -54,6 +54,7 @@ DAILY_JOBS: list = [
     ("volunteer renewals", "csrn.volunteers.operations:renewal_pass"),
     ("on-call gaps in the next 7 days", "csrn.oncall.operations:gap_alert"),
     ("used public-form stamps", "csrn.volunteers.operations:purge_form_stamps"),
+    ("services flagged by declines", "csrn.gaps.operations:flag_declined_services"),
 ]
 
 

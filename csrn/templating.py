@@ -70,6 +70,7 @@ def navigation() -> Nav:
         menus.append(("Committee", [("referrals.queue", "Committee queue"), ("volunteers.board", "Volunteers"),
                                     ("cases.concerns", "Concerns"), ("oncall.coverage", "On-call coverage"),
                                     ("drills.index", "Drills"), ("gaps.demand_report", "Demand and gaps"),
+                                    ("gaps.committee_review", "Committee review"),
                                     ("agencies.create", "New agency"),
                                     ("directory.taxonomy", "Service taxonomy"),
                                     ("schedules.holidays", "Holidays")]))
@@ -81,7 +82,8 @@ def navigation() -> Nav:
     if roles(ADMIN):
         admin += [("settings.edit", "Settings"), ("notify.index", "Outbox"), ("audit.index", "Audit log")]
         if not roles(CHAIR):
-            admin += [("schedules.holidays", "Holidays"), ("gaps.demand_report", "Demand and gaps")]
+            admin += [("schedules.holidays", "Holidays"), ("gaps.demand_report", "Demand and gaps"),
+                      ("gaps.committee_review", "Committee review")]
     if admin:
         menus.append(("Admin", admin))
     account = [("account.index", "Account")]

@@ -131,3 +131,28 @@ def test_acceptance_times_show_only_over_five(app, people):
     assert page.status_code == 200
     row = re.search(r"<th scope=\"row\" data-label=\"Agency\">Harbor</th>(.*?)</tr>", page.get_data(as_text=True), re.S)
     assert row and "&lt;5" in row.group(1) and "min" not in row.group(1)
+
+
+def test_the_committee_review_page_and_pdf(app, people):
+    with app.app_context():
+        from sqlalchemy import select
+
+        from csrn.auth.models import User
+        officer = db.session.scalar(select(User).where(User.email == people["officer"]))
+        for _ in range(6):
+            send_intake(officer, utcnow() - timedelta(days=1), needs=["case_management", "dental"])
+    for who in ("officer", "cm"):
+        assert as_(app, people, who).get("/gaps/review").status_code == 403
+        assert as_(app, people, who).get("/gaps/review.pdf").status_code == 403
+    chair = as_(app, people, "chair")
+    page = chair.get("/gaps/review")
+    body = " ".join(re.sub(r"<[^>]+>", " ", page.get_data(as_text=True)).split())
+    assert page.status_code == 200
+    assert re.search(r"Dental[^0-9<]* 6 6 None: a gap", body)  # asked for 6 times, unmet 6 times, nobody offers it
+    for heading in ("On-call gaps in the next four weeks", "Listings not confirmed in 30 days",
+                    "Listings flagged by declines", "Protocols due for review", "Volunteers due for renewal",
+                    "Open concerns"):
+        assert heading in body
+    document = chair.get("/gaps/review.pdf")
+    assert document.status_code == 200 and document.mimetype == "application/pdf"
+    assert document.get_data()[:5] == b"%PDF-"

@@ -209,3 +209,41 @@ def test_the_county_filter_leaves_out_providers_of_other_counties(app, scene):
                                              headers=htmx))
     assert "Harbor House" not in text(member.get("/gaps/cell?type=case_management&segment=any:&county=Birch",
                                                  headers=htmx))
+
+
+# ----- declines correct the directory ----------------------------------------------------------------------------
+
+def test_three_declines_in_30_days_flag_a_service_until_its_listing_is_confirmed(ctx):
+    from csrn.directory import operations as directory_ops
+    from csrn.referrals import operations as referral_ops
+
+    provider = make_provider("Declining", case_managers=1)
+    backup = make_provider("Backup")
+    sender = make_sender()
+
+    def decline(reason: str, at: datetime) -> None:
+        referral = send_intake(sender, at, receiver=provider.agency_id, backups=[backup.agency_id])
+        referral_ops.decline(provider.case_manager, referral, reason, "", at + timedelta(minutes=5))
+
+    decline("not_eligible", NOW)
+    decline("no_capacity", NOW + timedelta(days=1))
+    decline("conflict", NOW + timedelta(days=2))  # not a reason that says the listing is wrong
+    assert ops.flag_declined_services(NOW + timedelta(days=3)) == "0 service(s) flagged for correction"
+    drill = send_intake(sender, NOW + timedelta(days=3), receiver=provider.agency_id)
+    drill.is_drill = True
+    db.session.commit()
+    referral_ops.decline(provider.case_manager, drill, "not_eligible", "", NOW + timedelta(days=3))
+    assert ops.flag_declined_services(NOW + timedelta(days=3)) == "0 service(s) flagged for correction"
+    decline("not_eligible", NOW + timedelta(days=4))
+    assert ops.flag_declined_services(NOW + timedelta(days=5)) == "1 service(s) flagged for correction"
+    service = db.session.get(Service, provider.service_id)
+    assert service.correction_note == "3 declines in 30 days (no capacity ×1, not eligible ×2)"
+    assert [s.id for s in ops.flagged_services()] == [provider.service_id]
+    assert ops.flag_declined_services(NOW + timedelta(days=6)) == "0 service(s) flagged for correction"
+    directory_ops.confirm_agency(provider.case_manager, db.session.get(Agency, provider.agency_id),
+                                 NOW + timedelta(days=6), "inline")
+    db.session.expire_all()
+    assert db.session.get(Service, provider.service_id).correction_flagged_at is None
+    # The declines before the confirmation do not flag it again.
+    assert ops.flag_declined_services(NOW + timedelta(days=7)) == "0 service(s) flagged for correction"
+    assert ops.flag_declined_services(NOW + timedelta(days=40)) == "0 service(s) flagged for correction"

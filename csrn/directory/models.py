@@ -76,6 +76,10 @@ class Service(db.Model):
     open_slots: Mapped[int | None] = mapped_column()
     waitlist: Mapped[int] = mapped_column(default=0)
     capacity_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Flagged for correction by repeated declines (the gap analysis's `daily` pass writes it, and why); cleared when
+    # the agency confirms or edits the listing.
+    correction_flagged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    correction_note: Mapped[str] = mapped_column(String(200), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     version: Mapped[int] = mapped_column(default=1)

@@ -291,6 +291,7 @@ def save_service(actor, agency: Agency, service: Service | None, values: dict, f
     if creating or capacity_changed:  # editing the description alone must not make a stale entry look fresh
         service.capacity_confirmed_at = now
     service.updated_at = now
+    service.correction_flagged_at, service.correction_note = None, ""  # the listing was looked at
     db.session.flush()
     audit.record(actor, "directory.service_" + ("created" if creating else "updated"), service,
                  fields=[*values.keys(), *facets.keys(), "schedule"], now=now)
@@ -304,6 +305,7 @@ def update_capacity(actor, service: Service, open_slots: int | None, waitlist: i
     service.open_slots = open_slots
     service.waitlist = waitlist
     service.capacity_confirmed_at = now
+    service.correction_flagged_at, service.correction_note = None, ""
     db.session.add(CapacityConfirmation(agency_id=service.agency_id, confirmed_at=now, method=method,
                                         user_id=getattr(actor, "id", None), note=f"service {service.id}"))
     audit.record(actor, "directory.capacity_updated", service, fields=["open_slots", "waitlist"], now=now)
@@ -315,7 +317,7 @@ def confirm_agency(actor, agency: Agency, now: datetime, method: str) -> int:
     result = db.session.execute(
         update(Service)
         .where(Service.agency_id == agency.id, Service.status == "active")
-        .values(capacity_confirmed_at=now)
+        .values(capacity_confirmed_at=now, correction_flagged_at=None, correction_note="")
         .execution_options(synchronize_session=False)
     )
     db.session.add(CapacityConfirmation(agency_id=agency.id, confirmed_at=now, method=method,

@@ -11,11 +11,13 @@ FONTS = Path(__file__).resolve().parent.parent / "fonts"
 
 
 class ReferralListPDF(FPDF):
-    """A4 pages with the task force's name in the header and page numbers in the footer."""
+    """A4 pages with a title and a line under it in the header and page numbers in the footer (the referral list,
+    and the committee review of the gap analysis)."""
 
-    def __init__(self, title: str, printed: str):
+    def __init__(self, title: str, printed: str, subtitle: str | None = None):
         super().__init__(format="A4")
         self.list_title, self.printed = title, printed
+        self.subtitle = subtitle or f"Referral list printed {printed}. Public addresses only."
         self.add_font("DejaVu", "", str(FONTS / "DejaVuSans.ttf"))
         self.add_font("DejaVu", "B", str(FONTS / "DejaVuSans-Bold.ttf"))
         self.set_auto_page_break(auto=True, margin=15)
@@ -24,7 +26,7 @@ class ReferralListPDF(FPDF):
         self.set_font("DejaVu", "B", 12)
         self.cell(0, 8, self.list_title, new_x="LMARGIN", new_y="NEXT")
         self.set_font("DejaVu", "", 8)
-        self.cell(0, 5, f"Referral list printed {self.printed}. Public addresses only.", new_x="LMARGIN", new_y="NEXT")
+        self.cell(0, 5, self.subtitle, new_x="LMARGIN", new_y="NEXT")
         self.ln(2)
 
     def footer(self):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, func, or_, select, update
 
 from csrn.agencies.models import Agency
 from csrn.dimensions import AGE_GROUPS, CITIZENSHIP, TRAFFICKING
@@ -21,6 +21,7 @@ from csrn.directory.languages import language_name
 from csrn.directory.models import STALE_AFTER, Service, ServiceType
 from csrn.extensions import db
 from csrn.intake.models import Intake, IntakeLanguage
+from csrn.referrals.models import DECLINE_REASONS, Offer, Referral
 from csrn.roles import ADMIN, CHAIR
 
 TOP_LANGUAGES = 5
@@ -197,3 +198,47 @@ def providers_in(service_type: ServiceType, segment: Segment, now: datetime, fil
         .order_by(Agency.membership_status == "listed", Agency.name, Service.id)).all()
     return [Provider(agency_id, agency, service_id, name or service_type.name, slots, bool(stale), status == "listed")
             for agency_id, agency, service_id, name, slots, stale, status in rows]
+
+
+# ----- declines correct the directory ---------------------------------------------------------------------------
+
+CORRECTION_REASONS = ("not_eligible", "no_capacity")
+CORRECTION_DECLINES = 3
+CORRECTION_WINDOW = timedelta(days=30)
+
+
+def flag_declined_services(now: datetime) -> str:
+    """The `daily` pass: a service declined three times in 30 days as "not eligible" or "no capacity" — since its
+    listing was last confirmed or edited — is flagged for correction on the service itself (the agency page and the
+    review read the flag), until the agency confirms or edits the listing. Drills never count."""
+    since = now - CORRECTION_WINDOW
+    rows = db.session.execute(
+        select(Offer.service_id, Offer.decline_reason, func.count())
+        .join(Referral, Referral.id == Offer.referral_id)
+        .join(Service, Service.id == Offer.service_id)
+        .where(Offer.state == "declined", Offer.decline_reason.in_(CORRECTION_REASONS),
+               Referral.is_drill.is_(False), Offer.answered_at >= since, Service.correction_flagged_at.is_(None),
+               or_(Service.capacity_confirmed_at.is_(None), Offer.answered_at > Service.capacity_confirmed_at),
+               Offer.answered_at > Service.updated_at)
+        .group_by(Offer.service_id, Offer.decline_reason)).all()
+    by_service: dict[int, dict[str, int]] = {}
+    for service_id, reason, count in rows:
+        by_service.setdefault(service_id, {})[reason] = count
+    flagged = 0
+    for service_id, reasons in sorted(by_service.items()):
+        if sum(reasons.values()) < CORRECTION_DECLINES:
+            continue
+        note = f"{sum(reasons.values())} declines in 30 days (" + ", ".join(
+            f"{DECLINE_REASONS[reason].lower()} ×{count}" for reason, count in sorted(reasons.items())) + ")"
+        flagged += db.session.execute(
+            update(Service).where(Service.id == service_id, Service.correction_flagged_at.is_(None))
+            .values(correction_flagged_at=now, correction_note=note[:200])
+            .execution_options(synchronize_session=False)).rowcount
+    db.session.commit()
+    return f"{flagged} service(s) flagged for correction"
+
+
+def flagged_services() -> list[Service]:
+    """Services flagged for correction, oldest flag first (the committee review)."""
+    return db.session.scalars(select(Service).where(Service.correction_flagged_at.is_not(None))
+                              .order_by(Service.correction_flagged_at, Service.id)).all()

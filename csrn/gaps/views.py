@@ -16,9 +16,10 @@ from csrn.exports import csv_response
 from csrn.extensions import db
 from csrn.gaps import bp, charts, demand
 from csrn.gaps import operations as ops
+from csrn.gaps import review as review_ops
 from csrn.roles import ADMIN, CHAIR
 from csrn.security import roles_required
-from csrn.settings.operations import get_settings
+from csrn.settings.operations import get_settings, task_force_zone
 
 
 def _filters() -> ops.MapFilters:
@@ -151,3 +152,26 @@ def trend_csv():
     db.session.commit()
     return csv_response(f"csrn-trend-{name}-{period.first}-{period.last}.csv", ["Month", demand.TRENDS[name]],
                         [[month.strftime("%Y-%m"), shown.text] for month, shown in points])
+
+
+# ----- the committee review ---------------------------------------------------------------------------------------
+
+@bp.get("/review")
+@roles_required(CHAIR, ADMIN)
+def committee_review():
+    """One page for the committee meeting, each item linking to where it is fixed; printable."""
+    period, problem = _period()
+    return render_template("gaps/review.html", review=review_ops.build(utcnow(), period), problem=problem,
+                           args=_period_args(period))
+
+
+@bp.get("/review.pdf")
+@roles_required(CHAIR, ADMIN)
+def committee_review_pdf():
+    """The committee review as a PDF."""
+    period, _ = _period()
+    now = utcnow()
+    data = review_ops.pdf(review_ops.build(now, period), get_settings().name, now, task_force_zone())
+    response = current_app.response_class(data, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'inline; filename="csrn-committee-review-{period.last}.pdf"'
+    return response

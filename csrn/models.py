@@ -25,6 +25,7 @@ from csrn.cases.models import (
 )
 from csrn.directory.models import CapacityConfirmation, GenderOption, Location, Service, ServiceFacet, ServiceType
 from csrn.drills.models import Drill
+from csrn.gaps.models import GapProspect
 from csrn.intake.models import Intake, IntakeDraft, IntakeLanguage, IntakeNeed, UnmetNeed
 from csrn.notify.models import Notification, OutboxMessage
 from csrn.oncall.models import ResponseKind, Shift, ShiftException
@@ -43,5 +44,5 @@ __all__ = [
     "ProtocolVersion", "Consent", "Offer", "Referral", "ReferralContact", "ReferralEvent", "Holiday", "ScheduleRule",
     "TaskForceSettings", "VettingItem", "VolunteerApplication", "VolunteerEvent", "ResetRequest", "FormStamp",
     "AccessRequest", "CaseEvent", "CaseFile", "CaseNeed", "PlanStep",
-    "Appointment", "AppointmentSupport", "Concern", "Message", "Drill", "IntakeNeed", "IntakeLanguage",
+    "Appointment", "AppointmentSupport", "Concern", "Message", "Drill", "IntakeNeed", "IntakeLanguage", "GapProspect",
 ]

@@ -189,9 +189,10 @@ def test_members_and_chairs_see_the_map_others_do_not(app, scene):
 def test_a_gap_is_said_in_words_and_a_cell_opens_its_providers(app, scene):
     member = as_(app, scene, "member")
     page = member.get("/gaps/").get_data(as_text=True)
-    row = re.search(r"<th scope=\"row\">Dental[^<]*</th>(.*?)</tr>", page, re.S)
+    row = re.search(r"<th scope=\"row\" data-label=\"Service\">Dental[^<]*</th>(.*?)</tr>", page, re.S)
     assert row and "Gap" in row.group(1)
-    case_row = re.search(r"<th scope=\"row\">Case management</th>(.*?)</tr>", page, re.S).group(1)
+    case_row = re.search(r"<th scope=\"row\" data-label=\"Service\">Case management</th>(.*?)</tr>", page,
+                         re.S).group(1)
     assert "Gap" not in re.sub(r"aria-label=\"[^\"]*\"", "", case_row.split("</td>")[0])
     cell = member.get("/gaps/cell?type=case_management&segment=any:")
     assert cell.status_code == 200 and "Harbor House" in text(cell)
@@ -247,3 +248,47 @@ def test_three_declines_in_30_days_flag_a_service_until_its_listing_is_confirmed
     # The declines before the confirmation do not flag it again.
     assert ops.flag_declined_services(NOW + timedelta(days=7)) == "0 service(s) flagged for correction"
     assert ops.flag_declined_services(NOW + timedelta(days=40)) == "0 service(s) flagged for correction"
+
+
+# ----- recruitment -----------------------------------------------------------------------------------------------
+
+def test_a_chair_links_a_prospect_and_the_gap_closes_when_it_can_receive(app, scene):
+    from csrn.agencies.models import Agency as AgencyModel
+
+    with app.app_context():
+        prospect = make_sender(name="Smile Clinic", membership_status="prospect").agency_id
+    chair = as_(app, scene, "chair")
+    cell = chair.get("/gaps/cell?type=dental&segment=any:")
+    assert "Smile Clinic" in cell.get_data(as_text=True) and "Link as a prospect" in text(cell)
+    linked = chair.post("/gaps/prospects", data={"type": "dental", "segment": "any:", "agency_id": str(prospect)},
+                        page="/gaps/cell?type=dental&segment=any:")
+    assert linked.status_code == 303
+    review = text(chair.get("/gaps/review"))
+    assert re.search(r"Dental[^·]*· Anyone Smile Clinic \(prospect\) Open", review)
+    with app.app_context():
+        from csrn.agencies.models import Certificate
+        from csrn.clock import utcnow
+        from csrn.gaps import operations as gap_ops
+        from tests.referral_factories import RENEWAL, SIGNED, core_course
+
+        agency = db.session.get(AgencyModel, prospect)
+        agency.membership_status = "member"
+        db.session.commit()
+        links, _ = gap_ops.recruitment(utcnow())
+        assert [r.open for r in links] == [True]  # a member, but it cannot receive dental referrals yet
+        # Certified, its agreement signed, and a dental service: it can receive them, and the gap closes.
+        agency = db.session.get(AgencyModel, prospect)
+        agency.mou_signed_on, agency.mou_renewal_on = SIGNED, RENEWAL
+        holder = new_user(prospect, ("staff",))
+        db.session.add(Certificate(user_id=holder.id, agency_id=prospect, course_id=core_course().id,
+                                   completed_on=SIGNED, expires_on=None, status="verified", recorded_at=NOW))
+        db.session.add(Service(agency_id=prospect, service_type_id=type_id("dental"), status="active",
+                               created_at=NOW, updated_at=NOW))
+        db.session.commit()
+        links, unlinked = gap_ops.recruitment(utcnow())
+        assert [r.open for r in links] == [False]
+    assert re.search(r"Smile Clinic \(member\) Closed: filled", text(chair.get("/gaps/review")))
+    members_only = as_(app, scene, "member")
+    assert members_only.post("/gaps/prospects", data={"type": "dental", "segment": "any:",
+                                                      "agency_id": str(prospect)}, page="/gaps/").status_code == 403
+    assert "Link as a prospect" not in text(members_only.get("/gaps/cell?type=dental&segment=any:"))

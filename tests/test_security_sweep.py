@@ -461,6 +461,20 @@ def _drill(running: bool) -> Callable[[World], int]:
     return make
 
 
+def _prospect(world: World) -> int:
+    """A prospect agency a chair linked to the dental gap."""
+    from csrn.directory.models import ServiceType
+    from csrn.gaps.models import GapProspect
+
+    prospect_id = world.create_agency(name="Prospect Clinic", membership_status="prospect")
+    chair = world.create_user(roles=("chair",))
+    with world.app.app_context():
+        type_id = db.session.scalar(select(ServiceType.id).where(ServiceType.code == "dental"))
+        db.session.remove()
+    return world.add(GapProspect(agency_id=prospect_id, service_type_id=type_id, segment="any:",
+                                 created_by_id=chair.id, created_at=NOW))
+
+
 ID_FILLERS: dict[str | tuple[str, str], Callable[[World], object]] = {
     "agency_id": lambda world: world.owner_agency_id,
     ("agencies.agreement_document", "agency_id"): _agency_with_agreement_file,
@@ -503,6 +517,7 @@ ID_FILLERS: dict[str | tuple[str, str], Callable[[World], object]] = {
     "exception_id": _shift_exception,
     "drill_id": lambda world: world.value("ended_drill", _drill(False)),
     ("drills.stop", "drill_id"): lambda world: world.value("running_drill", _drill(True)),
+    "prospect_id": _prospect,
     "purpose": lambda world: "oncall-mine",
     ("oncall.feed", "token"): _feed_token,
 }
@@ -597,6 +612,7 @@ SCOPES: dict[str, str] = {
     "drills.jump": ROLE_GATED,
     "drills.stop": ROLE_GATED,
     "drills.clean_up": ROLE_GATED,
+    "gaps.unlink_prospect": ROLE_GATED,
     "oncall.make_feed": SHARED,  # one's own feed: every user makes and stops their own
     "oncall.revoke_feed": SHARED,
 }

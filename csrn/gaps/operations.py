@@ -14,12 +14,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, case, func, or_, select, update
 
 from csrn.agencies.models import Agency
+from csrn.audit import operations as audit
 from csrn.dimensions import AGE_GROUPS, CITIZENSHIP, TRAFFICKING
 from csrn.directory import operations as directory_ops
 from csrn.directory import receiving
 from csrn.directory.languages import language_name
 from csrn.directory.models import STALE_AFTER, Service, ServiceType
 from csrn.extensions import db
+from csrn.gaps.models import GapProspect
 from csrn.intake.models import Intake, IntakeLanguage
 from csrn.referrals.models import DECLINE_REASONS, Offer, Referral
 from csrn.roles import ADMIN, CHAIR
@@ -242,3 +244,96 @@ def flagged_services() -> list[Service]:
     """Services flagged for correction, oldest flag first (the committee review)."""
     return db.session.scalars(select(Service).where(Service.correction_flagged_at.is_not(None))
                               .order_by(Service.correction_flagged_at, Service.id)).all()
+
+
+# ----- recruitment ------------------------------------------------------------------------------------------------
+
+RECRUITABLE = ("prospect", "applicant", "in_training", "listed")
+
+
+class RecruitmentRefused(Exception):
+    """The link cannot be made (why, in a sentence)."""
+
+
+def recruitable_agencies() -> list[Agency]:
+    """Agencies a chair may link to a gap: not yet members (prospects, applicants, in training, listed)."""
+    return db.session.scalars(select(Agency).where(Agency.membership_status.in_(RECRUITABLE))
+                              .order_by(Agency.name)).all()
+
+
+def link_prospect(actor, agency_id: int, service_type: ServiceType, segment: Segment, now: datetime) -> GapProspect:
+    """A chair links an agency that could fill a gap cell."""
+    if not actor.has_role(CHAIR):
+        raise RecruitmentRefused("Only chairs link prospects to gaps.")
+    agency = db.session.get(Agency, agency_id)
+    if agency is None or agency.membership_status not in RECRUITABLE:
+        raise RecruitmentRefused("Choose an agency that is not yet a member.")
+    found = db.session.scalar(select(GapProspect).where(
+        GapProspect.agency_id == agency.id, GapProspect.service_type_id == service_type.id,
+        GapProspect.segment == segment.key))
+    if found is not None:
+        return found
+    link = GapProspect(agency_id=agency.id, service_type_id=service_type.id, segment=segment.key,
+                       created_by_id=actor.id, created_at=now)
+    db.session.add(link)
+    db.session.flush()
+    audit.record(actor, "gaps.prospect_linked", link, fields=["agency_id", "service_type_id", "segment"], now=now)
+    db.session.commit()
+    return link
+
+
+def unlink_prospect(actor, link: GapProspect, now: datetime) -> None:
+    if not actor.has_role(CHAIR):
+        raise RecruitmentRefused("Only chairs unlink prospects.")
+    audit.record(actor, "gaps.prospect_unlinked", link, fields=["agency_id"], now=now)
+    db.session.delete(link)
+    db.session.commit()
+
+
+def prospects_for(service_type: ServiceType, segment: Segment) -> list[GapProspect]:
+    return db.session.scalars(select(GapProspect).join(Agency, Agency.id == GapProspect.agency_id).where(
+        GapProspect.service_type_id == service_type.id, GapProspect.segment == segment.key)
+        .order_by(Agency.name)).all()
+
+
+@dataclass
+class Recruitment:
+    """A gap cell with its prospects, and whether it is still a gap (closed: a prospect became a member that can
+    receive referrals for it)."""
+
+    service_type: ServiceType
+    segment: Segment
+    prospects: list[GapProspect]
+    open: bool
+
+
+def recruitment(now: datetime) -> tuple[list[Recruitment], list[tuple[ServiceType, Segment]]]:
+    """Every linked cell with its prospects and whether it is still open; and the gap cells nobody was linked to."""
+    groups = segments(now)
+    columns = [segment for _, group in groups for segment in group]
+    by_key = {segment.key: segment for segment in columns}
+    cells = supply(now, MapFilters(volunteers=True), columns)
+    links = db.session.scalars(select(GapProspect).order_by(GapProspect.service_type_id, GapProspect.segment,
+                                                            GapProspect.id)).all()
+    linked: dict[tuple[int, str], list[GapProspect]] = {}
+    for link in links:
+        linked.setdefault((link.service_type_id, link.segment), []).append(link)
+    result = []
+    for (type_id, key), prospects in linked.items():
+        segment = by_key.get(key) or Segment(*key.split(":", 1), key)
+        receiving_ids = _receiving_agencies(type_id, segment, now)
+        closed = any(p.agency_id in receiving_ids for p in prospects)
+        result.append(Recruitment(prospects[0].service_type, segment, prospects, not closed))
+    unlinked = [(service_type, segment) for service_type in directory_ops.service_types() for segment in columns
+                if cells.get((service_type.id, segment.key), Cell()).providers == 0
+                and (service_type.id, segment.key) not in linked]
+    return result, unlinked
+
+
+def _receiving_agencies(type_id: int, segment: Segment, now: datetime) -> set[int]:
+    """The agencies that can receive referrals of the type for the segment (volunteers included)."""
+    admits = segment.condition()
+    return set(db.session.scalars(
+        select(Service.agency_id).join(Agency, Agency.id == Service.agency_id)
+        .where(Service.service_type_id == type_id, *_scope(MapFilters(volunteers=True)),
+               receiving.receivable_condition(None, now), *([admits] if admits is not None else []))))

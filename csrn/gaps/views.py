@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import abort, current_app, render_template, request
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from csrn.audit import operations as audit
@@ -14,9 +14,12 @@ from csrn.clock import utcnow
 from csrn.directory import operations as directory_ops
 from csrn.exports import csv_response
 from csrn.extensions import db
+from csrn.forms import EmptyForm
 from csrn.gaps import bp, charts, demand
 from csrn.gaps import operations as ops
 from csrn.gaps import review as review_ops
+from csrn.gaps.forms import ProspectForm
+from csrn.gaps.models import GapProspect
 from csrn.roles import ADMIN, CHAIR
 from csrn.security import roles_required
 from csrn.settings.operations import get_settings, task_force_zone
@@ -70,9 +73,14 @@ def cell():
     if service_type is None or segment is None:
         abort(404)
     providers = ops.providers_in(service_type, segment, now, filters)
+    chair = current_user.has_role(CHAIR)
+    form = ProspectForm()
+    if chair:
+        form.agency_id.choices = [(a.id, a.name) for a in ops.recruitable_agencies()]
     template = "gaps/_cell.html" if request.htmx else "gaps/cell.html"
     return render_template(template, service_type=service_type, segment=segment, providers=providers,
-                           filters=filters, args=_filter_args(filters))
+                           filters=filters, args=_filter_args(filters), chair=chair, form=form,
+                           prospects=ops.prospects_for(service_type, segment) if chair else [], unlink=EmptyForm())
 
 
 # ----- demand against supply (chairs and administrators) ----------------------------------------------------------
@@ -161,8 +169,10 @@ def trend_csv():
 def committee_review():
     """One page for the committee meeting, each item linking to where it is fixed; printable."""
     period, problem = _period()
-    return render_template("gaps/review.html", review=review_ops.build(utcnow(), period), problem=problem,
-                           args=_period_args(period))
+    now = utcnow()
+    linked, unlinked = ops.recruitment(now)
+    return render_template("gaps/review.html", review=review_ops.build(now, period), problem=problem,
+                           args=_period_args(period), linked=linked, unlinked=unlinked)
 
 
 @bp.get("/review.pdf")
@@ -175,3 +185,42 @@ def committee_review_pdf():
     response = current_app.response_class(data, mimetype="application/pdf")
     response.headers["Content-Disposition"] = f'inline; filename="csrn-committee-review-{period.last}.pdf"'
     return response
+
+
+# ----- recruitment (chairs) ------------------------------------------------------------------------------------------
+
+@bp.post("/prospects")
+@roles_required(CHAIR)
+def link_prospect():
+    """Link an agency that could fill the cell; back to the cell."""
+    now = utcnow()
+    service_type = directory_ops.service_type_by_code(request.form.get("type", ""))
+    segment = ops.segment_from(request.form.get("segment", ""), now)
+    if service_type is None or segment is None:
+        abort(404)
+    form = ProspectForm()
+    form.agency_id.choices = [(a.id, a.name) for a in ops.recruitable_agencies()]
+    if form.validate_on_submit():
+        try:
+            ops.link_prospect(current_user, form.agency_id.data, service_type, segment, now)
+        except ops.RecruitmentRefused as exc:
+            flash(str(exc), "error")
+        else:
+            flash("Prospect linked to this gap. The committee review follows it.", "success")
+    else:
+        flash("Choose an agency that is not yet a member.", "error")
+    return redirect(url_for("gaps.cell", type=service_type.code, segment=segment.key), code=303)
+
+
+@bp.post("/prospects/<int:prospect_id>/delete")
+@roles_required(CHAIR)
+def unlink_prospect(prospect_id: int):
+    link = db.session.get(GapProspect, prospect_id)
+    if link is None:
+        abort(404)
+    form = EmptyForm()
+    target = url_for("gaps.cell", type=link.service_type.code, segment=link.segment)
+    if form.validate_on_submit():
+        ops.unlink_prospect(current_user, link, utcnow())
+        flash("Prospect unlinked.", "success")
+    return redirect(target, code=303)

@@ -156,3 +156,51 @@ def test_the_committee_review_page_and_pdf(app, people):
     document = chair.get("/gaps/review.pdf")
     assert document.status_code == 200 and document.mimetype == "application/pdf"
     assert document.get_data()[:5] == b"%PDF-"
+
+
+def test_a_formula_in_an_agency_name_stays_text_in_the_csv(app, people):
+    with app.app_context():
+        from sqlalchemy import select
+
+        from csrn.agencies.models import Agency
+        from csrn.auth.models import User
+        officer = db.session.scalar(select(User).where(User.email == people["officer"]))
+        manager = db.session.scalar(select(User).where(User.email == people["cm"]))
+        db.session.get(Agency, manager.agency_id).name = '=HYPERLINK("http://evil.example","x")'
+        db.session.commit()
+        now = utcnow()
+        for minutes in range(5, 40, 5):
+            referral = send_intake(officer, now - timedelta(hours=3), receiver=manager.agency_id)
+            referral_ops.accept(manager, referral, now - timedelta(hours=3) + timedelta(minutes=minutes))
+    chair = as_(app, people, "chair")
+    body = chair.get("/gaps/demand.csv?table=acceptance-agency").get_data(as_text=True)
+    assert "'=HYPERLINK" in body and "\n=HYPERLINK" not in body and ",=HYPERLINK" not in body
+    assert "20 min" in body  # seven acceptances: the median shows
+
+
+def test_drills_change_no_gap_figure(app, people):
+    """The map, every demand table, the timings and the review are the same before and after a drill that
+    offers, escalates and ends in the queue."""
+    chair = as_(app, people, "chair")
+
+    def figures():
+        # The pages' main content (the header counts the chair's notifications, which a drill does add to).
+        return [chair.get(url).get_data(as_text=True).split("<main", 1)[1]
+                for url in ("/gaps/", "/gaps/demand", "/gaps/review")] + [
+            chair.get(f"/gaps/demand.csv?table={key}").get_data(as_text=True)
+            for key in ("needs-age_group", "unmet-age_group", "declines", "escalations", "acceptance-agency")]
+
+    before = figures()
+    with app.app_context():
+        from sqlalchemy import select
+
+        from csrn.auth.models import User
+        from csrn.drills import operations as drill_ops
+        chair_user = db.session.scalar(select(User).where(User.email == people["chair"]))
+        officer = db.session.scalar(select(User).where(User.email == people["officer"]))
+        drill = drill_ops.start_drill(chair_user, {
+            "sending_agency_id": officer.agency_id, "urgency": "emergency", "needs": ["dental"], "county": "",
+            "note": "", "simulated_start": utcnow() - timedelta(days=2), "age_group": "minor"}, utcnow())
+        drill_ops.jump_to_next_deadline(chair_user, drill, utcnow())
+        assert db.session.get(type(drill), drill.id).state == "ended"
+    assert figures() == before

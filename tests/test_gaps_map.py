@@ -292,3 +292,17 @@ def test_a_chair_links_a_prospect_and_the_gap_closes_when_it_can_receive(app, sc
     assert members_only.post("/gaps/prospects", data={"type": "dental", "segment": "any:",
                                                       "agency_id": str(prospect)}, page="/gaps/").status_code == 403
     assert "Link as a prospect" not in text(members_only.get("/gaps/cell?type=dental&segment=any:"))
+
+
+def test_a_flagged_service_shows_on_its_agency_page_to_those_who_edit_it(app, scene):
+    from csrn.clock import utcnow
+    with app.app_context():
+        service = db.session.get(Service, scene["harbor"].service_id)
+        service.correction_flagged_at, service.correction_note = utcnow(), "3 declines in 30 days (not eligible ×3)"
+        admin = new_user(scene["harbor"].agency_id, ("agency_admin",))
+        db.session.commit()
+        scene["emails"]["admin"] = admin.email
+    url = f"/agencies/{scene['harbor'].agency_id}"
+    assert "Flagged for correction" in text(as_(app, scene, "admin").get(url))
+    assert "3 declines in 30 days (not eligible ×3)" in text(as_(app, scene, "admin").get(url))
+    assert "Flagged for correction" not in text(as_(app, scene, "member").get(url))  # staff do not edit listings

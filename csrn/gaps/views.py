@@ -122,10 +122,19 @@ def demand_report():
 def demand_csv():
     """One table of the report as CSV, exactly as shown (hidden numbers stay hidden)."""
     period, _ = _period()
-    table = demand.table_by_key(request.args.get("table", ""), period)
-    if table is None:
-        abort(404)
-    header, rows = table.csv_rows()
+    key = request.args.get("table", "")
+    timings = {"acceptance-type": ("Service", demand.acceptance_by_type),
+               "acceptance-agency": ("Agency", demand.acceptance_by_agency)}
+    if key in timings:
+        label, build = timings[key]
+        header = [label, "Acceptances", "Median", "90th percentile"]
+        rows = [[t.label, t.count.text, t.median, t.p90] for t in build(period)]
+        table = demand.Table(key, "", label, [], [], [])
+    else:
+        table = demand.table_by_key(key, period)
+        if table is None:
+            abort(404)
+        header, rows = table.csv_rows()
     audit.record(current_user, "gaps.export_csv", current_user, fields=[table.key], now=utcnow())
     db.session.commit()
     return csv_response(f"csrn-{table.key}-{period.first}-{period.last}.csv", header, rows)

@@ -13,6 +13,7 @@ past year, the percentiles, three monthly trends). Targets: the map's p95 under 
 
 from __future__ import annotations
 
+import cProfile
 import json
 import os
 import random
@@ -35,7 +36,7 @@ from csrn.directory.models import ServiceType  # noqa: E402
 from csrn.extensions import db  # noqa: E402
 from csrn.intake.models import Intake, IntakeLanguage, IntakeNeed, UnmetNeed  # noqa: E402
 
-RUNS = 40
+RUNS = 40 if "--parts" not in sys.argv else 3
 UNMET = 8_000
 TARGETS = {"map": 150.0, "demand": 300.0}
 SEED = 20261206
@@ -89,11 +90,32 @@ def main() -> int:
         chair = directory.login(app, data["chair"])
         print(f"  in process; {RUNS} runs each after {directory.WARM_UP} warm-up; ms; nearest-rank p95")
         for name, url in (("map", "/gaps/"), ("demand", "/gaps/demand")):
-            times, _cpu, statements = directory.measure(chair, [url] * RUNS, counter, None)
+            if "--parts" in sys.argv and name == "map":
+                continue
+            profiler = cProfile.Profile() if "--profile" in sys.argv else None
+            times, _cpu, statements = directory.measure(chair, [url] * RUNS, counter, profiler)
+            if profiler is not None:
+                referrals.print_profile(name, profiler)
             high = directory.p95(times)
             verdict = "ok" if high < TARGETS[name] else "MISSES"
             print(f"  GET {url:<14} median {statistics.median(times):7.1f}  p95 {high:7.1f}  "
                   f"< {TARGETS[name]:g} {verdict:<6}  {statistics.median(statements):.0f} SQL/run")
+        if "--parts" in sys.argv:  # where the demand report's time goes, one call each
+            from csrn.gaps import demand
+            from csrn.referrals.models import Offer, Referral
+            with app.app_context(), app.test_request_context("/"):
+                period = demand.default_period(now)
+                parts = [(f"needs_by {d}", lambda d=d: demand.needs_by(d, period)) for d in demand.DIMENSIONS]
+                parts += [(f"unmet_by {d}", lambda d=d: demand.unmet_by(d, period)) for d in demand.DIMENSIONS]
+                parts += [("declines", lambda: demand.declines(period)),
+                          ("escalations", lambda: demand.escalations(period)),
+                          ("percentiles type", lambda: demand.percentiles(Referral.service_type_id, period)),
+                          ("percentiles agency", lambda: demand.percentiles(Offer.agency_id, period))]
+                parts += [(f"monthly {n}", lambda n=n: demand.monthly(n, period)) for n in demand.TRENDS]
+                for label, call in parts:
+                    began = clock.perf_counter()
+                    call()
+                    print(f"    {label:<28} {1000 * (clock.perf_counter() - began):8.1f} ms")
         print(f"  load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
         with app.app_context():
             db.session.remove()

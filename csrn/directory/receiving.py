@@ -56,18 +56,31 @@ def can_receive_referrals(provider: Agency, service_type_id: int | None, t: date
     )
 
 
-def admits_condition(age_group: str = "unknown", gender: str = "unknown", citizenship: str = "unknown",
-                     trafficking_type: str = "unknown"):
-    """SQL: the service in the outer query admits a person with these answers — the matcher's eligibility rule
-    (`intake.matching.eligibility_failures`), held to it by the tests. For each of age, gender, citizenship and type
-    of trafficking: the answer is unknown (or empty), or the service states nothing of that kind, or states what
-    the person needs ("both": sex and labour). None when nothing is asked (every service admits). The intake's
-    matching and unmet needs, the directory search and the resource map all read it here."""
+def wanted_facets(age_group: str = "unknown", gender: str = "unknown", citizenship: str = "unknown",
+                  trafficking_type: str = "unknown") -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """What a person with these answers needs a service to admit, kind by kind: nothing for an unknown (or empty)
+    answer; both sex and labour for "both"."""
     wanted = tuple((kind, (value,)) for kind, value in (("age", age_group), ("gender", gender),
                                                         ("citizenship", citizenship))
                    if value and value != "unknown")
     if trafficking_type and trafficking_type != "unknown":
         wanted += (("trafficking", ("labour", "sex") if trafficking_type == "both" else (trafficking_type,)),)
+    return wanted
+
+
+def fits(stated, fitting, needed: int):
+    """SQL, the one rule of eligibility by facets (`intake.matching.eligibility_failures`, held to it by the tests):
+    of one kind, a service that states nothing (`stated` values: 0) admits everyone; otherwise it must state every
+    one of the `needed` values the person needs (`fitting` of them)."""
+    return or_(stated == 0, fitting == needed)
+
+
+def admits_condition(age_group: str = "unknown", gender: str = "unknown", citizenship: str = "unknown",
+                     trafficking_type: str = "unknown"):
+    """SQL: the service in the outer query admits a person with these answers (`wanted_facets`, `fits`). None when
+    nothing is asked (every service admits). The intake's matching and unmet needs and the directory search read it
+    here; the resource map applies `fits` to all its columns at once."""
+    wanted = wanted_facets(age_group, gender, citizenship, trafficking_type)
     return _facets_fit(wanted) if wanted else None
 
 
@@ -76,10 +89,11 @@ def _facets_fit(wanted: tuple[tuple[str, tuple[str, ...]], ...]):
     """SQL: the service's facets fit what is wanted (built once per combination of answers). One pass over its own
     facets (an index range) counting, per kind, what it states and how much of it fits; not EXISTS OR NOT EXISTS per
     kind, which PostgreSQL answers by hashing every service's facets."""
-    fits = [or_(func.count(case((ServiceFacet.kind == kind, 1))) == 0,
-                func.count(case((and_(ServiceFacet.kind == kind, ServiceFacet.value.in_(values)), 1))) == len(values))
-            for kind, values in wanted]
-    return select(and_(*fits)).where(ServiceFacet.service_id == Service.id).scalar_subquery()
+    conditions = [fits(func.count(case((ServiceFacet.kind == kind, 1))),
+                       func.count(case((and_(ServiceFacet.kind == kind, ServiceFacet.value.in_(values)), 1))),
+                       len(values))
+                  for kind, values in wanted]
+    return select(and_(*conditions)).where(ServiceFacet.service_id == Service.id).scalar_subquery()
 
 
 def serves_county_condition(county: str):

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
+from flask import g
 from sqlalchemy import Integer, case, cast, func, literal, select
 
 from csrn.agencies.models import Agency
@@ -94,14 +95,44 @@ def _matrix(rows: list, columns: list, found: dict) -> list[list[int]]:
     return [[found.get((row, column), 0) for column in columns] for row in rows]
 
 
-def needs_by(dimension: str, period: Period) -> Table:
-    """Intake needs, service type by one dimension of the person."""
-    column = getattr(Intake, dimension)
-    found = {(type_id, value): n for type_id, value, n in db.session.execute(
-        select(IntakeNeed.service_type_id, column, func.count())
+def _month_index(column, period: Period):
+    """SQL: which month of the period (0, 1, …) an instant falls in, by the task force's local month starts."""
+    starts = period.months()[1:]
+    zone = task_force_zone()
+    return case(*[(column < datetime.combine(start, time(0), tzinfo=zone), index)
+                  for index, start in enumerate(starts)], else_=len(starts))
+
+
+def _intake_needs_rows(period: Period) -> list[tuple]:
+    """One grouped scan of the period's intake needs: (type, age group, citizenship, trafficking, gender, month
+    index, count) — every needs table and the needs trend add these up (kept for the request: `_cached`)."""
+    month = _month_index(Intake.created_at, period)
+    return db.session.execute(
+        select(IntakeNeed.service_type_id, Intake.age_group, Intake.citizenship, Intake.trafficking_type,
+               Intake.gender, month, func.count())
         .join(Intake, Intake.id == IntakeNeed.intake_id)
         .where(Intake.is_drill.is_(False), Intake.created_at >= period.start, Intake.created_at < period.end)
-        .group_by(IntakeNeed.service_type_id, column))}
+        .group_by(IntakeNeed.service_type_id, Intake.age_group, Intake.citizenship, Intake.trafficking_type,
+                      Intake.gender, month)).tuples().all()
+
+
+def _cached(name: str, period: Period, load):
+    cache = g.setdefault("gaps_cache", {})
+    if (name, period) not in cache:
+        cache[(name, period)] = load()
+    return cache[(name, period)]
+
+
+NEED_COLUMNS = {"age_group": 1, "citizenship": 2, "trafficking_type": 3, "gender": 4}
+
+
+def needs_by(dimension: str, period: Period) -> Table:
+    """Intake needs, service type by one dimension of the person."""
+    found: dict[tuple, int] = {}
+    position = NEED_COLUMNS[dimension]
+    for row in _cached("needs", period, lambda: _intake_needs_rows(period)):
+        key = (row[0], row[position])
+        found[key] = found.get(key, 0) + row[6]
     return _by_type(f"needs-{dimension}", f"Needs asked for at intake, by {DIMENSIONS[dimension][0].lower()}",
                     dimension, found)
 
@@ -149,15 +180,24 @@ def declines(period: Period) -> Table:
                  _matrix([t.id for t in types], list(DECLINE_REASONS), found))
 
 
-def escalations(period: Period) -> Table:
-    """Escalations (an offer declined or unanswered, and the referral moved on) and referrals that went to the
-    committee queue, by service type."""
-    found = {(type_id, kind): n for type_id, kind, n in db.session.execute(
-        select(Referral.service_type_id, ReferralEvent.kind, func.count(func.distinct(ReferralEvent.id)))
+def _event_rows(period: Period) -> list[tuple]:
+    """One grouped scan of the period's escalations and arrivals in the committee queue: (type, kind, month index,
+    count) — the escalations table and trend add these up."""
+    month = _month_index(ReferralEvent.at, period)
+    return db.session.execute(
+        select(Referral.service_type_id, ReferralEvent.kind, month, func.count())
         .join(Referral, Referral.id == ReferralEvent.referral_id)
         .where(Referral.is_drill.is_(False), ReferralEvent.kind.in_(("escalated", "unassigned")),
                ReferralEvent.at >= period.start, ReferralEvent.at < period.end)
-        .group_by(Referral.service_type_id, ReferralEvent.kind))}
+        .group_by(Referral.service_type_id, ReferralEvent.kind, month)).tuples().all()
+
+
+def escalations(period: Period) -> Table:
+    """Escalations (an offer declined or unanswered, and the referral moved on) and referrals that went to the
+    committee queue, by service type."""
+    found: dict[tuple, int] = {}
+    for type_id, kind, _, count in _cached("events", period, lambda: _event_rows(period)):
+        found[(type_id, kind)] = found.get((type_id, kind), 0) + count
     types = [t for t in _types() if found.get((t.id, "escalated")) or found.get((t.id, "unassigned"))]
     return Table("escalations", "Escalations and the committee queue", "Service", [t.name for t in types],
                  ["Escalated", "To the committee queue"],
@@ -186,10 +226,11 @@ def percentiles(group, period: Period, fractions=(0.5, 0.9)) -> dict:
         rows = db.session.execute(base.with_only_columns(group, func.count(), *columns).where(*scope)
                                   .group_by(group)).all()
         return {row[0]: (row[1], *(float(value) for value in row[2:])) for row in rows}
-    ranked = base.with_only_columns(
-        group.label("g"), taken.label("m"),
-        (func.row_number().over(partition_by=group, order_by=taken) - 1).label("rn"),
-        func.count().over(partition_by=group).label("n")).where(*scope).subquery()
+    # The minutes once per offer, then ranked within each group (not computed again for the ordering).
+    minutes = base.with_only_columns(group.label("g"), taken.label("m")).where(*scope).subquery()
+    ranked = select(minutes.c.g, minutes.c.m,
+                    (func.row_number().over(partition_by=minutes.c.g, order_by=minutes.c.m) - 1).label("rn"),
+                    func.count().over(partition_by=minutes.c.g).label("n")).subquery()
     columns = []
     for f in fractions:
         position = literal(f) * (ranked.c.n - 1)
@@ -240,28 +281,21 @@ TRENDS = {"needs": "Needs asked for at intake", "unmet": "Unmet needs", "escalat
 def monthly(name: str, period: Period) -> list[tuple[date, Shown]]:
     """A trend: per month of the period, its count (protected as one table: a month of 1–4 is hidden, and so is
     one more)."""
-    zone = task_force_zone()
-    if name == "unmet":
-        days = db.session.execute(select(UnmetNeed.recorded_on, func.count()).where(
-            UnmetNeed.is_drill.is_(False), UnmetNeed.recorded_on >= period.first,
-            UnmetNeed.recorded_on <= period.last).group_by(UnmetNeed.recorded_on)).all()
-        stamps = [(day, n) for day, n in days]
-    else:
-        if name == "needs":
-            query = (select(Intake.created_at, func.count()).join(IntakeNeed, IntakeNeed.intake_id == Intake.id)
-                     .where(Intake.is_drill.is_(False), Intake.created_at >= period.start,
-                            Intake.created_at < period.end).group_by(Intake.created_at))
-        else:
-            query = (select(ReferralEvent.at, func.count()).join(Referral, Referral.id == ReferralEvent.referral_id)
-                     .where(Referral.is_drill.is_(False), ReferralEvent.kind == "escalated",
-                            ReferralEvent.at >= period.start, ReferralEvent.at < period.end)
-                     .group_by(ReferralEvent.at))
-        stamps = [(at.astimezone(zone).date(), n) for at, n in db.session.execute(query)]
     months = period.months()
-    counts = {month: 0 for month in months}
-    for day, n in stamps:
-        counts[day.replace(day=1)] = counts.get(day.replace(day=1), 0) + n
-    shown = protect([[counts[month] for month in months]]).cells[0] if months else []
+    counts = [0] * len(months)
+    if name == "unmet":
+        for day, n in db.session.execute(select(UnmetNeed.recorded_on, func.count()).where(
+                UnmetNeed.is_drill.is_(False), UnmetNeed.recorded_on >= period.first,
+                UnmetNeed.recorded_on <= period.last).group_by(UnmetNeed.recorded_on)).tuples():
+            counts[months.index(day.replace(day=1))] += n
+    elif name == "needs":
+        for row in _cached("needs", period, lambda: _intake_needs_rows(period)):
+            counts[row[5]] += row[6]
+    else:
+        for _, kind, month, n in _cached("events", period, lambda: _event_rows(period)):
+            if kind == "escalated":
+                counts[month] += n
+    shown = protect([counts]).cells[0] if months else []
     return list(zip(months, shown, strict=True))
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import and_, case, func, or_, select, true, update
 
 from csrn.agencies.models import Agency
 from csrn.audit import operations as audit
@@ -19,7 +19,7 @@ from csrn.dimensions import AGE_GROUPS, CITIZENSHIP, TRAFFICKING
 from csrn.directory import operations as directory_ops
 from csrn.directory import receiving
 from csrn.directory.languages import language_name
-from csrn.directory.models import STALE_AFTER, Service, ServiceType
+from csrn.directory.models import STALE_AFTER, Service, ServiceFacet, ServiceType
 from csrn.extensions import db
 from csrn.gaps.models import GapProspect
 from csrn.intake.models import Intake, IntakeLanguage
@@ -29,6 +29,7 @@ from csrn.roles import ADMIN, CHAIR
 TOP_LANGUAGES = 5
 LANGUAGE_PERIOD = timedelta(days=365)
 ANYONE = ("any", "")
+ELIGIBILITY_KINDS = ("age", "gender", "citizenship", "trafficking")
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,12 @@ class Segment:
         field = {"age": "age_group", "gender": "gender", "citizenship": "citizenship",
                  "trafficking": "trafficking_type"}.get(self.kind)
         return receiving.admits_condition(**{field: self.value}) if field else None
+
+    def wanted(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """What a person of this (eligibility) column needs a service to admit."""
+        field = {"age": "age_group", "gender": "gender", "citizenship": "citizenship",
+                 "trafficking": "trafficking_type"}[self.kind]
+        return receiving.wanted_facets(**{field: self.value})
 
     def search_args(self) -> dict:
         """The directory search's arguments that find this segment's services."""
@@ -146,30 +153,79 @@ def _healthy(now: datetime):
     return and_(Service.open_slots > 0, Service.capacity_confirmed_at >= now - STALE_AFTER)
 
 
+def _facet_summary(columns: list[Segment]):
+    """SQL: one row per service that states facets — how many values of each kind of eligibility it states, and for
+    each column how many of the values a person of that column needs it states (one pass over every facet)."""
+    parts = [ServiceFacet.service_id]
+    for kind in ELIGIBILITY_KINDS:
+        parts.append(func.sum(case((ServiceFacet.kind == kind, 1), else_=0)).label(f"stated_{kind}"))
+    for index, segment in enumerate(columns):
+        if segment.kind == "language":
+            stated = and_(ServiceFacet.kind.in_(("language", "interpretation")), ServiceFacet.value == segment.value)
+        elif segment.kind == "any":
+            continue
+        else:
+            [(kind, values)] = segment.wanted()
+            stated = and_(ServiceFacet.kind == kind, ServiceFacet.value.in_(values))
+        parts.append(func.sum(case((stated, 1), else_=0)).label(f"fit_{index}"))
+    return select(*parts).group_by(ServiceFacet.service_id).subquery()
+
+
+def _admitted(summary, columns: list[Segment]) -> list:
+    """SQL, per column: the service (joined to its facet summary) admits a person of that column — the directory's
+    one rule (`receiving.fits`); a language column: the service speaks it or interprets it."""
+    conditions = []
+    for index, segment in enumerate(columns):
+        if segment.kind == "any":
+            conditions.append(true())
+        elif segment.kind == "language":
+            conditions.append(func.coalesce(summary.c[f"fit_{index}"], 0) > 0)
+        else:
+            [(kind, values)] = segment.wanted()
+            conditions.append(receiving.fits(func.coalesce(summary.c[f"stated_{kind}"], 0),
+                                             func.coalesce(summary.c[f"fit_{index}"], 0), len(values)))
+    return conditions
+
+
 def supply(now: datetime, filters: MapFilters, columns: list[Segment]) -> dict[tuple[int, str], Cell]:
-    """Every cell of the map, by (service type id, segment key): one grouped SELECT per column for the providers
-    that can receive referrals, and one for listed resources when asked."""
+    """Every cell of the map, by (service type id, segment key): one grouped SELECT over the services (every column
+    a conditional count over the services' facet summary) for the providers that can receive referrals, and one
+    for listed resources when asked."""
     cells: dict[tuple[int, str], Cell] = {}
-    receivable = receiving.receivable_condition(None, now)
-    for segment in columns:
-        admits = segment.condition()
-        extra = [admits] if admits is not None else []
-        rows = db.session.execute(
-            select(Service.service_type_id, func.count(func.distinct(Service.agency_id)), func.sum(Service.open_slots),
-                   func.count(func.distinct(case((_healthy(now), Service.agency_id)))))
-            .join(Agency, Agency.id == Service.agency_id)
-            .where(*_scope(filters), receivable, *extra)
+    if not columns:
+        return cells
+    summary = _facet_summary(columns)
+    admitted = _admitted(summary, columns)
+    healthy = _healthy(now)
+    # The agencies that can receive referrals at all: one set, not a test per service.
+    receivable = select(Agency.id).where(receiving.receivable_condition(None, now)).correlate(None)
+    parts = [Service.service_type_id]
+    for condition in admitted:
+        parts += [func.count(func.distinct(case((condition, Service.agency_id)))),
+                  func.sum(case((condition, Service.open_slots))),
+                  func.count(func.distinct(case((and_(condition, healthy), Service.agency_id))))]
+    rows = db.session.execute(
+        select(*parts).select_from(Service).join(Agency, Agency.id == Service.agency_id)
+        .outerjoin(summary, summary.c.service_id == Service.id)
+        .where(*_scope(filters), Service.agency_id.in_(receivable))
+        .group_by(Service.service_type_id)).all()
+    for row in rows:
+        for index, segment in enumerate(columns):
+            providers, slots, healthy_count = row[1 + 3 * index:4 + 3 * index]
+            if providers:
+                cells[(row[0], segment.key)] = Cell(providers=providers, slots=slots, healthy=healthy_count)
+    if filters.community:
+        listed = db.session.execute(
+            select(Service.service_type_id,
+                   *[func.count(func.distinct(case((condition, Service.agency_id)))) for condition in admitted])
+            .select_from(Service).join(Agency, Agency.id == Service.agency_id)
+            .outerjoin(summary, summary.c.service_id == Service.id)
+            .where(*_scope(filters, statuses=("listed",)))
             .group_by(Service.service_type_id)).all()
-        for type_id, providers, slots, healthy in rows:
-            cells[(type_id, segment.key)] = Cell(providers=providers, slots=slots, healthy=healthy)
-        if filters.community:
-            listed = db.session.execute(
-                select(Service.service_type_id, func.count(func.distinct(Service.agency_id)))
-                .join(Agency, Agency.id == Service.agency_id)
-                .where(*_scope(filters, statuses=("listed",)), *extra)
-                .group_by(Service.service_type_id)).all()
-            for type_id, count in listed:
-                cells.setdefault((type_id, segment.key), Cell()).listed = count
+        for row in listed:
+            for index, segment in enumerate(columns):
+                if row[1 + index]:
+                    cells.setdefault((row[0], segment.key), Cell()).listed = row[1 + index]
     return cells
 
 

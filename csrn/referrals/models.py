@@ -136,7 +136,8 @@ class ReferralEvent(db.Model):
     """One change on a referral's timeline: who, when, what."""
 
     __tablename__ = "referral_event"
-    __table_args__ = NEVER_REUSED_IDS
+    # The gap analysis counts escalations and arrivals in the queue over a period: by kind, then time.
+    __table_args__ = (Index("ix_referral_event_kind_at", "kind", "at"), NEVER_REUSED_IDS)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     referral_id: Mapped[int] = mapped_column(ForeignKey("referral.id", ondelete="CASCADE"), index=True)

@@ -75,8 +75,10 @@ def _per_request(key: str, load):
 
 
 def service_type_by_code(code: str) -> ServiceType | None:
-    """A term of the taxonomy by its code."""
-    return db.session.scalar(select(ServiceType).where(ServiceType.code == code)) if code else None
+    """A term of the taxonomy by its code (None for anything that cannot be one: empty, too long, a NUL byte)."""
+    if not code or len(code) > 60 or "\x00" in code:
+        return None
+    return db.session.scalar(select(ServiceType).where(ServiceType.code == code))
 
 
 def service_types(active_only: bool = True) -> list[ServiceType]:

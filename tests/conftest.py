@@ -223,6 +223,18 @@ class Browser:
         return self.post("/logout", page="/")
 
 
+def logged_in(app, email: str) -> Browser:
+    """A client logged in as the user with this e-mail, through the real login form."""
+    browser = Browser(app.test_client())
+    browser.login(email)
+    return browser
+
+
+def page_text(response) -> str:
+    """A page's text as a person reads it: tags dropped, white space collapsed."""
+    return " ".join(re.sub(r"<[^>]+>", " ", response.get_data(as_text=True)).split())
+
+
 @pytest.fixture
 def browser(client):
     """A CSRF-aware client, not logged in."""

@@ -24,6 +24,7 @@ from csrn.intake.models import Intake, IntakeDraft, UnmetNeed
 from csrn.notify.models import Notification, OutboxMessage
 from csrn.referrals.models import Consent, Offer, Referral, ReferralEvent
 from csrn.schedules.models import ScheduleRule
+from csrn.settings.models import TaskForceSettings
 from tests.conftest import NOW, PASSWORD
 
 SIGNED = date(2020, 1, 1)
@@ -204,3 +205,13 @@ def notifications_of(user_id: int) -> list[Notification]:
 def office_hours(opens: time = time(9), closes: time = time(17), days=range(5)):
     """Weekly spans for `make_provider(weekly=...)`."""
     return [(day, opens, closes) for day in days]
+
+
+def write_settings(counties=(), **values) -> TaskForceSettings:
+    """The task force's settings row (Chicago, 30-minute emergencies unless told), committed."""
+    defaults = dict(id=1, name="Task force", timezone="America/Chicago", counties_json="[]", fallback_phone="555 0199",
+                    emergency_minutes=30, urgent_hours=4, routine_business_hours=48, retention_days=1095, version=1)
+    settings = db.session.merge(TaskForceSettings(**{**defaults, **values}))
+    settings.counties = list(counties)
+    db.session.commit()
+    return settings

@@ -22,7 +22,6 @@ from csrn.oncall import operations as oncall_ops
 from csrn.oncall.models import ResponseKind
 from csrn.referrals import operations as referral_ops
 from csrn.referrals.models import Referral
-from csrn.settings.models import TaskForceSettings
 from tests.conftest import NOW
 from tests.referral_factories import (
     counts,
@@ -36,6 +35,7 @@ from tests.referral_factories import (
     referral,
     send_intake,
     type_id,
+    write_settings,
 )
 
 CHICAGO = ZoneInfo("America/Chicago")
@@ -43,18 +43,11 @@ SUNDAY_2AM = datetime(2026, 12, 13, 2, 0, tzinfo=CHICAGO)  # a week after NOW's 
 WEDNESDAY_10AM = datetime(2026, 12, 9, 10, 0, tzinfo=CHICAGO)
 
 
-def use_settings(emergency_minutes: int = 20) -> None:
-    db.session.merge(TaskForceSettings(id=1, name="Task force", timezone="America/Chicago", counties_json="[]",
-                                       fallback_phone="555 0199", emergency_minutes=emergency_minutes, urgent_hours=4,
-                                       routine_business_hours=48, retention_days=1095, version=1))
-    db.session.commit()
-
-
 @pytest.fixture
 def network(ctx):
     """Providers A and B (case management), a police department that sends, a chair, and Case management on call
     08:00–20:00 every day by a staff member of B (nights are the roster's gap)."""
-    use_settings()
+    write_settings(emergency_minutes=20)
     a, b = make_provider("Provider A"), make_provider("Provider B")
     police = make_sender(name="Alder Police")
     chair = make_chair()

@@ -14,7 +14,7 @@ from csrn.clock import utcnow
 from csrn.extensions import db
 from csrn.gaps import demand
 from csrn.referrals import operations as referral_ops
-from tests.conftest import NOW, Browser
+from tests.conftest import NOW, Browser, logged_in
 from tests.referral_factories import make_chair, make_provider, make_sender, new_user, send_intake
 
 PERIOD = demand.Period((NOW - timedelta(days=30)).date(), (NOW + timedelta(days=30)).date())
@@ -91,9 +91,7 @@ def people(app):
 
 
 def as_(app, people, who: str) -> Browser:
-    browser = Browser(app.test_client())
-    browser.login(people[who])
-    return browser
+    return logged_in(app, people[who])
 
 
 def test_only_chairs_and_administrators_see_the_report(app, people):

@@ -18,9 +18,17 @@ from csrn.extensions import db
 from csrn.gaps import operations as ops
 from csrn.intake import matching
 from csrn.intake import operations as intake_ops
-from csrn.settings.models import TaskForceSettings
-from tests.conftest import NOW, Browser
-from tests.referral_factories import make_chair, make_provider, make_sender, new_user, send_intake, type_id
+from tests.conftest import NOW, Browser, logged_in
+from tests.conftest import page_text as text
+from tests.referral_factories import (
+    make_chair,
+    make_provider,
+    make_sender,
+    new_user,
+    send_intake,
+    type_id,
+    write_settings,
+)
 
 AGES = ("minor", "18_24", "25_plus")
 GENDERS = ("female", "male")
@@ -31,22 +39,11 @@ COUNTIES = ("Alder", "Birch")
 TYPES = ("case_management", "emergency_shelter", "dental")
 
 
-def use_counties() -> None:
-    settings = db.session.get(TaskForceSettings, 1)
-    if settings is None:
-        settings = TaskForceSettings(id=1, name="Task force", timezone="America/Chicago", counties_json="[]",
-                                     fallback_phone="", emergency_minutes=30, urgent_hours=4,
-                                     routine_business_hours=48, retention_days=1095, version=1)
-        db.session.add(settings)
-    settings.counties = list(COUNTIES)
-    db.session.commit()
-
-
 @pytest.fixture
 def varied(ctx):
     """Providers of every shape: facets stated or not, uncertified, without an agreement, listed community
     resources, pro bono volunteers (vetted or lapsed), capacity open, full, unknown or stale; nobody offers dental."""
-    use_counties()
+    write_settings(counties=COUNTIES)
     rng = random.Random(20261206)
     for n in range(30):
         facets = {kind: rng.sample(values, rng.randint(0, len(values))) for kind, values in (
@@ -157,7 +154,7 @@ def scene(app):
     with app.app_context():
         from csrn.clock import utcnow
         now = utcnow()
-        use_counties()
+        write_settings(counties=COUNTIES)
         harbor = make_provider("Harbor House", now=now, county="Alder", facets={"county": ["Alder"]},
                                type_codes=("case_management",))
         applicant = make_sender(roles=("staff",), name="Applicant Org", membership_status="applicant")
@@ -169,13 +166,7 @@ def scene(app):
 
 
 def as_(app, scene, who: str) -> Browser:
-    browser = Browser(app.test_client())
-    browser.login(scene["emails"][who])
-    return browser
-
-
-def text(response) -> str:
-    return " ".join(re.sub(r"<[^>]+>", " ", response.get_data(as_text=True)).split())
+    return logged_in(app, scene["emails"][who])
 
 
 def test_members_and_chairs_see_the_map_others_do_not(app, scene):

@@ -32,6 +32,18 @@ def _back(drill):
     return redirect(url_for("drills.show", drill_id=drill.id), code=303)
 
 
+def _carry_out(drill, operation, success, refused: str = "info"):
+    """A chair's action on the drill (`operation(actor, drill, now)`): its refusal, or `success(result)`, as the
+    message; back to the drill."""
+    try:
+        result = operation(_me(), drill, utcnow())
+    except ops.DrillRefused as exc:
+        flash(str(exc), refused)
+    else:
+        flash(success(result), "success")
+    return _back(drill)
+
+
 def next_sunday_night(now: datetime) -> tuple[date, time]:
     """The default simulated hour: next Sunday 02:00 in the task force's zone (the hour a protocol is tested)."""
     today = now.astimezone(task_force_zone()).date()
@@ -102,15 +114,9 @@ def show(drill_id: int):
 def jump(drill_id: int):
     """Move the drill's clock to its next deadline and run its escalation there."""
     drill = ops.get_drill_or_404(drill_id)
-    form = EmptyForm()
-    if form.validate_on_submit():
-        try:
-            ops.jump_to_next_deadline(_me(), drill, utcnow())
-        except ops.DrillRefused as exc:
-            flash(str(exc), "error")
-        else:
-            flash("The drill's clock moved to the next deadline; what happens when nobody answers has happened.",
-                  "success")
+    if EmptyForm().validate_on_submit():
+        return _carry_out(drill, ops.jump_to_next_deadline, lambda _: "The drill's clock moved to the next "
+                          "deadline; what happens when nobody answers has happened.", refused="error")
     return _back(drill)
 
 
@@ -121,13 +127,7 @@ def stop(drill_id: int):
     drill = ops.get_drill_or_404(drill_id)
     form = EmptyForm()
     if form.validate_on_submit():
-        try:
-            ops.stop(_me(), drill, utcnow())
-        except ops.DrillRefused as exc:
-            flash(str(exc), "info")
-        else:
-            flash(f"Drill #{drill.id} stopped. Its report is kept below.", "success")
-        return _back(drill)
+        return _carry_out(drill, ops.stop, lambda _: f"Drill #{drill.id} stopped. Its report is kept below.")
     if drill.state != "running":
         flash("This drill has already ended.", "info")
         return _back(drill)
@@ -141,14 +141,8 @@ def clean_up(drill_id: int):
     drill = ops.get_drill_or_404(drill_id)
     form = EmptyForm()
     if form.validate_on_submit():
-        try:
-            counts = ops.clean_up(_me(), drill, utcnow())
-        except ops.DrillRefused as exc:
-            flash(str(exc), "info")
-        else:
-            removed = sum(counts.values())
-            flash(f"Drill #{drill.id} cleaned up: {removed} record(s) removed. The report is kept.", "success")
-        return _back(drill)
+        return _carry_out(drill, ops.clean_up, lambda counts: f"Drill #{drill.id} cleaned up: {sum(counts.values())} "
+                          "record(s) removed. The report is kept.")
     if drill.state != "ended":
         flash("Only an ended drill can be cleaned up." if drill.state == "running"
               else "This drill was already cleaned up.", "info")

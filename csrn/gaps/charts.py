@@ -3,7 +3,7 @@ from counts already protected by the rule of small numbers: a hidden month has n
 
 from __future__ import annotations
 
-from xml.sax.saxutils import escape
+from xml.sax.saxutils import escape, quoteattr
 
 from csrn.gaps.suppression import Shown
 
@@ -19,7 +19,7 @@ def bar_chart(title: str, points: list[tuple[str, Shown]]) -> str:
     bar = max(step * 0.6, 2)
     plot = HEIGHT - AXIS - MARGIN
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
-             f'viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(title, {chr(34): "&quot;"})}">',
+             f'viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label={quoteattr(title)}>',
              f"<title>{escape(title)}</title>",
              f'<rect x="0" y="0" width="{WIDTH}" height="{HEIGHT}" fill="#ffffff"/>',
              f'<line x1="{MARGIN}" y1="{HEIGHT - AXIS}" x2="{WIDTH - MARGIN}" y2="{HEIGHT - AXIS}" '

@@ -62,7 +62,7 @@ class Table:
     rows: list[str]
     columns: list[str]
     counts: list[list[int]] = field(repr=False)
-    shown: Protected | None = None
+    shown: Protected | None = field(init=False, default=None)
 
     def __post_init__(self):
         self.shown = protect(self.counts) if self.counts and self.columns else None
@@ -82,9 +82,13 @@ DIMENSIONS = {
     "age_group": ("Age group", lambda: list(AGE_GROUPS.items())),
     "citizenship": ("Citizenship", lambda: list(CITIZENSHIP.items())),
     "trafficking_type": ("Type of trafficking", lambda: list(TRAFFICKING.items())),
-    "gender": ("Gender", lambda: [(o.code, o.label) for o in directory_ops.genders()]
-               + ([("unknown", "Unknown")] if not any(o.code == "unknown" for o in directory_ops.genders()) else [])),
+    "gender": ("Gender", lambda: _with_unknown([(o.code, o.label) for o in directory_ops.genders()])),
 }
+
+
+def _with_unknown(choices: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The gender list, with "unknown" as a column even when the list leaves it out (intakes record it)."""
+    return choices if any(code == "unknown" for code, _ in choices) else [*choices, ("unknown", "Unknown")]
 
 
 def _types() -> list[ServiceType]:

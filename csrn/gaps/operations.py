@@ -28,8 +28,9 @@ from csrn.roles import ADMIN, CHAIR
 
 TOP_LANGUAGES = 5
 LANGUAGE_PERIOD = timedelta(days=365)
-ANYONE = ("any", "")
-ELIGIBILITY_KINDS = ("age", "gender", "citizenship", "trafficking")
+# The person's answer each eligibility column stands for (the intake's field names).
+ANSWER_OF = {"age": "age_group", "gender": "gender", "citizenship": "citizenship", "trafficking": "trafficking_type"}
+ELIGIBILITY_KINDS = tuple(ANSWER_OF)
 
 
 @dataclass(frozen=True)
@@ -49,21 +50,15 @@ class Segment:
         interprets it. None: every service."""
         if self.kind == "language":
             return receiving.speaks_condition(self.value)
-        field = {"age": "age_group", "gender": "gender", "citizenship": "citizenship",
-                 "trafficking": "trafficking_type"}.get(self.kind)
-        return receiving.admits_condition(**{field: self.value}) if field else None
+        return receiving.admits_condition(**{ANSWER_OF[self.kind]: self.value}) if self.kind in ANSWER_OF else None
 
     def wanted(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
         """What a person of this (eligibility) column needs a service to admit."""
-        field = {"age": "age_group", "gender": "gender", "citizenship": "citizenship",
-                 "trafficking": "trafficking_type"}[self.kind]
-        return receiving.wanted_facets(**{field: self.value})
+        return receiving.wanted_facets(**{ANSWER_OF[self.kind]: self.value})
 
     def search_args(self) -> dict:
-        """The directory search's arguments that find this segment's services."""
-        name = {"age": "age", "gender": "gender", "citizenship": "citizenship", "trafficking": "trafficking",
-                "language": "language"}.get(self.kind)
-        return {name: self.value} if name else {}
+        """The directory search's arguments that find this segment's services (named as the segment's kinds)."""
+        return {self.kind: self.value} if self.kind != "any" else {}
 
 
 @dataclass(frozen=True)

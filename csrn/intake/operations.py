@@ -209,10 +209,12 @@ def load_candidates(service_type: ServiceType, now: datetime,
         return []
     pending = dict(db.session.execute(
         select(Offer.agency_id, func.count())
-        # A range on the deadline steers SQLite to the partial index of pending offers (every offer has one). A
-        # drill's offers weigh on no real match (they are counted nowhere).
+        # A drill's offers weigh on no real match (they are counted nowhere): each pending offer's referral is read
+        # by its key, not every referral scanned for drills.
+        .join(Referral, Referral.id == Offer.referral_id)
+        # A range on the deadline steers SQLite to the partial index of pending offers (every offer has one).
         .where(referral_ops.PENDING, Offer.deadline_at > datetime(2000, 1, 1, tzinfo=UTC),
-               Offer.referral_id.not_in(select(Referral.id).where(Referral.is_drill.is_(True))))
+               Referral.is_drill.is_(False))
         .group_by(Offer.agency_id)).tuples().all())
     holidays = schedule_ops.holiday_set()
     open_now: dict[tuple, bool] = {}  # by hours: most services keep one of a few, so the engine runs a few times

@@ -55,6 +55,7 @@ DAILY_JOBS: list = [
     ("on-call gaps in the next 7 days", "csrn.oncall.operations:gap_alert"),
     ("used public-form stamps", "csrn.volunteers.operations:purge_form_stamps"),
     ("services flagged by declines", "csrn.gaps.operations:flag_declined_services"),
+    ("demand report roll-up", "csrn.gaps.rollup:roll_up"),
 ]
 
 

@@ -31,6 +31,32 @@ def _unicode_lower(value):
     return value.lower() if isinstance(value, str) else value
 
 
+class PercentileCont:
+    """SQLite aggregate percentile_cont(Y, P): PostgreSQL's `percentile_cont(P) WITHIN GROUP (ORDER BY Y)` — the
+    value at position P·(n−1) of the group's sorted values, interpolated between the two nearest — with the
+    signature of SQLite's own percentile extension (3.47, not in the SQLite Python links to here). NULLs are left
+    out; an empty group gives NULL."""
+
+    def __init__(self):
+        self.values: list[float] = []
+        self.fraction = 0.0
+
+    def step(self, value, fraction):
+        if value is not None:
+            self.values.append(value)
+            self.fraction = fraction
+
+    def finalize(self):
+        values = sorted(self.values)
+        if not values:
+            return None
+        position = self.fraction * (len(values) - 1)
+        below = int(position)
+        if below + 1 >= len(values):
+            return values[below]
+        return values[below] + (position - below) * (values[below + 1] - values[below])
+
+
 def configure_engine(engine: Engine) -> None:
     """Apply SQLite's pragmas and begin every transaction IMMEDIATE (SQLAlchemy's recipe)."""
     if engine.dialect.name != "sqlite":
@@ -43,6 +69,8 @@ def configure_engine(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()
         # SQLite's own lower() folds ASCII only; searches must find "Lưu Trú" from "LƯU TRÚ" as on PostgreSQL.
         dbapi_connection.create_function("lower", 1, _unicode_lower, deterministic=True)
+        # The demand report's percentiles by grouped SQL, as on PostgreSQL.
+        dbapi_connection.create_aggregate("percentile_cont", 2, PercentileCont)
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         if engine.url.database and engine.url.database != ":memory:":

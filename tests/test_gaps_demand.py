@@ -41,8 +41,7 @@ def test_percentiles_are_percentile_cont_on_either_database(ctx):
         minutes = rng.randint(1, 600)
         referral_ops.accept(provider.case_manager, referral, NOW + timedelta(minutes=minutes))
         taken[provider.agency_id].append(minutes)
-    from csrn.referrals.models import Offer
-    found = demand.percentiles(Offer.agency_id, PERIOD)
+    found = demand.percentiles("agency", PERIOD)
     for agency_id, values in taken.items():
         count, median, p90 = found[agency_id]
         assert count == len(values)

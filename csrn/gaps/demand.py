@@ -4,19 +4,21 @@ through the one rule of small numbers (`suppression.protect`), drills never coun
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from flask import g
-from sqlalchemy import Integer, case, cast, func, literal, select
+from sqlalchemy import and_, case, func, literal, or_, select, union_all
 
 from csrn.agencies.models import Agency
 from csrn.dimensions import AGE_GROUPS, CITIZENSHIP, TRAFFICKING
 from csrn.directory import operations as directory_ops
 from csrn.directory.models import ServiceType
 from csrn.extensions import db
+from csrn.gaps.models import AcceptanceTime, DemandCount, RollupMark
 from csrn.gaps.suppression import Protected, Shown, enough_for_statistics, protect, protect_list
-from csrn.intake.models import Intake, IntakeNeed, UnmetNeed
+from csrn.intake.models import Intake, IntakeLanguage, IntakeNeed, UnmetNeed
 from csrn.referrals.models import DECLINE_REASONS, Offer, Referral, ReferralEvent
 from csrn.settings.operations import task_force_zone
 
@@ -99,57 +101,178 @@ def _matrix(rows: list, columns: list, found: dict) -> list[list[int]]:
     return [[found.get((row, column), 0) for column in columns] for row in rows]
 
 
-def _month_index(column, period: Period):
-    """SQL: which month of the period (0, 1, …) an instant falls in, by the task force's local month starts."""
-    starts = period.months()[1:]
-    zone = task_force_zone()
-    return case(*[(column < datetime.combine(start, time(0), tzinfo=zone), index)
-                  for index, start in enumerate(starts)], else_=len(starts))
+# ----- the counts: rolled up for days that are over, read from the records for the rest ------------------------
+
+PERSON_DIMENSIONS = ("age_group", "citizenship", "trafficking_type", "gender")
+ALL_MEASURES = ("need", "language", "escalated", "unassigned", "declined", "unmet")
+Key = tuple[str, int, str, str, int]  # measure, service type id (0: not by service), dimension, value, bucket
 
 
-def _intake_needs_rows(period: Period) -> list[tuple]:
-    """One grouped scan of the period's intake needs: (type, age group, citizenship, trafficking, gender, month
-    index, count) — every needs table and the needs trend add these up (kept for the request: `_cached`)."""
-    month = _month_index(Intake.created_at, period)
-    return db.session.execute(
-        select(IntakeNeed.service_type_id, Intake.age_group, Intake.citizenship, Intake.trafficking_type,
-               Intake.gender, month, func.count())
-        .join(Intake, Intake.id == IntakeNeed.intake_id)
-        .where(Intake.is_drill.is_(False), Intake.created_at >= period.start, Intake.created_at < period.end)
-        .group_by(IntakeNeed.service_type_id, Intake.age_group, Intake.citizenship, Intake.trafficking_type,
-                      Intake.gender, month)).tuples().all()
+def _instant(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=task_force_zone())
 
 
-def _cached(name: str, period: Period, load):
+def _bucket(column, boundaries: list):
+    """SQL: which bucket (0, 1, …) a value falls in, the buckets after the first starting at `boundaries`."""
+    if not boundaries:
+        return literal(0)
+    return case(*[(column < boundary, index) for index, boundary in enumerate(boundaries)], else_=len(boundaries))
+
+
+def raw_counts(span: Period, boundaries: list[date], measures=ALL_MEASURES) -> Counter:
+    """The measures counted from the records themselves over a span of local days, in buckets starting at
+    `boundaries` (local days after the span's first): intake needs by service and each answer of the person (and
+    "all"), intake languages, escalations and arrivals in the committee queue, declines by reason. Drills never."""
+    found: Counter = Counter()
+    instants = [_instant(day) for day in boundaries]
+    if "need" in measures:
+        bucket = _bucket(Intake.created_at, instants)
+        for type_id, *values, index, n in db.session.execute(
+                select(IntakeNeed.service_type_id, *(getattr(Intake, d) for d in PERSON_DIMENSIONS), bucket,
+                       func.count())
+                .join(Intake, Intake.id == IntakeNeed.intake_id)
+                .where(Intake.is_drill.is_(False), Intake.created_at >= span.start, Intake.created_at < span.end)
+                .group_by(IntakeNeed.service_type_id, *(getattr(Intake, d) for d in PERSON_DIMENSIONS), bucket)):
+            found[("need", type_id, "all", "", index)] += n
+            for dimension, value in zip(PERSON_DIMENSIONS, values, strict=True):
+                found[("need", type_id, dimension, value or "", index)] += n
+    if "language" in measures:
+        bucket = _bucket(Intake.created_at, instants)
+        for language, index, n in db.session.execute(
+                select(IntakeLanguage.language, bucket, func.count())
+                .join(Intake, Intake.id == IntakeLanguage.intake_id)
+                .where(Intake.is_drill.is_(False), Intake.created_at >= span.start, Intake.created_at < span.end)
+                .group_by(IntakeLanguage.language, bucket)):
+            found[("language", 0, "language", language, index)] += n
+    kinds = [kind for kind in ("escalated", "unassigned") if kind in measures]
+    if kinds:
+        bucket = _bucket(ReferralEvent.at, instants)
+        for type_id, kind, index, n in db.session.execute(
+                select(Referral.service_type_id, ReferralEvent.kind, bucket, func.count())
+                .join(Referral, Referral.id == ReferralEvent.referral_id)
+                .where(Referral.is_drill.is_(False), ReferralEvent.kind.in_(kinds),
+                       ReferralEvent.at >= span.start, ReferralEvent.at < span.end)
+                .group_by(Referral.service_type_id, ReferralEvent.kind, bucket)):
+            found[(kind, type_id, "all", "", index)] += n
+    if "declined" in measures:
+        bucket = _bucket(Offer.answered_at, instants)
+        for type_id, reason, index, n in db.session.execute(
+                select(Referral.service_type_id, Offer.decline_reason, bucket, func.count())
+                .join(Referral, Referral.id == Offer.referral_id)
+                .where(Referral.is_drill.is_(False), Offer.state == "declined", Offer.answered_at >= span.start,
+                       Offer.answered_at < span.end)
+                .group_by(Referral.service_type_id, Offer.decline_reason, bucket)):
+            found[("declined", type_id, "reason", reason, index)] += n
+    return found
+
+
+def _unmet_counts(period: Period, boundaries: list[date]) -> Counter:
+    """Unmet needs (drills never) by service and each answer of the person, where they were found, and "all"."""
+    found: Counter = Counter()
+    columns = [getattr(UnmetNeed, d) for d in PERSON_DIMENSIONS]
+    bucket = _bucket(UnmetNeed.recorded_on, boundaries)
+    for type_id, *values, where, index, n in db.session.execute(
+            select(UnmetNeed.service_type_id, *columns, UnmetNeed.found_in, bucket, func.count())
+            .where(UnmetNeed.is_drill.is_(False), UnmetNeed.recorded_on >= period.first,
+                   UnmetNeed.recorded_on <= period.last)
+            .group_by(UnmetNeed.service_type_id, *columns, UnmetNeed.found_in, bucket)):
+        found[("unmet", type_id, "all", "", index)] += n
+        found[("unmet", type_id, "found_in", where, index)] += n
+        for dimension, value in zip(PERSON_DIMENSIONS, values, strict=True):
+            found[("unmet", type_id, dimension, value or "", index)] += n
+    return found
+
+
+def month_end(day: date) -> date:
+    """The last day of the day's month."""
+    return (day.replace(day=1) + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+
+
+def _rolled_counts(span: Period, boundaries: list[date], measures) -> Counter:
+    """The same counts read from the roll-up (`demand_count`): whole months from the month rows, the days of a
+    month the span cuts from the day rows; one grouped SELECT."""
+    months, days = [], []
+    for month in span.months():
+        first, last = max(month, span.first), min(month_end(month), span.last)
+        if first == month and last == month_end(month):
+            months.append(month)
+        else:
+            days.append(DemandCount.start.between(first, last))
+    chosen = []
+    if months:
+        chosen.append(and_(DemandCount.grain == "month", DemandCount.start.in_(months)))
+    if days:
+        chosen.append(and_(DemandCount.grain == "day", or_(*days)))
+    bucket = _bucket(DemandCount.start, boundaries)
+    found: Counter = Counter()
+    for measure, type_id, dimension, value, index, n in db.session.execute(
+            select(DemandCount.measure, DemandCount.service_type_id, DemandCount.dimension, DemandCount.value,
+                   bucket, func.sum(DemandCount.count))
+            .where(DemandCount.measure.in_(measures), or_(*chosen))
+            .group_by(DemandCount.measure, DemandCount.service_type_id, DemandCount.dimension, DemandCount.value,
+                      bucket)):
+        found[(measure, type_id, dimension, value, index)] += n
+    return found
+
+
+def rolled_through() -> date | None:
+    """The last local day the roll-up holds (None: it has not run)."""
+    return db.session.scalar(select(RollupMark.through).where(RollupMark.id == 1))
+
+
+def split(period: Period) -> tuple[Period | None, Period | None]:
+    """The period's days the roll-up holds, and the days after them (read from the records)."""
+    through = rolled_through()
+    if through is None or through < period.first:
+        return None, period
+    if through >= period.last:
+        return period, None
+    return Period(period.first, through), Period(through + timedelta(days=1), period.last)
+
+
+def counts(period: Period, measures=ALL_MEASURES) -> Counter:
+    """Every count of the period by (measure, service type, dimension, value, month index): the roll-up for the days
+    it holds, the records for the days after (today at least). Kept for the request."""
+    def load():
+        rolled, fresh = split(period)
+        boundaries = period.months()[1:]
+        found: Counter = Counter()
+        if rolled is not None:
+            found.update(_rolled_counts(rolled, boundaries, measures))
+        if fresh is not None:
+            found.update(raw_counts(fresh, boundaries, measures))
+        if "unmet" in measures:  # a few rows a day, recorded by local day: always read from the records
+            found.update(_unmet_counts(period, boundaries))
+        return found
+    return _cached(("counts", tuple(measures)), period, load)
+
+
+def by_measure(period: Period, measure: str, dimension: str) -> dict[tuple, int]:
+    """(service type id, value) → count over the period."""
+    found: dict[tuple, int] = {}
+    for (kind, type_id, named, value, _), n in counts(period).items():
+        if kind == measure and named == dimension:
+            found[(type_id, value)] = found.get((type_id, value), 0) + n
+    return found
+
+
+def _cached(name, period: Period, load):
     cache = g.setdefault("gaps_cache", {})
     if (name, period) not in cache:
         cache[(name, period)] = load()
     return cache[(name, period)]
 
 
-NEED_COLUMNS = {"age_group": 1, "citizenship": 2, "trafficking_type": 3, "gender": 4}
-
-
 def needs_by(dimension: str, period: Period) -> Table:
     """Intake needs, service type by one dimension of the person."""
-    found: dict[tuple, int] = {}
-    position = NEED_COLUMNS[dimension]
-    for row in _cached("needs", period, lambda: _intake_needs_rows(period)):
-        key = (row[0], row[position])
-        found[key] = found.get(key, 0) + row[6]
     return _by_type(f"needs-{dimension}", f"Needs asked for at intake, by {DIMENSIONS[dimension][0].lower()}",
-                    dimension, found)
+                    dimension, by_measure(period, "need", dimension))
 
 
 def unmet_by(dimension: str, period: Period) -> Table:
     """Unmet needs (found at intake or in an assessment), service type by one dimension of the person."""
-    column = getattr(UnmetNeed, dimension)
-    found = {(type_id, value): n for type_id, value, n in db.session.execute(
-        select(UnmetNeed.service_type_id, column, func.count())
-        .where(UnmetNeed.is_drill.is_(False), UnmetNeed.recorded_on >= period.first,
-               UnmetNeed.recorded_on <= period.last)
-        .group_by(UnmetNeed.service_type_id, column))}
-    return _by_type(f"unmet-{dimension}", f"Unmet needs, by {DIMENSIONS[dimension][0].lower()}", dimension, found)
+    return _by_type(f"unmet-{dimension}", f"Unmet needs, by {DIMENSIONS[dimension][0].lower()}", dimension,
+                    by_measure(period, "unmet", dimension))
 
 
 def _by_type(key: str, title: str, dimension: str, found: dict) -> Table:
@@ -161,11 +284,7 @@ def _by_type(key: str, title: str, dimension: str, found: dict) -> Table:
 
 def unmet_by_where(period: Period) -> Table:
     """Unmet needs by where they were found: at intake, or later in a needs assessment."""
-    found = {(type_id, where): n for type_id, where, n in db.session.execute(
-        select(UnmetNeed.service_type_id, UnmetNeed.found_in, func.count())
-        .where(UnmetNeed.is_drill.is_(False), UnmetNeed.recorded_on >= period.first,
-               UnmetNeed.recorded_on <= period.last)
-        .group_by(UnmetNeed.service_type_id, UnmetNeed.found_in))}
+    found = by_measure(period, "unmet", "found_in")
     types = [t for t in _types() if found.get((t.id, "intake")) or found.get((t.id, "assessment"))]
     return Table("unmet-where", "Unmet needs, by where they were found", "Service", [t.name for t in types],
                  ["At intake", "In an assessment"], _matrix([t.id for t in types], ["intake", "assessment"], found))
@@ -173,35 +292,17 @@ def unmet_by_where(period: Period) -> Table:
 
 def declines(period: Period) -> Table:
     """Declined offers, service type by reason."""
-    found = {(type_id, reason): n for type_id, reason, n in db.session.execute(
-        select(Referral.service_type_id, Offer.decline_reason, func.count())
-        .join(Referral, Referral.id == Offer.referral_id)
-        .where(Referral.is_drill.is_(False), Offer.state == "declined", Offer.answered_at >= period.start,
-               Offer.answered_at < period.end)
-        .group_by(Referral.service_type_id, Offer.decline_reason))}
+    found = by_measure(period, "declined", "reason")
     types = [t for t in _types() if any(found.get((t.id, r)) for r in DECLINE_REASONS)]
     return Table("declines", "Declines, by reason", "Service", [t.name for t in types], list(DECLINE_REASONS.values()),
                  _matrix([t.id for t in types], list(DECLINE_REASONS), found))
 
 
-def _event_rows(period: Period) -> list[tuple]:
-    """One grouped scan of the period's escalations and arrivals in the committee queue: (type, kind, month index,
-    count) — the escalations table and trend add these up."""
-    month = _month_index(ReferralEvent.at, period)
-    return db.session.execute(
-        select(Referral.service_type_id, ReferralEvent.kind, month, func.count())
-        .join(Referral, Referral.id == ReferralEvent.referral_id)
-        .where(Referral.is_drill.is_(False), ReferralEvent.kind.in_(("escalated", "unassigned")),
-               ReferralEvent.at >= period.start, ReferralEvent.at < period.end)
-        .group_by(Referral.service_type_id, ReferralEvent.kind, month)).tuples().all()
-
-
 def escalations(period: Period) -> Table:
     """Escalations (an offer declined or unanswered, and the referral moved on) and referrals that went to the
     committee queue, by service type."""
-    found: dict[tuple, int] = {}
-    for type_id, kind, _, count in _cached("events", period, lambda: _event_rows(period)):
-        found[(type_id, kind)] = found.get((type_id, kind), 0) + count
+    found = {(type_id, kind): n for kind in ("escalated", "unassigned")
+             for (type_id, _), n in by_measure(period, kind, "all").items()}
     types = [t for t in _types() if found.get((t.id, "escalated")) or found.get((t.id, "unassigned"))]
     return Table("escalations", "Escalations and the committee queue", "Service", [t.name for t in types],
                  ["Escalated", "To the committee queue"],
@@ -210,39 +311,44 @@ def escalations(period: Period) -> Table:
 
 # ----- time from offer to acceptance --------------------------------------------------------------------------
 
-def _minutes_taken():
+def minutes_taken():
     """SQL: an accepted offer's minutes from being offered to acceptance."""
     if db.session.get_bind().dialect.name == "postgresql":
         return func.extract("epoch", Offer.answered_at - Offer.offered_at) / 60.0
     return (func.julianday(Offer.answered_at) - func.julianday(Offer.offered_at)) * 1440.0
 
 
-def percentiles(group, period: Period, fractions=(0.5, 0.9)) -> dict:
-    """Per group (a column of the offer's referral or agency): how many accepted offers and their continuous
-    percentiles of minutes to acceptance. PostgreSQL's `percentile_cont`; on SQLite the same interpolation by window
-    functions (position f·(n−1) between the two nearest values), so both give the same answer."""
-    taken = _minutes_taken()
-    scope = (Offer.state == "accepted", Referral.is_drill.is_(False), Offer.answered_at >= period.start,
-             Offer.answered_at < period.end)
-    base = select(Offer).join(Referral, Referral.id == Offer.referral_id)
+GROUPS = {"service_type": (AcceptanceTime.service_type_id, Referral.service_type_id),
+          "agency": (AcceptanceTime.agency_id, Offer.agency_id)}
+
+
+def _minutes(group: str, period: Period):
+    """SQL rows (g, m): each accepted offer of the period, its group and minutes to acceptance — from the roll-up
+    (`acceptance_time`) for the days it holds, from the offers for the days after."""
+    rolled, fresh = split(period)
+    rolled_group, raw_group = GROUPS[group]
+    parts = []
+    if rolled is not None:
+        parts.append(select(rolled_group.label("g"), AcceptanceTime.minutes.label("m"))
+                     .where(AcceptanceTime.day >= rolled.first, AcceptanceTime.day <= rolled.last))
+    if fresh is not None:
+        parts.append(select(raw_group.label("g"), minutes_taken().label("m"))
+                     .join(Referral, Referral.id == Offer.referral_id)
+                     .where(Offer.state == "accepted", Referral.is_drill.is_(False), Offer.answered_at >= fresh.start,
+                            Offer.answered_at < fresh.end))
+    return (parts[0] if len(parts) == 1 else union_all(*parts)).subquery()
+
+
+def percentiles(group: str, period: Period, fractions=(0.5, 0.9)) -> dict:
+    """Per group ("service_type" or "agency"): how many accepted offers and their continuous percentiles of minutes
+    to acceptance, by one grouped SELECT: PostgreSQL's `percentile_cont`, and on SQLite the aggregate of the same
+    name and answer that `csrn.database` gives it (the signature of SQLite's own percentile extension)."""
+    minutes = _minutes(group, period)
     if db.session.get_bind().dialect.name == "postgresql":
-        columns = [func.percentile_cont(f).within_group(taken) for f in fractions]
-        rows = db.session.execute(base.with_only_columns(group, func.count(), *columns).where(*scope)
-                                  .group_by(group)).all()
-        return {row[0]: (row[1], *(float(value) for value in row[2:])) for row in rows}
-    # The minutes once per offer, then ranked within each group (not computed again for the ordering).
-    minutes = base.with_only_columns(group.label("g"), taken.label("m")).where(*scope).subquery()
-    ranked = select(minutes.c.g, minutes.c.m,
-                    (func.row_number().over(partition_by=minutes.c.g, order_by=minutes.c.m) - 1).label("rn"),
-                    func.count().over(partition_by=minutes.c.g).label("n")).subquery()
-    columns = []
-    for f in fractions:
-        position = literal(f) * (ranked.c.n - 1)
-        below = cast(position, Integer)
-        share = position - below
-        columns.append(func.sum(case((ranked.c.rn == below, ranked.c.m * (1 - share)),
-                                     (ranked.c.rn == below + 1, ranked.c.m * share), else_=0.0)))
-    rows = db.session.execute(select(ranked.c.g, func.max(ranked.c.n), *columns).group_by(ranked.c.g)).all()
+        columns = [func.percentile_cont(f).within_group(minutes.c.m) for f in fractions]
+    else:
+        columns = [func.percentile_cont(minutes.c.m, f) for f in fractions]
+    rows = db.session.execute(select(minutes.c.g, func.count(), *columns).group_by(minutes.c.g)).all()
     return {row[0]: (row[1], *(float(value) for value in row[2:])) for row in rows}
 
 
@@ -267,11 +373,11 @@ def _timings(found: dict, labels: dict) -> list[Timing]:
 
 
 def acceptance_by_type(period: Period) -> list[Timing]:
-    return _timings(percentiles(Referral.service_type_id, period), {t.id: t.name for t in _types()})
+    return _timings(percentiles("service_type", period), {t.id: t.name for t in _types()})
 
 
 def acceptance_by_agency(period: Period) -> list[Timing]:
-    found = percentiles(Offer.agency_id, period)
+    found = percentiles("agency", period)
     names = dict(db.session.execute(select(Agency.id, Agency.name).where(Agency.id.in_(list(found))))
                  .tuples().all()) if found else {}
     return _timings(found, names)
@@ -286,20 +392,12 @@ def monthly(name: str, period: Period) -> list[tuple[date, Shown]]:
     """A trend: per month of the period, its count (protected as one table: a month of 1–4 is hidden, and so is
     one more)."""
     months = period.months()
-    counts = [0] * len(months)
-    if name == "unmet":
-        for day, n in db.session.execute(select(UnmetNeed.recorded_on, func.count()).where(
-                UnmetNeed.is_drill.is_(False), UnmetNeed.recorded_on >= period.first,
-                UnmetNeed.recorded_on <= period.last).group_by(UnmetNeed.recorded_on)).tuples():
-            counts[months.index(day.replace(day=1))] += n
-    elif name == "needs":
-        for row in _cached("needs", period, lambda: _intake_needs_rows(period)):
-            counts[row[5]] += row[6]
-    else:
-        for _, kind, month, n in _cached("events", period, lambda: _event_rows(period)):
-            if kind == "escalated":
-                counts[month] += n
-    shown = protect([counts]).cells[0] if months else []
+    per_month = [0] * len(months)
+    measure = {"needs": "need", "unmet": "unmet", "escalations": "escalated"}[name]
+    for (kind, _, dimension, _, month), n in counts(period).items():
+        if kind == measure and dimension == "all":
+            per_month[month] += n
+    shown = protect([per_month]).cells[0] if months else []
     return list(zip(months, shown, strict=True))
 
 

@@ -21,13 +21,12 @@ from csrn.directory import receiving
 from csrn.directory.languages import language_name
 from csrn.directory.models import STALE_AFTER, Service, ServiceFacet, ServiceType
 from csrn.extensions import db
+from csrn.gaps import demand
 from csrn.gaps.models import GapProspect
-from csrn.intake.models import Intake, IntakeLanguage
 from csrn.referrals.models import DECLINE_REASONS, Offer, Referral
 from csrn.roles import ADMIN, CHAIR
 
 TOP_LANGUAGES = 5
-LANGUAGE_PERIOD = timedelta(days=365)
 # The person's answer each eligibility column stands for (the intake's field names).
 ANSWER_OF = {"age": "age_group", "gender": "gender", "citizenship": "citizenship", "trafficking": "trafficking_type"}
 ELIGIBILITY_KINDS = tuple(ANSWER_OF)
@@ -95,12 +94,10 @@ def may_see_map(user) -> bool:
 
 def top_languages(now: datetime, limit: int = TOP_LANGUAGES) -> list[str]:
     """The languages most asked for in intakes over the past year (drills left out), most first."""
-    rows = db.session.execute(
-        select(IntakeLanguage.language, func.count().label("n"))
-        .join(Intake, Intake.id == IntakeLanguage.intake_id)
-        .where(Intake.is_drill.is_(False), Intake.created_at >= now - LANGUAGE_PERIOD)
-        .group_by(IntakeLanguage.language).order_by(func.count().desc(), IntakeLanguage.language).limit(limit)).all()
-    return [language for language, _ in rows]
+    asked: dict[str, int] = {}
+    for (_, _, _, language, _), n in demand.counts(demand.default_period(now), ("language",)).items():
+        asked[language] = asked.get(language, 0) + n
+    return sorted(asked, key=lambda language: (-asked[language], language))[:limit]
 
 
 def segments(now: datetime) -> list[tuple[str, list[Segment]]]:
@@ -163,7 +160,13 @@ def _facet_summary(columns: list[Segment]):
             [(kind, values)] = segment.wanted()
             stated = and_(ServiceFacet.kind == kind, ServiceFacet.value.in_(values))
         parts.append(func.sum(case((stated, 1), else_=0)).label(f"fit_{index}"))
-    return select(*parts).group_by(ServiceFacet.service_id).subquery()
+    # Only the facets a column reads: every kind of eligibility, and the columns' languages (not areas, nor the
+    # other languages — most of the facets).
+    languages = [segment.value for segment in columns if segment.kind == "language"]
+    read = ServiceFacet.kind.in_(ELIGIBILITY_KINDS)
+    if languages:
+        read = or_(read, and_(ServiceFacet.kind.in_(("language", "interpretation")), ServiceFacet.value.in_(languages)))
+    return select(*parts).where(read).group_by(ServiceFacet.service_id).subquery()
 
 
 def _admitted(summary, columns: list[Segment]) -> list:

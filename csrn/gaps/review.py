@@ -19,7 +19,6 @@ from csrn.extensions import db
 from csrn.gaps import demand
 from csrn.gaps import operations as ops
 from csrn.gaps.suppression import Shown, protect
-from csrn.intake.models import Intake, IntakeNeed, UnmetNeed
 from csrn.oncall import operations as oncall_ops
 from csrn.protocols import operations as protocol_ops
 from csrn.volunteers.models import VolunteerApplication
@@ -55,15 +54,8 @@ class Review:
 def largest_gaps(period: demand.Period, now: datetime) -> list[GapRow]:
     """Service types by most unmet demand and least supply: needs asked for and unmet over the period (protected as
     one table), and the providers that can receive them now."""
-    needs = dict(db.session.execute(
-        select(IntakeNeed.service_type_id, func.count()).join(Intake, Intake.id == IntakeNeed.intake_id)
-        .where(Intake.is_drill.is_(False), Intake.created_at >= period.start, Intake.created_at < period.end)
-        .group_by(IntakeNeed.service_type_id)).tuples().all())
-    unmet = dict(db.session.execute(
-        select(UnmetNeed.service_type_id, func.count())
-        .where(UnmetNeed.is_drill.is_(False), UnmetNeed.recorded_on >= period.first,
-               UnmetNeed.recorded_on <= period.last)
-        .group_by(UnmetNeed.service_type_id)).tuples().all())
+    needs = {type_id: n for (type_id, _), n in demand.by_measure(period, "need", "all").items()}
+    unmet = {type_id: n for (type_id, _), n in demand.by_measure(period, "unmet", "all").items()}
     anyone = ops.Segment("any", "", "Anyone")
     supply = ops.supply(now, ops.MapFilters(), [anyone])
     types = [t for t in directory_ops.service_types() if needs.get(t.id) or unmet.get(t.id)]

@@ -54,7 +54,7 @@ class Intake(db.Model):
     submission_key: Mapped[str] = mapped_column(String(64), unique=True)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
     agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"), index=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     is_drill: Mapped[bool] = mapped_column(default=False)
     # A drill's clock: how many seconds its simulated time runs ahead of the wall clock (negative: behind). Every
     # referral of the drill shares its intake, so they all read their time here (referrals.clock).

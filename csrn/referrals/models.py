@@ -111,6 +111,8 @@ class Offer(db.Model):
         Index("ix_offer_pending_deadline", "deadline_at", "agency_id",
               sqlite_where=text("state = 'pending'"), postgresql_where=text("state = 'pending'")),
         Index("ix_offer_referral_state", "referral_id", "state"),
+        # The demand report reads a span of days of answers (today's, and each day the roll-up counts).
+        Index("ix_offer_state_answered", "state", "answered_at"),
         NEVER_REUSED_IDS,
     )
 

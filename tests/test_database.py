@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from cryptography.fernet import Fernet
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import Float, cast, create_engine, func, literal, null, select, text, union_all
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, OperationalError, StatementError
 
@@ -370,3 +370,19 @@ def test_two_chairs_editing_one_agency(app, login_as, create_agency):
     with app.app_context():
         assert db.session.get(Agency, agency_id).name == "First Chair's Name"
 
+
+
+@pytest.mark.parametrize(("values", "fraction", "expected"), [
+    ([7.0], 0.5, 7.0), ([7.0], 0.9, 7.0), ([1.0, 2.0, 3.0, 4.0], 0.5, 2.5), ([4.0, 1.0, 3.0, 2.0], 0.9, 3.7),
+    ([10.0, None, 20.0], 0.5, 15.0), ([None], 0.5, None), ([], 0.5, None)])
+def test_percentile_cont_is_postgresqls_on_either_database(ctx, values, fraction, expected):
+    """The demand report's percentiles: PostgreSQL's own ordered-set aggregate, and the aggregate of the same name
+    the app registers on SQLite, give the same answer (NULLs left out, nothing: NULL)."""
+    parts = [select(cast(null() if v is None else literal(v), Float).label("m")) for v in values]
+    rows = (union_all(*parts) if len(parts) > 1 else parts[0] if parts else
+            select(cast(null(), Float).label("m")).where(literal(1) == 0)).subquery()
+    if db.session.get_bind().dialect.name == "postgresql":
+        found = db.session.scalar(select(func.percentile_cont(fraction).within_group(rows.c.m)))
+    else:
+        found = db.session.scalar(select(func.percentile_cont(rows.c.m, fraction)))
+    assert (found is None and expected is None) or found == pytest.approx(expected)

@@ -247,12 +247,24 @@ def counts(period: Period, measures=ALL_MEASURES) -> Counter:
     return _cached(("counts", tuple(measures)), period, load)
 
 
+def _grouped(period: Period) -> dict[tuple[str, str], dict]:
+    """The period's counts by (measure, dimension): (service type id, value) → count, and "months" → per month."""
+    def load():
+        grouped: dict[tuple[str, str], dict] = {}
+        for (measure, type_id, dimension, value, month), n in counts(period).items():
+            cells = grouped.setdefault((measure, dimension), {})
+            cells[(type_id, value)] = cells.get((type_id, value), 0) + n
+            if dimension == "all":
+                per_month = cells.setdefault("months", {})
+                per_month[month] = per_month.get(month, 0) + n
+        return grouped
+    return _cached("grouped", period, load)
+
+
 def by_measure(period: Period, measure: str, dimension: str) -> dict[tuple, int]:
     """(service type id, value) → count over the period."""
-    found: dict[tuple, int] = {}
-    for (kind, type_id, named, value, _), n in counts(period).items():
-        if kind == measure and named == dimension:
-            found[(type_id, value)] = found.get((type_id, value), 0) + n
+    found = dict(_grouped(period).get((measure, dimension), {}))
+    found.pop("months", None)
     return found
 
 
@@ -394,9 +406,8 @@ def monthly(name: str, period: Period) -> list[tuple[date, Shown]]:
     months = period.months()
     per_month = [0] * len(months)
     measure = {"needs": "need", "unmet": "unmet", "escalations": "escalated"}[name]
-    for (kind, _, dimension, _, month), n in counts(period).items():
-        if kind == measure and dimension == "all":
-            per_month[month] += n
+    for month, n in _grouped(period).get((measure, "all"), {}).get("months", {}).items():
+        per_month[month] += n
     shown = protect([per_month]).cells[0] if months else []
     return list(zip(months, shown, strict=True))
 

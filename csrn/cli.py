@@ -32,6 +32,7 @@ from csrn.notify.devmail import deliver_to_mailbox, mailbox_active
 from csrn.notify.operations import send_pending
 from csrn.oncall.operations import coverage_report
 from csrn.referrals.operations import escalation_pass
+from csrn.retention import operations as retention
 from csrn.roles import ADMIN
 from csrn.settings.operations import get_settings
 
@@ -56,6 +57,7 @@ DAILY_JOBS: list = [
     ("used public-form stamps", "csrn.volunteers.operations:purge_form_stamps"),
     ("services flagged by declines", "csrn.gaps.operations:flag_declined_services"),
     ("demand report roll-up", "csrn.gaps.rollup:roll_up"),
+    ("retention purge", "csrn.retention.operations:purge_job"),
 ]
 
 
@@ -188,6 +190,15 @@ def daily_summaries(now: datetime) -> Iterator[str]:
     for name, job in DAILY_JOBS:
         yield f"{name}: {_resolve(job)(now)}"
     yield f"daily: {len(DAILY_JOBS)} job(s) run at {now.isoformat()}"
+
+
+@csrn_cli.command("purge")
+@_now_option
+@_with_url_context
+def purge(now_text: str | None) -> None:
+    """The retention purge alone (also part of `daily`): identifying fields of every person whose referrals all
+    ended longer ago than the retention period, and of declined or withdrawn volunteer applications."""
+    click.echo(retention.purge_job(parse_now(now_text)))
 
 
 @csrn_cli.command("verify-audit")

@@ -223,10 +223,10 @@ class Browser:
         return self.post("/logout", page="/")
 
 
-def logged_in(app, email: str) -> Browser:
+def logged_in(app, email: str, password: str = PASSWORD) -> Browser:
     """A client logged in as the user with this e-mail, through the real login form."""
     browser = Browser(app.test_client())
-    browser.login(email)
+    browser.login(email, password)
     return browser
 
 

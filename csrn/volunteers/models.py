@@ -105,6 +105,8 @@ class VolunteerApplication(db.Model):
     # The one-person provider and the account that approval creates.
     agency_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id", ondelete="SET NULL"), unique=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
+    # When the retention purge replaced its identifying fields (declined or withdrawn, past the retention period).
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     version: Mapped[int] = mapped_column(default=1)
 
     __mapper_args__ = {"version_id_col": version}

@@ -28,11 +28,11 @@ from csrn.clock import parse_now, utcnow
 from csrn.config import INSTANCE
 from csrn.demo import DemoRefused, database_has_data, seed, write_logins
 from csrn.extensions import db
+from csrn.lifecycle import keys, retention
 from csrn.notify.devmail import deliver_to_mailbox, mailbox_active
 from csrn.notify.operations import send_pending
 from csrn.oncall.operations import coverage_report
 from csrn.referrals.operations import escalation_pass
-from csrn.retention import operations as retention
 from csrn.roles import ADMIN
 from csrn.settings.operations import get_settings
 
@@ -57,7 +57,7 @@ DAILY_JOBS: list = [
     ("used public-form stamps", "csrn.volunteers.operations:purge_form_stamps"),
     ("services flagged by declines", "csrn.gaps.operations:flag_declined_services"),
     ("demand report roll-up", "csrn.gaps.rollup:roll_up"),
-    ("retention purge", "csrn.retention.operations:purge_job"),
+    ("retention purge", "csrn.lifecycle.retention:purge_job"),
 ]
 
 
@@ -199,6 +199,13 @@ def purge(now_text: str | None) -> None:
     """The retention purge alone (also part of `daily`): identifying fields of every person whose referrals all
     ended longer ago than the retention period, and of declined or withdrawn volunteer applications."""
     click.echo(retention.purge_job(parse_now(now_text)))
+
+
+@csrn_cli.command("rotate-key")
+def rotate_key() -> None:
+    """Re-encrypt every encrypted value under the first key of CSRN_ENCRYPTION_KEY (the older keys listed after it
+    still decrypt meanwhile); resumable: run it again after an interruption."""
+    click.echo(keys.rotate(log=click.echo))
 
 
 @csrn_cli.command("verify-audit")

@@ -17,8 +17,8 @@ from csrn.cases import operations as case_ops
 from csrn.cases.models import Message
 from csrn.extensions import db
 from csrn.intake.models import Intake
+from csrn.lifecycle import retention
 from csrn.referrals.models import Referral
-from csrn.retention import operations as retention
 from csrn.types import EncryptedText
 from csrn.volunteers.models import VettingItem, VolunteerApplication
 from tests.conftest import NOW, logged_in, page_text

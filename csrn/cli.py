@@ -28,7 +28,7 @@ from csrn.clock import parse_now, utcnow
 from csrn.config import INSTANCE
 from csrn.demo import DemoRefused, database_has_data, seed, write_logins
 from csrn.extensions import db
-from csrn.lifecycle import keys, retention
+from csrn.lifecycle import backup, keys, retention
 from csrn.notify.devmail import deliver_to_mailbox, mailbox_active
 from csrn.notify.operations import send_pending
 from csrn.oncall.operations import coverage_report
@@ -206,6 +206,16 @@ def rotate_key() -> None:
     """Re-encrypt every encrypted value under the first key of CSRN_ENCRYPTION_KEY (the older keys listed after it
     still decrypt meanwhile); resumable: run it again after an interruption."""
     click.echo(keys.rotate(log=click.echo))
+
+
+@csrn_cli.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def backup_command(path: Path) -> None:
+    """A consistent copy of the running SQLite database at PATH (a new file), while writes go on."""
+    try:
+        click.echo(backup.backup(path))
+    except backup.BackupRefused as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @csrn_cli.command("verify-audit")

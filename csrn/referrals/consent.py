@@ -46,6 +46,22 @@ def shared_categories(referral, viewer_agency_id: int | None, as_chair: bool, no
     return set(consent.categories) if covered else set()
 
 
+LAW_ENFORCEMENT = "law_enforcement"
+
+
+def immigration_allowed(referral, viewer, now: datetime) -> bool:
+    """SECURITY P6: a user of a law-enforcement agency sees a person's immigration details only when the consent
+    names that agency and the immigration category explicitly — not as the chosen receiver, a backup, an onward
+    provider or a chair, and not as the intake's author once it is submitted (the form shows what they typed while
+    they write it). Everyone else: as the rest of the consent says."""
+    agency = getattr(viewer, "agency", None)
+    if agency is None or agency.agency_type != LAW_ENFORCEMENT:
+        return True
+    consent = consent_of(referral.intake)
+    return (consent_valid(consent, now) and agency.id in consent.named_agencies
+            and "immigration" in consent.categories)
+
+
 def revoke_consent(actor, intake, now: datetime) -> None:
     """Revoke the consent: what it covered is hidden from everyone it covered, at once."""
     consent = consent_of(intake)

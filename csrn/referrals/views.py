@@ -32,14 +32,19 @@ def _me():
 
 
 def _identifying(referral, rel: str, now) -> set[str]:
-    """Which identifying categories this viewer sees (DESIGN §5)."""
+    """Which identifying categories this viewer sees (DESIGN §5), immigration details narrowed for users of
+    law-enforcement agencies (SECURITY P6)."""
     if rel == "author":
-        return {"identity", "contact", "immigration", "health", "narrative"}
-    if rel == "receiver":
-        return consent_ops.shared_categories(referral, current_user.agency_id, False, now)
-    if rel == "chair":
-        return consent_ops.shared_categories(referral, None, True, now)
-    return set()
+        shown = {"identity", "contact", "immigration", "health", "narrative"}
+    elif rel == "receiver":
+        shown = consent_ops.shared_categories(referral, current_user.agency_id, False, now)
+    elif rel == "chair":
+        shown = consent_ops.shared_categories(referral, None, True, now)
+    else:
+        return set()
+    if "immigration" in shown and not consent_ops.immigration_allowed(referral, current_user, now):
+        shown = shown - {"immigration"}
+    return shown
 
 
 def _labels() -> dict:

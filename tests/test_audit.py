@@ -91,6 +91,33 @@ def test_chain_links_each_event_to_the_one_before(ctx):
     assert audit.verify_chain() == (True, None)
 
 
+def drop_append_only_triggers() -> None:
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("DROP TRIGGER audit_event_no_change ON audit_event"))
+    else:
+        db.session.execute(text("DROP TRIGGER audit_event_no_update"))
+        db.session.execute(text("DROP TRIGGER audit_event_no_delete"))
+
+
+@pytest.mark.parametrize("edit", ["UPDATE audit_event SET action = 'auth.login' WHERE id = :id",
+                                  "DELETE FROM audit_event WHERE id = :id"], ids=["update", "delete"])
+def test_the_database_refuses_to_change_an_audit_row(app, edit):
+    """Append-only (L1): a trigger refuses UPDATE and DELETE on audit_event, on either database."""
+    from sqlalchemy.exc import DBAPIError
+    with app.app_context():
+        ids = _three_events()
+        db.session.commit()
+        with pytest.raises(DBAPIError, match="append-only"):
+            db.session.execute(text(edit), {"id": ids[1]})
+        db.session.rollback()
+        assert audit.verify_chain() == (True, None)
+        assert db.session.scalar(select(AuditEvent.action).where(AuditEvent.id == ids[1])) != "auth.login"
+        if db.session.get_bind().dialect.name == "postgresql":
+            with pytest.raises(DBAPIError, match="append-only"):
+                db.session.execute(text("TRUNCATE audit_event"))
+            db.session.rollback()
+
+
 @pytest.mark.parametrize(
     "tamper",
     [
@@ -112,6 +139,8 @@ def test_hand_edited_row_breaks_the_chain(app, runner, database_url, tamper):
         assert ok.exit_code == 0, ok.output
         assert "intact" in ok.output
 
+        # The triggers refuse the edit; an attacker who owns the database drops them first, as here.
+        drop_append_only_triggers()
         db.session.execute(text(tamper), {"id": ids[1]})
         db.session.commit()
         broken_at = ids[2] if tamper.startswith("DELETE") else ids[1]

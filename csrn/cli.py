@@ -29,6 +29,7 @@ from csrn.config import INSTANCE
 from csrn.demo import DemoRefused, database_has_data, seed, write_logins
 from csrn.extensions import db
 from csrn.lifecycle import backup, keys, retention
+from csrn.locks import job_lock
 from csrn.notify.devmail import deliver_to_mailbox, mailbox_active
 from csrn.notify.operations import send_pending
 from csrn.oncall.operations import coverage_report
@@ -144,15 +145,25 @@ def tick(now_text: str | None) -> None:
 
 
 def tick_summaries(now: datetime) -> Iterator[str]:
-    """Run the every-minute jobs as of `now` (with an app and URL context), one summary line per job as each ends."""
+    """Run the every-minute jobs as of `now` (with an app and URL context), one summary line per job as each ends.
+    Each job holds its lock while it runs: a second `tick` at the same time (another host) skips it."""
     for name, job in TICK_JOBS:
-        yield f"{name}: {_resolve(job)(now)}"
+        yield _locked(name, lambda job=job: _resolve(job)(now))
+    yield _locked("outbox", lambda: _send_outbox(now))
+
+
+def _send_outbox(now: datetime) -> str:
     if mailbox_active():  # development without a mail server: the mail is read at /dev/mailbox
-        counts = deliver_to_mailbox(now)
-        yield f"outbox: {counts['sent']} delivered to the development mailbox (no MAIL_SERVER)"
-        return
+        return f"{deliver_to_mailbox(now)['sent']} delivered to the development mailbox (no MAIL_SERVER)"
     counts = send_pending(now)
-    yield f"outbox: {counts['sent']} sent, {counts['deferred']} deferred, {counts['failed']} failed"
+    return f"{counts['sent']} sent, {counts['deferred']} deferred, {counts['failed']} failed"
+
+
+def _locked(name: str, run: Callable[[], object]) -> str:
+    with job_lock(name) as held:
+        if not held:
+            return f"{name}: skipped, another run is doing it"
+        return f"{name}: {run()}"
 
 
 @csrn_cli.command("escalate")
@@ -188,7 +199,7 @@ def daily(now_text: str | None) -> None:
 def daily_summaries(now: datetime) -> Iterator[str]:
     """Run the daily jobs as of `now` (with an app and URL context), one summary line per job as each ends."""
     for name, job in DAILY_JOBS:
-        yield f"{name}: {_resolve(job)(now)}"
+        yield _locked(name, lambda job=job: _resolve(job)(now))
     yield f"daily: {len(DAILY_JOBS)} job(s) run at {now.isoformat()}"
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from csrn.extensions import db
 from csrn.notify.models import OutboxMessage
-from csrn.notify.operations import MAX_ATTEMPTS, MailHeaderError, queue_mail
+from csrn.notify.operations import MailHeaderError, queue_mail
 
 NOW = datetime(2026, 11, 28, 15, 0, tzinfo=UTC)
 LIVE_TOKEN = "SENTINEL-LIVE-TOKEN-h7Qk2vX9pL4mZ8rT1wY6"
@@ -164,35 +164,32 @@ def test_tick_without_mail_server_leaves_mail_pending(app, runner, monkeypatch):
 # ----- server down: backoff, then failed ---------------------------------------------------------
 
 def test_server_down_defers_with_backoff_then_fails(app, runner, smtp_down):
-    """With the SMTP server down, each due attempt is deferred for longer; after MAX_ATTEMPTS it is failed."""
+    """With the SMTP server down, each due attempt waits longer (at most an hour); a day after it was queued the
+    message is failed, shown as such on the outbox page, and never tried again."""
     (message_id,) = _queue(app, ("a@example.org", "Hello", BODY))
     clock = NOW
     delays = []
-    for attempt in range(1, MAX_ATTEMPTS):
+    while True:
         output = _tick(runner, clock)
-        assert "outbox: 0 sent, 1 deferred, 0 failed" in output
         message = _message(app, message_id)
-        assert message.status == "pending"
-        assert message.attempts == attempt
-        assert message.last_error
+        if message.status == "failed":
+            assert "outbox: 0 sent, 0 deferred, 1 failed" in output
+            break
+        assert "outbox: 0 sent, 1 deferred, 0 failed" in output
+        assert message.status == "pending" and message.last_error and not message.claimed_by
         delay = message.next_attempt_at - clock
         delays.append(delay)
         # Not due yet a moment before the backoff ends: no attempt is made.
         assert "0 deferred" in _tick(runner, message.next_attempt_at - timedelta(seconds=1))
-        assert _message(app, message_id).attempts == attempt
+        assert _message(app, message_id).attempts == len(delays)
         clock = message.next_attempt_at
-    assert delays == sorted(delays) and len(set(delays)) == len(delays)  # strictly growing
-    assert delays[0] >= timedelta(minutes=1)
-
-    output = _tick(runner, clock)
-    assert "outbox: 0 sent, 0 deferred, 1 failed" in output
-    message = _message(app, message_id)
-    assert message.status == "failed"
-    assert message.attempts == MAX_ATTEMPTS
-    assert message.sent_at is None
+    assert delays == sorted(delays) and delays[0] >= timedelta(minutes=1)
+    assert max(delays) == timedelta(hours=1) and delays.count(timedelta(hours=1)) > 1  # capped, not abandoned
+    assert NOW + timedelta(hours=23) <= clock <= NOW + timedelta(days=1)  # given up after about a day, not before
+    assert message.attempts == len(delays) + 1 and message.sent_at is None
     # Failed mail is never retried.
     assert "0 sent, 0 deferred, 0 failed" in _tick(runner, clock + timedelta(days=1))
-    assert _message(app, message_id).attempts == MAX_ATTEMPTS
+    assert _message(app, message_id).attempts == len(delays) + 1
 
 
 def test_deferred_mail_is_sent_once_the_server_is_back(app, runner, monkeypatch, smtp_server):
@@ -222,6 +219,16 @@ def test_outbox_page_shows_recipient_and_subject_but_never_the_body(app, login_a
     assert "Your CSRN invitation" in page
     assert LIVE_TOKEN not in page
     assert "/reset/" not in page
+
+
+def test_failed_mail_is_counted_and_said_on_the_outbox_page(app, login_as):
+    (message_id,) = _queue(app, ("gone@example.org", "Your referral was escalated", BODY))
+    with app.app_context():
+        message = db.session.get(OutboxMessage, message_id)
+        message.status, message.last_error = "failed", "connect: [Errno 111] Connection refused"
+        db.session.commit()
+    page = login_as(roles=("admin",), agency_id=None).get("/admin/outbox/").get_data(as_text=True)
+    assert "1 failed" in page and "Connection refused" in page and LIVE_TOKEN not in page
 
 
 @pytest.mark.parametrize("roles", [("staff",), ("case_manager",), ("agency_admin",), ("chair",)])

@@ -37,6 +37,10 @@ class OutboxMessage(db.Model):
     last_error: Mapped[str] = mapped_column(Text, default="")
     # Mail about a drill: the drill's intake (its clean-up removes what is not sent yet). None: real.
     drill_of: Mapped[int | None] = mapped_column(index=True)
+    # Which sender is sending it, since when: a second sender (another host's tick) skips it until the claim is
+    # older than the claim time-out (a sender that died), then may retry it.
+    claimed_by: Mapped[str] = mapped_column(String(80), default="", server_default="")
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Notification(db.Model):

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import os
 import smtplib
+import socket
+import uuid
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 
 from flask import current_app
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 
 from csrn.extensions import db
 from csrn.notify.models import Notification, OutboxMessage
 
-MAX_ATTEMPTS = 5
+# A message that cannot be delivered is retried with a growing wait (2, 4, 8 … minutes, at most an hour) and given
+# up (failed, shown on the outbox page) once it is a day old.
+FIRST_RETRY = timedelta(minutes=2)
+LONGEST_RETRY = timedelta(hours=1)
+GIVE_UP_AFTER = timedelta(days=1)
+CLAIM_TIMEOUT = timedelta(minutes=10)  # a sender that claimed a message and died: another may retry it after this
 DRILL_MARK = "[DRILL]"  # first in every notice and subject about a drill
 
 
@@ -76,20 +84,37 @@ def _connect() -> smtplib.SMTP:
     return smtp
 
 
+def _due(now: datetime):
+    """SQL: a message a sender may take now: pending, due, and not claimed by another sender (or claimed so long
+    ago that the sender must have died)."""
+    return (OutboxMessage.status == "pending",
+            or_(OutboxMessage.next_attempt_at.is_(None), OutboxMessage.next_attempt_at <= now),
+            or_(OutboxMessage.claimed_at.is_(None), OutboxMessage.claimed_at < now - CLAIM_TIMEOUT))
+
+
+def claim(now: datetime, limit: int) -> list[int]:
+    """Claim up to `limit` due messages for this sender, by one conditional UPDATE: of two senders at once (two
+    hosts' ticks), each message goes to one — the second finds it claimed and skips it."""
+    me = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"[:80]
+    candidates = select(OutboxMessage.id).where(*_due(now)).order_by(OutboxMessage.id).limit(limit)
+    claimed = db.session.scalars(
+        update(OutboxMessage).where(OutboxMessage.id.in_(candidates.scalar_subquery()), *_due(now))
+        .values(claimed_by=me, claimed_at=now).returning(OutboxMessage.id)
+        .execution_options(synchronize_session=False)).all()
+    db.session.commit()
+    return sorted(claimed)
+
+
 def send_pending(now: datetime, limit: int = 100) -> dict[str, int]:
-    """Send due pending messages; failures back off and give up after a few attempts."""
+    """Send due pending messages this sender claimed; failures wait longer each time and are given up after a
+    day."""
     counts = {"sent": 0, "failed": 0, "deferred": 0}
     if not mail_configured():
         return counts
-    due = db.session.scalars(
-        select(OutboxMessage)
-        .where(OutboxMessage.status == "pending")
-        .where(or_(OutboxMessage.next_attempt_at.is_(None), OutboxMessage.next_attempt_at <= now))
-        .order_by(OutboxMessage.id)
-        .limit(limit)
-    ).all()
-    if not due:
+    ids = claim(now, limit)
+    if not ids:
         return counts
+    due = db.session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id)).all()
     sender = current_app.config["MAIL_DEFAULT_SENDER"]
     try:
         smtp = _connect()
@@ -115,18 +140,22 @@ def send_pending(now: datetime, limit: int = 100) -> dict[str, int]:
                 message.status = "sent"
                 message.sent_at = now
                 message.attempts += 1
+                message.claimed_by, message.claimed_at = "", None
                 counts["sent"] += 1
             db.session.commit()
     return counts
 
 
 def _defer(message: OutboxMessage, now: datetime, error: str) -> None:
+    """Try again later, each time waiting twice as long (at most an hour); a day after it was queued, give up."""
     message.attempts += 1
     message.last_error = error[:1000]
-    if message.attempts >= MAX_ATTEMPTS:
+    message.claimed_by, message.claimed_at = "", None
+    wait = min(FIRST_RETRY * 2 ** (message.attempts - 1), LONGEST_RETRY)
+    if now + wait >= message.created_at + GIVE_UP_AFTER:
         message.status = "failed"
     else:
-        message.next_attempt_at = now + timedelta(minutes=2**message.attempts)
+        message.next_attempt_at = now + wait
 
 
 # ----- notices: what every module sends ----------------------------------------------------------

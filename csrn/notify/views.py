@@ -1,7 +1,7 @@
 """The outbox page: recipients and subjects only, never bodies with live links."""
 
 from flask import render_template
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from csrn.extensions import db
 from csrn.notify import bp
@@ -21,4 +21,5 @@ def index():
         per_page=50,
         error_out=False,
     )
-    return render_template("notify/outbox.html", page=page)
+    failed = db.session.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "failed"))
+    return render_template("notify/outbox.html", page=page, failed=failed)

@@ -23,7 +23,7 @@ depends_on = None
 def upgrade():
     if op.get_bind().dialect.name == "postgresql":
         op.execute("""
-            CREATE FUNCTION audit_event_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+            CREATE OR REPLACE FUNCTION audit_event_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN
                 RAISE EXCEPTION 'audit_event is append-only: % refused', TG_OP;
             END
@@ -43,7 +43,7 @@ def downgrade():
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP TRIGGER audit_event_no_truncate ON audit_event")
         op.execute("DROP TRIGGER audit_event_no_change ON audit_event")
-        op.execute("DROP FUNCTION audit_event_append_only()")
+        op.execute("DROP FUNCTION IF EXISTS audit_event_append_only()")
     else:
         op.execute("DROP TRIGGER audit_event_no_delete")
         op.execute("DROP TRIGGER audit_event_no_update")

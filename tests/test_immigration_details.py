@@ -111,3 +111,18 @@ def test_no_export_carries_immigration_details(app, people):
         response = browser.get(url)
         assert response.status_code == 200, url
         assert IMMIGRATION not in response.get_data(as_text=True), url
+
+
+def test_a_law_enforcement_backup_is_not_named_by_the_person(app, people):
+    """Consent for "the receiver and its backups" lets a backup see the identity it covers; a law-enforcement
+    backup that takes the referral still sees no immigration details — the person did not name it."""
+    with app.app_context():
+        shelter = db.session.scalar(User.by_email(people["shelter"]))
+        referral = send_intake(shelter, NOW, receiver=people["provider"], backups=[people["police_provider"]],
+                               **consent_answers(with_=("receiver", "backups"), categories=("identity", "immigration")))
+        first = db.session.scalar(User.by_email(people["provider_cm"]))
+        referral_ops.decline(first, referral, "no_capacity", "", NOW + timedelta(minutes=2))
+        police = db.session.scalar(User.by_email(people["police_cm"]))
+        referral_ops.accept(police, db.session.get(type(referral), referral.id), NOW + timedelta(minutes=5))
+        referral_id = referral.id
+    assert _sees(app, people["police_cm"], referral_id) == (True, False)

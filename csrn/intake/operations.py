@@ -410,6 +410,7 @@ def _consent_from(answers: dict, intake: Intake, actor, now: datetime) -> Consen
         with_onward=given and "onward" in (answers.get("consent_with") or []),
         with_chairs=given and "chairs" in (answers.get("consent_with") or []),
         named_agencies_json=json.dumps(answers.get("consent_agencies") or [] if given else []),
+        named_explicitly_json=json.dumps(answers.get("consent_agencies") or [] if given else []),
         categories_json=json.dumps(answers.get("consent_categories") or [] if given else []),
         given_on=as_date(answers.get("consent_date")) if given else None,
         expires_on=as_date(answers.get("consent_expires")) if given else None,

@@ -58,7 +58,7 @@ def immigration_allowed(referral, viewer, now: datetime) -> bool:
     if agency is None or agency.agency_type != LAW_ENFORCEMENT:
         return True
     consent = consent_of(referral.intake)
-    return (consent_valid(consent, now) and agency.id in consent.named_agencies
+    return (consent_valid(consent, now) and agency.id in consent.named_explicitly
             and "immigration" in consent.categories)
 
 

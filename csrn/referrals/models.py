@@ -186,6 +186,9 @@ class Consent(db.Model):
     with_onward: Mapped[bool] = mapped_column(default=False)
     with_chairs: Mapped[bool] = mapped_column(default=False)
     named_agencies_json: Mapped[str] = mapped_column(Text, default="[]")
+    # The agencies the person named on the form themselves (named_agencies also holds the backups when the consent
+    # covers "its backups"): what SECURITY P6 asks of a law-enforcement agency.
+    named_explicitly_json: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")
     categories_json: Mapped[str] = mapped_column(Text, default="[]")
     given_on: Mapped[date | None] = mapped_column(Date)
     expires_on: Mapped[date | None] = mapped_column(Date)
@@ -201,3 +204,7 @@ class Consent(db.Model):
     @property
     def named_agencies(self) -> list[int]:
         return json_list(self.named_agencies_json)
+
+    @property
+    def named_explicitly(self) -> list[int]:
+        return json_list(self.named_explicitly_json)

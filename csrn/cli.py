@@ -89,6 +89,18 @@ def _check_now(ctx, param, value: str | None) -> str | None:
     return value
 
 
+FUTURE_TOLERANCE = timedelta(minutes=5)
+
+
+def _as_of(now_text: str | None) -> datetime:
+    """The time a job runs as of. In production never in the future: a purge or a roll-up run ahead of time could
+    not be undone (a case purged before its period ran out, days counted before they were over)."""
+    now = parse_now(now_text)
+    if current_app.config.get("CSRN_ENV") == "production" and now > utcnow() + FUTURE_TOLERANCE:
+        raise click.ClickException("--now may not be in the future in production.")
+    return now
+
+
 def _now_option(func_):
     return click.option("--now", "now_text", default=None, callback=_check_now,
                         help="Run as if it were this ISO time (with offset).")(func_)
@@ -140,7 +152,7 @@ def seed_demo(password: str | None, force: bool, if_empty: bool) -> None:
 @_with_url_context
 def tick(now_text: str | None) -> None:
     """The every-minute job: escalations and the outbox."""
-    for line in tick_summaries(parse_now(now_text)):
+    for line in tick_summaries(_as_of(now_text)):
         click.echo(line)
 
 
@@ -171,7 +183,7 @@ def _locked(name: str, run: Callable[[], object]) -> str:
 @_with_url_context
 def escalate(now_text: str | None) -> None:
     """Run the escalation pass alone (it also runs in `tick`)."""
-    click.echo(escalation_pass(parse_now(now_text)))
+    click.echo(escalation_pass(_as_of(now_text)))
 
 
 @csrn_cli.command("check-coverage")
@@ -179,7 +191,7 @@ def escalate(now_text: str | None) -> None:
 @_now_option
 def check_coverage(days: int, now_text: str | None) -> None:
     """List every interval a 24/7 kind has no primary (and no backup) on call; exit 1 when a primary is missing."""
-    now = parse_now(now_text)
+    now = _as_of(now_text)
     lines, missing_primary = coverage_report(now, days)
     for line in lines:
         click.echo(line)
@@ -192,7 +204,7 @@ def check_coverage(days: int, now_text: str | None) -> None:
 @_with_url_context
 def daily(now_text: str | None) -> None:
     """The daily job: reminders, expiries, reviews due, volunteer renewals and unused drafts purged."""
-    for line in daily_summaries(parse_now(now_text)):
+    for line in daily_summaries(_as_of(now_text)):
         click.echo(line)
 
 
@@ -209,7 +221,7 @@ def daily_summaries(now: datetime) -> Iterator[str]:
 def purge(now_text: str | None) -> None:
     """The retention purge alone (also part of `daily`): identifying fields of every person whose referrals all
     ended longer ago than the retention period, and of declined or withdrawn volunteer applications."""
-    click.echo(retention.purge_job(parse_now(now_text)))
+    click.echo(retention.purge_job(_as_of(now_text)))
 
 
 @csrn_cli.command("rotate-key")

@@ -105,6 +105,8 @@ def test_a_sqlite_backup_under_write_load_is_whole_and_restores(committed_app, t
         writer.join()
     assert not errors, errors
     assert result.exit_code == 0 and "integrity check ok" in result.output, result.output
+    assert copy.stat().st_mode & 0o777 == 0o600  # the owner's only
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".partial")] == []
     connection = sqlite3.connect(copy)
     try:
         assert connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

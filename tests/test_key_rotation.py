@@ -95,3 +95,24 @@ def test_rotation_reencrypts_every_column_resumes_and_the_old_key_can_go(app, ru
         assert volunteer_ops.request_status_link(email, NOW) == 1
         assert db.session.scalar(select(VolunteerApplication).where(
             VolunteerApplication.email_hash.in_(volunteer_ops.email_hashes(email)))).name == name
+
+
+def test_a_value_no_key_reads_is_reported_and_the_rest_rotated(app, under_keys):
+    from sqlalchemy import update
+
+    from csrn.intake.models import Intake
+    from tests.referral_factories import consent_answers, make_provider, make_sender, send_intake
+    under_keys(KEY_A)
+    with app.app_context():
+        provider = make_provider()
+        referral = send_intake(make_sender(), NOW, receiver=provider.agency_id, **consent_answers())
+        stray = Fernet(Fernet.generate_key()).encrypt(b"written under a key nobody has").decode()
+        db.session.execute(update(Intake).where(Intake.id == referral.intake_id)
+                           .values({Intake.narrative: type_coerce(stray, Text)}))
+        db.session.commit()
+        under_keys(f"{KEY_B},{KEY_A}")
+        report = keys.rotate()
+        assert report.unreadable == 1 and report.rotated > 0
+        assert "1 value(s) no configured key reads" in str(report)
+        tokens = [token for label, token in stored_tokens() if token != stray]
+        assert readable_by(KEY_B, [("", token) for token in tokens])

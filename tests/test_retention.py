@@ -155,14 +155,22 @@ def test_a_declined_volunteer_application_is_purged_with_its_files(app, demo, up
         (upload_dir / "licence-scan.pdf").write_bytes(b"%PDF-1.4 licence of the applicant")
         item.file_name, item.file_original_name, item.notes = "licence-scan.pdf", "jane_roe_licence.pdf", "Seen"
         declined.updated_at = NOW
+        declined.availability = "Evenings, ask for Jane at the Elm Street office"
+        address = declined.email
+        from csrn.notify.models import OutboxMessage
+        from csrn.notify.operations import queue_mail
+        queue_mail(address, "Your application", f"Hello {declined.name}", NOW).status = "sent"
         db.session.commit()
         declined_id, kept_name = declined.id, kept.name
         report = retention.purge(LATER)
+        assert not db.session.scalar(select(func.count()).select_from(OutboxMessage)
+                                     .where(func.lower(OutboxMessage.to_addr) == address.lower()))
         assert report.applications == 1 and report.files == 1
         assert not (upload_dir / "licence-scan.pdf").exists()
         declined = db.session.get(VolunteerApplication, declined_id)
         assert declined.name == retention.PURGED and declined.email == retention.PURGED
         assert declined.email_hash == "" and declined.purged_at == LATER
+        assert declined.availability == retention.PURGED
         item = db.session.get(VettingItem, item.id)
         assert item.notes == retention.PURGED and item.file_name is None and item.file_original_name == ""
         assert db.session.get(VolunteerApplication, kept.id).name == kept_name
@@ -185,3 +193,51 @@ def test_every_encrypted_column_is_purged_or_said_why_not(ctx):
         for name in retention.encrypted_columns(model):
             assert isinstance(model.__table__.columns[getattr(model, name).property.columns[0].name].type,
                               EncryptedText)
+
+
+def test_a_record_added_to_a_purged_case_is_purged_in_its_turn(app, demo):
+    """A concern raised on a closed case after its purge (nothing stops it) is purged by the next run; what was
+    purged before is not audited again."""
+    from csrn.cases.models import Concern
+    with app.app_context():
+        _end_every_referral()
+        assert retention.purge(LATER).intakes > 0
+        case = db.session.get(Referral, demo["case"])
+        user = db.session.scalar(User.by_email("casemanager@demo.example"))
+        db.session.add(Concern(referral_id=case.id, kind="question", raised_by_id=user.id,
+                               raised_by_agency_id=user.agency_id, text="Maria Lopez A-123456789",
+                               created_at=LATER + timedelta(days=1)))
+        db.session.commit()
+        before = db.session.scalar(select(func.count()).select_from(AuditEvent)
+                                   .where(AuditEvent.action == "retention.purged"))
+        report = retention.purge(LATER + timedelta(days=2))
+        assert (report.intakes, report.records) == (1, 1)
+        texts = db.session.scalars(select(Concern.text).where(Concern.referral_id == case.id)).all()
+        assert "Maria Lopez A-123456789" not in texts and retention.PURGED in texts
+        assert db.session.scalar(select(func.count()).select_from(AuditEvent)
+                                 .where(AuditEvent.action == "retention.purged")) == before + 1
+        assert db.session.get(Intake, demo["intake"]).purged_at == LATER  # when it was first purged
+
+
+def test_a_case_reopened_after_the_list_was_made_is_not_purged(app, demo, monkeypatch):
+    with app.app_context():
+        _end_every_referral()
+        listed = retention.due_intakes(LATER, 1095)
+        assert demo["intake"] in listed
+        real = retention.due_intakes
+        monkeypatch.setattr(retention, "due_intakes",
+                            lambda now, days, only=None: listed if only is None else real(now, days, only))
+        holder = db.session.scalar(User.by_email("casemanager@demo.example"))
+        case_ops.reopen(holder, db.session.get(Referral, demo["case"]), "She came back", LATER)
+        retention.purge(LATER)
+        assert db.session.get(Intake, demo["intake"]).purged_at is None
+        assert retention.PURGED not in _values_of(demo["intake"])["referral_message"]
+
+
+def test_production_refuses_to_purge_as_of_a_future_time(app, runner, monkeypatch):
+    """A purge (or any job) run ahead of time could not be undone: production refuses a --now in the future."""
+    monkeypatch.setitem(app.config, "CSRN_ENV", "production")
+    for command in ("purge", "daily", "tick"):
+        result = runner.invoke(args=["csrn", command, "--now", "2099-01-01T00:00:00+00:00"])
+        assert result.exit_code != 0 and "may not be in the future" in result.output, command
+    assert runner.invoke(args=["csrn", "purge", "--now", "2026-01-01T00:00:00+00:00"]).exit_code == 0

@@ -29,28 +29,37 @@ class BackupReport:
 
 
 def backup(target: Path) -> BackupReport:
+    """Copy the database to `target`, a new file readable by its owner only (it holds everything, encrypted or
+    not); never over an existing file, never leaving a half-made one."""
     if db.engine.dialect.name != "sqlite":
         raise BackupRefused("This database is PostgreSQL: back it up with pg_dump -Fc (see the README).")
     target = Path(target)
-    if target.exists():
+    if target.exists() or target.is_symlink():
         raise BackupRefused(f"{target} exists already: give a new file name.")
     if not target.parent.is_dir():
         raise BackupRefused(f"{target.parent} is not a folder.")
-    partial = target.with_name(f".{target.name}.partial")
-    partial.unlink(missing_ok=True)
-    source = db.engine.raw_connection()
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
     try:
-        copy = sqlite3.connect(partial)
+        os.close(os.open(partial, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        source = db.engine.raw_connection()
         try:
-            source.driver_connection.backup(copy)  # every page in one step: one consistent instant
-            integrity = copy.execute("PRAGMA integrity_check").fetchone()[0]
-            tables = copy.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]
+            copy = sqlite3.connect(partial)
+            try:
+                source.driver_connection.backup(copy)  # every page in one step: one consistent instant
+                integrity = copy.execute("PRAGMA integrity_check").fetchone()[0]
+                tables = copy.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]
+            finally:
+                copy.close()
         finally:
-            copy.close()
+            source.close()
+        if integrity != "ok":
+            raise BackupRefused(f"The copy failed its integrity check ({integrity}); nothing was kept.")
+        with open(partial, "rb") as written:
+            os.fsync(written.fileno())
+        try:
+            os.link(partial, target)  # fails if the target appeared meanwhile: nothing is overwritten
+        except FileExistsError as exc:
+            raise BackupRefused(f"{target} exists already: give a new file name.") from exc
     finally:
-        source.close()
-    if integrity != "ok":
         partial.unlink(missing_ok=True)
-        raise BackupRefused(f"The copy failed its integrity check ({integrity}); nothing was kept.")
-    os.replace(partial, target)
     return BackupReport(target, target.stat().st_size, tables)

@@ -29,10 +29,13 @@ class RotationReport:
     rotated: int = 0
     current: int = 0  # already under the first key
     rehashed: int = 0
+    unreadable: int = 0
 
     def __str__(self) -> str:
+        unreadable = (f"; {self.unreadable} value(s) no configured key reads, left as they are"
+                      if self.unreadable else "")
         return (f"{self.rotated} value(s) re-encrypted under the first key, {self.current} already under it; "
-                f"{self.rehashed} e-mail lookup hash(es) made again")
+                f"{self.rehashed} e-mail lookup hash(es) made again{unreadable}")
 
 
 def _first_key() -> Fernet:
@@ -76,16 +79,22 @@ def rotate(log=lambda line: None) -> RotationReport:
             for rows in _batches(table, column):
                 stale = [(pk, token) for pk, token in rows if not _under(first, token)]
                 report.current += len(rows) - len(stale)
-                if stale:
-                    statement = (update(table).where(key == bindparam("pk"))
+                fresh = []
+                for pk, token in stale:
+                    try:
+                        fresh.append({"pk": pk, "old": token,
+                                      "token": cipher.rotate(token.encode("ascii")).decode("ascii")})
+                    except InvalidToken:  # no configured key reads it: left as it is, and said
+                        report.unreadable += 1
+                        log(f"{table.name}.{column.name} id {pk}: no configured key reads it")
+                if fresh:
+                    # Only where the value is still the one read: an edit saved meanwhile is not overwritten.
+                    unchanged = type_coerce(column, Text) == bindparam("old")
+                    statement = (update(table).where(key == bindparam("pk"), unchanged)
                                  .values({column.name: bindparam("token", type_=Text)}))
-                    db.session.execute(
-                        statement,
-                        [{"pk": pk, "token": cipher.rotate(token.encode("ascii")).decode("ascii")}
-                         for pk, token in stale],
-                        execution_options={"synchronize_session": False})
+                    db.session.execute(statement, fresh, execution_options={"synchronize_session": False})
                     db.session.commit()
-                    done += len(stale)
+                    done += len(fresh)
             report.rotated += done
             if done:
                 log(f"{table.name}.{column.name}: {done} re-encrypted")

@@ -13,12 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import delete, exists, func, or_, select
 
 from csrn import uploads
 from csrn.audit import operations as audit
 from csrn.extensions import db
 from csrn.intake.models import Intake
+from csrn.notify.models import OutboxMessage
 from csrn.referrals.models import Referral
 from csrn.settings.operations import get_settings
 from csrn.types import EncryptedText
@@ -27,6 +28,7 @@ from csrn.volunteers.models import VettingItem, VolunteerApplication
 PURGED = "(purged)"
 ENDED = ("closed", "withdrawn")
 APPLICATION_ENDED = ("declined", "withdrawn")
+APPLICATION_FREE_TEXT = ("profession_other", "availability", "language_pairs")
 # Models with encrypted columns that hold no person's case record, and why they are not purged here.
 NOT_CLIENT_RECORDS = {
     "app_user": "a user's own second factor",
@@ -34,7 +36,8 @@ NOT_CLIENT_RECORDS = {
     "reset_request": "a user's own address, answered and removed by the reset job",
     "location": "an agency's address",
     "intake_draft": "an unsubmitted intake, deleted after 7 days unused (`purge_drafts`)",
-    "outbox_message": "mail, which never carries a person's identifying details",
+    "outbox_message": "mail, which never carries a client's identifying details (mail to a volunteer applicant is "
+                      "deleted with the application's purge)",
 }
 
 
@@ -73,18 +76,19 @@ def _ended_at():
     return func.coalesce(Referral.closed_at, Referral.updated_at)
 
 
-def due_intakes(now: datetime, retention_days: int) -> list[int]:
-    """Intakes whose every referral ended (closed or withdrawn) more than the retention period ago, and that were
-    not purged since (a case reopened after its purge and closed again is purged again)."""
+def due_intakes(now: datetime, retention_days: int, only: int | None = None) -> list[int]:
+    """Intakes whose every referral ended (closed or withdrawn) more than the retention period ago — purged ones
+    too: a record added to a purged case (a concern raised on it, a case reopened and closed again) is purged in
+    its turn, and what was purged already is left as it is."""
     cutoff = now - timedelta(days=retention_days)
     still_held = (select(Referral.id).where(Referral.intake_id == Intake.id)
                   .where(or_(Referral.state.not_in(ENDED), _ended_at() >= cutoff)))
-    last_end = select(func.max(_ended_at())).where(Referral.intake_id == Intake.id).scalar_subquery()
-    return list(db.session.scalars(
-        select(Intake.id).where(Intake.is_drill.is_(False), ~exists(still_held),
-                                exists(select(Referral.id).where(Referral.intake_id == Intake.id)),
-                                or_(Intake.purged_at.is_(None), last_end > Intake.purged_at))
-        .order_by(Intake.id)))
+    query = (select(Intake.id).where(Intake.is_drill.is_(False), ~exists(still_held),
+                                     exists(select(Referral.id).where(Referral.intake_id == Intake.id)))
+             .order_by(Intake.id))
+    if only is not None:
+        query = query.where(Intake.id == only)
+    return list(db.session.scalars(query))
 
 
 def _purge_row(row, columns: list[str], now: datetime) -> bool:
@@ -108,7 +112,8 @@ def purge_intake(intake: Intake, now: datetime) -> int:
             conditions.append(link == intake.id if target == "intake" else link.in_(referral_ids))
         for row in db.session.scalars(select(attached.model).where(or_(*conditions))):
             purged += _purge_row(row, attached.columns, now)
-    intake.purged_at = now
+    if intake.purged_at is None:
+        intake.purged_at = now
     return purged
 
 
@@ -136,9 +141,14 @@ def due_applications(now: datetime, retention_days: int) -> list[int]:
 def purge_application(application: VolunteerApplication, now: datetime) -> tuple[int, list[str]]:
     """Purge an application, its vetting items and history; the files its items uploaded (to delete after the
     commit), unless another item still holds the same file."""
-    records = int(_purge_row(application, encrypted_columns(VolunteerApplication), now))
+    address = application.email
+    # The applicant's own words kept in clear (never identifying by design, but free text can be): purged too.
+    records = int(_purge_row(application, [*encrypted_columns(VolunteerApplication), *APPLICATION_FREE_TEXT], now))
     application.email_hash = ""  # a keyed hash of the address still says who applied, to whoever knows it
     application.fingerprint = ""
+    # The mail sent to them: its recipient is their address in clear, its body begins with their name.
+    if address and address != PURGED:
+        db.session.execute(delete(OutboxMessage).where(func.lower(OutboxMessage.to_addr) == address.strip().lower()))
     files = []
     for attached in attached_to("volunteer_application"):
         for row in db.session.scalars(select(attached.model).where(
@@ -155,15 +165,29 @@ def purge_application(application: VolunteerApplication, now: datetime) -> tuple
     return records, [name for name in files if name not in still_held]
 
 
+def _still_due(intake_id: int, now: datetime, days: int) -> bool:
+    """Checked again in the purge's own transaction, its referrals locked (PostgreSQL; SQLite's write transaction
+    holds the database): a case reopened since the list was made is not purged."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(select(Referral.id).where(Referral.intake_id == intake_id).with_for_update())
+    return bool(due_intakes(now, days, only=intake_id))
+
+
 def purge(now: datetime) -> PurgeReport:
     """The `daily` job and `csrn purge`: every intake and volunteer application past the retention period, one
-    transaction each; idempotent (a purged one is not due again unless something was added to it since)."""
+    transaction each; idempotent (what is purged is not purged again, and is not audited again)."""
     days = get_settings().retention_days
     report = PurgeReport()
     for intake_id in due_intakes(now, days):
-        report.records += purge_intake(db.session.get(Intake, intake_id), now)
-        report.intakes += 1
+        if not _still_due(intake_id, now, days):
+            db.session.rollback()
+            continue
+        intake = db.session.get(Intake, intake_id)
+        first = intake.purged_at is None
+        records = purge_intake(intake, now)
         db.session.commit()
+        report.records += records
+        report.intakes += 1 if first or records else 0
     for application_id in due_applications(now, days):
         records, files = purge_application(db.session.get(VolunteerApplication, application_id), now)
         db.session.commit()

@@ -87,7 +87,6 @@ def _register_blueprints(app: Flask) -> None:
     # `csrn.config` does not load every module (start-up time, and nothing created at import).
     from csrn import (
         agencies,
-        audit,
         auth,
         cases,
         dashboard,
@@ -107,11 +106,13 @@ def _register_blueprints(app: Flask) -> None:
     )
     from csrn.agencies import trainings, users
     from csrn.auth import account
+    from csrn.dashboard import audit_log
     from csrn.directory import profile as directory_profile
     from csrn.notify import devmail, notifications
 
     modules = (auth, account, users, agencies, trainings, directory, schedules, intake, pathways, referrals, cases,
-               drills, gaps, notifications, oncall, protocols, volunteers, audit, dashboard, health, notify, settings)
+               drills, gaps, notifications, oncall, protocols, volunteers, audit_log, dashboard, health, notify,
+               settings)
     for module in modules:
         app.register_blueprint(module.bp)
     if app.config["CSRN_ENV"] == "development":  # mail bodies with live links: never in test or production (A6)

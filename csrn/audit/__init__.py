@@ -1,5 +1,2 @@
-from flask import Blueprint
-
-bp = Blueprint("audit", __name__, url_prefix="/admin/audit")
-
-from csrn.audit import views  # noqa: E402,F401
+"""The hash-chained audit log (SECURITY L1): `operations.record` appends, `verify_chain` checks. Its pages, which
+read higher modules, are `csrn.dashboard.audit_log`."""

@@ -79,6 +79,8 @@ class Config:
         self.CSRN_FORM_MIN_SECONDS = float(env.get("CSRN_FORM_MIN_SECONDS")
                                            or (3 if self.CSRN_ENV == "production" else 0))
         self.MAIL_SERVER = env.get("MAIL_SERVER", "")
+        # Where uploaded volunteer documents live (one folder shared by every host); unset: instance/uploads.
+        self.UPLOAD_FOLDER = env.get("UPLOAD_FOLDER", "")
         self.MAIL_PORT = int(env.get("MAIL_PORT", "25") or 25)
         self.MAIL_USERNAME = env.get("MAIL_USERNAME", "")
         self.MAIL_PASSWORD = env.get("MAIL_PASSWORD", "")

@@ -80,7 +80,7 @@ def navigation() -> Nav:
     if roles(AGENCY_ADMIN, CHAIR, ADMIN):
         admin.append(("users.index", "Users"))
     if roles(AGENCY_ADMIN) and current_user.agency_id:
-        admin.append(("audit.agency_log", "Our agency's audit log"))
+        admin.append(("audit.agency_log", "Agency audit log"))
     if roles(ADMIN):
         admin += [("settings.edit", "Settings"), ("notify.index", "Outbox"), ("audit.index", "Audit log")]
         if not roles(CHAIR):

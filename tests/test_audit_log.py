@@ -96,7 +96,7 @@ def test_an_agency_admin_reads_who_opened_their_clients_details_and_nothing_of_a
     _opened(app, scene)
     harbor = logged_in(app, scene["harbor_admin"])
     whole = harbor.get("/admin/audit/agency").get_data(as_text=True)
-    assert "Audit log of Harbor House" in whole and "Our agency&#39;s audit log" in whole  # in the Admin menu
+    assert "Audit log of Harbor House" in whole and "Agency audit log" in whole  # in the Admin menu
     page = results(harbor.get("/admin/audit/agency"))
     assert "Opened a person&#39;s identifying details" in page and scene["harbor_cm"] in page
     assert "User: invited" not in page and scene["other_admin"] not in page

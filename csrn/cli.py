@@ -19,6 +19,7 @@ from flask.cli import AppGroup
 from sqlalchemy import func, select
 from werkzeug.serving import run_simple
 
+from csrn.audit import operations as audit
 from csrn.audit.models import AuditEvent
 from csrn.audit.operations import verify_chain
 from csrn.auth import operations as auth_ops
@@ -28,6 +29,7 @@ from csrn.clock import parse_now, utcnow
 from csrn.config import INSTANCE
 from csrn.demo import DemoRefused, database_has_data, seed, write_logins
 from csrn.extensions import db
+from csrn.hsds import export as hsds_export
 from csrn.lifecycle import backup, keys, retention
 from csrn.locks import job_lock
 from csrn.notify.devmail import deliver_to_mailbox, mailbox_active
@@ -239,6 +241,21 @@ def backup_command(path: Path) -> None:
         click.echo(backup.backup(path))
     except backup.BackupRefused as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+@csrn_cli.command("export-hsds")
+@click.argument("path", type=click.Path(file_okay=False, path_type=Path))
+def export_hsds(path: Path) -> None:
+    """The public directory as an Open Referral HSDS 3.0 data package (CSV files and datapackage.json) in PATH."""
+    if path.exists() and any(path.iterdir()):
+        raise click.ClickException(f"{path} is not empty: give a new or empty folder.")
+    now = utcnow()
+    written = hsds_export.write(hsds_export.build(now), path)
+    audit.record(None, "hsds.exported", object_type="directory", fields=[name for name, n in written.items() if n],
+                 now=now)
+    db.session.commit()
+    click.echo(f"HSDS 3.0 package written to {path}: " + ", ".join(
+        f"{n} {name}" for name, n in written.items() if n))
 
 
 @csrn_cli.command("verify-audit")

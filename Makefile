@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app app
 PORT ?= 5000
 
-.PHONY: run test lint format bench clean
+.PHONY: run test lint format bench bench-load clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,10 @@ format: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/run.py
+
+## bench-load: the app under gunicorn and wrk beside a bare Flask page (bench/load.py)
+bench-load: $(VENV)/.installed-dev
+	$(BIN)/python bench/load.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from flask import current_app, redirect, render_template, request
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, IntegerField, SelectMultipleField
 from wtforms.validators import Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
+
+
+def _single_line(field) -> bool:
+    return getattr(field.widget, "input_type", None) in ("text", "email", "search", "url", "tel")
+
+
+def _has_control(value: str) -> bool:
+    return any(unicodedata.category(character) == "Cc" for character in value)
 
 
 def _strip(value):
@@ -35,6 +45,11 @@ class BaseForm(FlaskForm):
             if any(isinstance(value, str) and "\x00" in value for value in values):
                 if "contains a NUL character" not in " ".join(field.errors):
                     field.errors = [*field.errors, "This answer contains a NUL character; remove it."]
+                valid = False
+            elif _single_line(field) and any(isinstance(value, str) and _has_control(value) for value in values):
+                # A one-line answer (a name, a subject, an address) never holds a line break: it would end up in
+                # a mail header, a calendar line or a download's name, where a line break is not text.
+                field.errors = [*field.errors, "This answer must be on one line, without control characters."]
                 valid = False
         return valid
 

@@ -78,7 +78,10 @@ def send_stored(name: str, original_name: str, mime: str):
     path = upload_folder() / name
     if not path.is_file():
         raise FileNotFoundError(name)
+    # The name as stored came from an upload (cleaned then), or from anywhere else data comes from (an import,
+    # a restored backup): one line, whatever it holds, or the download itself would fail.
+    shown = " ".join("".join(c if c.isprintable() else " " for c in (original_name or "")).split()) or "document"
     response = send_file(path, mimetype=mime or "application/octet-stream", as_attachment=True,
-                         download_name=original_name or "document", max_age=0)
+                         download_name=shown, max_age=0)
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response

@@ -1653,6 +1653,21 @@ def test_a_nul_character_is_refused_with_a_message(login_as, field):
     assert "contains a NUL character" in response.get_data(as_text=True)
 
 
+@pytest.mark.parametrize("value", ["Harbor\r\nBcc: x@evil.example", "Harbor\nHouse", "Harbor\rHouse", "Tab\there"])
+def test_a_line_break_in_a_one_line_field_is_refused(login_as, value):
+    """A name ends up in mail subjects, calendar lines and downloads, where a line break is not text (the hostile
+    database's F1, F2): one-line fields refuse control characters; a text area keeps its line breaks."""
+    chair = login_as(roles=("chair",))
+    token = csrf_from(chair.get("/agencies/new").get_data(as_text=True))
+    response = chair.client.post("/agencies/new", data=agency_form(name=value, csrf_token=token))
+    assert response.status_code == 422
+    assert "must be on one line" in response.get_data(as_text=True)
+    token = csrf_from(chair.get("/agencies/new").get_data(as_text=True))
+    fine = chair.client.post("/agencies/new", data=agency_form(description="Line one\r\nLine two",
+                                                               csrf_token=token))
+    assert fine.status_code in (302, 303)
+
+
 # ----- V7: the Host allow-list --------------------------------------------------------------------
 
 @pytest.mark.parametrize(

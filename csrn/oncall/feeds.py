@@ -36,7 +36,8 @@ def calendar(token, now: datetime) -> bytes:
     cal = Calendar()
     cal.add("prodid", "-//CSRN//On-call roster//EN")
     cal.add("version", "2.0")
-    cal.add("x-wr-calname", f"{get_settings().name}: {PURPOSES[token.purpose].lower()}")
+    # One line: icalendar escapes line breaks in SUMMARY and DESCRIPTION, not in an X- property.
+    cal.add("x-wr-calname", " ".join(f"{get_settings().name}: {PURPOSES[token.purpose].lower()}".split()))
     cal.add("x-wr-timezone", zone.key)
     for shift in feed_shifts(token, now):
         # One event per occurrence of the shift (an overnight shift is one event, a week of 24-hour days seven):

@@ -10,6 +10,7 @@ its kind, agencies, age and whether it is resolved.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -44,6 +45,8 @@ from csrn.roles import AGENCY_ADMIN, CHAIR, RECEIVER_ROLES
 COUNSELLING_WINDOW = timedelta(hours=48)
 TOO_CLOSE = timedelta(hours=1)
 INTERPRETATION, COUNSELLING = "interpretation", "mental_health"
+
+log = logging.getLogger(__name__)
 
 
 class Refused(Exception):
@@ -392,9 +395,13 @@ def raise_concern(actor, referral: Referral, kind: str, text: str, now: datetime
            drill_of=referral_ops.drill_of(referral))
     agency = db.session.get(Agency, to_agency_id) if to_agency_id is not None else None
     if agency is not None and agency.poc_email and not referral.is_drill:  # a drill never mails an outside inbox
-        notify_ops.queue_mail(agency.poc_email, f"A concern is waiting for {agency.name}",
-                              f"{sentence}. It waits for an answer from your agency:\n\n"
-                              f"{_absolute(link)}\n\nLog in to read it. No details are sent by e-mail.", now)
+        try:
+            notify_ops.queue_mail(agency.poc_email, notify_ops.one_line(f"A concern is waiting for {agency.name}"),
+                                  f"{sentence}. It waits for an answer from your agency:\n\n"
+                                  f"{_absolute(link)}\n\nLog in to read it. No details are sent by e-mail.", now)
+        except notify_ops.MailHeaderError:  # an address no form would take (written by an import): not mailed
+            log.warning("concern %s: agency %s's point-of-contact address is not one line; not mailed",
+                        concern.id, agency.id)
     audit.record(actor, "concern.raised", concern, fields=["kind", "text"], now=now)
     db.session.commit()
     return concern

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, fields
 from datetime import datetime, time, timedelta
 
@@ -25,12 +26,14 @@ from csrn.directory.models import (
 )
 from csrn.extensions import db
 from csrn.links import external_url
-from csrn.notify.operations import queue_mail
+from csrn.notify.operations import MailHeaderError, queue_mail
 from csrn.roles import AGENCY_ADMIN, CASE_MANAGER, CHAIR
 from csrn.schedules import engine
 from csrn.schedules import operations as schedule_ops
 from csrn.schedules.models import ScheduleRule
 from csrn.settings.operations import task_force_zone
+
+log = logging.getLogger(__name__)
 
 # Agencies shown in the directory; listed community resources only when asked for.
 DIRECTORY_STATUSES = ("applicant", "in_training", "member")
@@ -406,12 +409,16 @@ def stale_reminders(now: datetime) -> str:
         # The daily job runs outside any request: url_for needs one (the link's host is CSRN_BASE_URL anyway).
         with current_app.test_request_context("/"):
             link = external_url("directory.confirm_link", token=raw)
-        queue_mail(agency.poc_email, "CSRN: are your directory entries still accurate?",
-                   f"Hello {agency.poc_name or agency.name},\n\nSome of {agency.name}'s services in the task force "
-                   "directory have not been confirmed for 30 days. Other members rely on them to refer people "
-                   "to you. Confirm or correct them here (no login needed; the link works once, for 7 days):\n"
-                   f"{link}\n",
-                   now)
+        try:
+            queue_mail(agency.poc_email, "CSRN: are your directory entries still accurate?",
+                       f"Hello {agency.poc_name or agency.name},\n\nSome of {agency.name}'s services in the task "
+                       "force directory have not been confirmed for 30 days. Other members rely on them to refer "
+                       "people to you. Confirm or correct them here (no login needed; the link works once, for 7 "
+                       f"days):\n{link}\n",
+                       now)
+        except MailHeaderError:  # an address no form would take (written by an import): skipped, the rest go on
+            log.warning("agency %s: point-of-contact address is not one line; no confirmation link mailed", agency.id)
+            continue
         sent += 1
     db.session.commit()
     return f"{sent} confirmation link(s) queued"

@@ -28,6 +28,12 @@ class MailHeaderError(ValueError):
     """An address or subject would inject headers."""
 
 
+def one_line(text: str) -> str:
+    """Text made from stored names for a mail subject: on one line, control characters as spaces (a name written
+    by an import or a restore may hold a line break, which a header would refuse)."""
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())
+
+
 def _single_line(value: str) -> str:
     if "\r" in value or "\n" in value or "\x00" in value:
         raise MailHeaderError("line breaks are not allowed in mail headers")
@@ -190,8 +196,8 @@ class Notices:
             self.notifications.append(dict(user_id=user.id, created_at=self.now, text=text[:300], link=link,
                                            drill_of=drill_of))
             if email:
-                subject = (f"{DRILL_MARK} CSRN: {text.removeprefix(DRILL_MARK + ' ')[:150]}" if drill_of is not None
-                           else f"CSRN: {text[:150]}")
+                subject = one_line(f"{DRILL_MARK} CSRN: {text.removeprefix(DRILL_MARK + ' ')[:150]}"
+                                   if drill_of is not None else f"CSRN: {text[:150]}")
                 self.mails.append(mail_row(user.email, subject, f"{text}\n\nOpen it in CSRN: {self.base}{link}\n",
                                            self.now, drill_of))
 

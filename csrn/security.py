@@ -22,6 +22,12 @@ PUBLIC_ENDPOINTS = {
 }
 
 
+def one_line(text: str) -> str:
+    """Stored text for a place where a line break is not text (a mail header, a calendar line, a download's name):
+    on one line, control characters as spaces. A value written by an import or a restore may hold one."""
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())
+
+
 def set_security_headers(response):
     """Add CSP, nosniff, referrer policy, HSTS (production), no-store and Vary on every response."""
     headers = response.headers

@@ -11,6 +11,8 @@ from pathlib import Path
 from flask import current_app, send_file
 from werkzeug.datastructures import FileStorage
 
+from csrn.security import one_line
+
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 SIGNATURES = (
     (b"%PDF-", "application/pdf", ".pdf"),
@@ -80,7 +82,7 @@ def send_stored(name: str, original_name: str, mime: str):
         raise FileNotFoundError(name)
     # The name as stored came from an upload (cleaned then), or from anywhere else data comes from (an import,
     # a restored backup): one line, whatever it holds, or the download itself would fail.
-    shown = " ".join("".join(c if c.isprintable() else " " for c in (original_name or "")).split()) or "document"
+    shown = one_line(original_name or "") or "document"
     response = send_file(path, mimetype=mime or "application/octet-stream", as_attachment=True,
                          download_name=shown, max_age=0)
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"

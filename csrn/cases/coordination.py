@@ -41,6 +41,7 @@ from csrn.referrals import consent as consent_ops
 from csrn.referrals import operations as referral_ops
 from csrn.referrals.models import Referral
 from csrn.roles import AGENCY_ADMIN, CHAIR, RECEIVER_ROLES
+from csrn.security import one_line
 
 COUNSELLING_WINDOW = timedelta(hours=48)
 TOO_CLOSE = timedelta(hours=1)
@@ -396,7 +397,7 @@ def raise_concern(actor, referral: Referral, kind: str, text: str, now: datetime
     agency = db.session.get(Agency, to_agency_id) if to_agency_id is not None else None
     if agency is not None and agency.poc_email and not referral.is_drill:  # a drill never mails an outside inbox
         try:
-            notify_ops.queue_mail(agency.poc_email, notify_ops.one_line(f"A concern is waiting for {agency.name}"),
+            notify_ops.queue_mail(agency.poc_email, one_line(f"A concern is waiting for {agency.name}"),
                                   f"{sentence}. It waits for an answer from your agency:\n\n"
                                   f"{_absolute(link)}\n\nLog in to read it. No details are sent by e-mail.", now)
         except notify_ops.MailHeaderError:  # an address no form would take (written by an import): not mailed

@@ -14,6 +14,7 @@ from sqlalchemy import func, or_, select, update
 
 from csrn.extensions import db
 from csrn.notify.models import Notification, OutboxMessage
+from csrn.security import one_line
 
 # A message that cannot be delivered is retried with a growing wait (2, 4, 8 … minutes, at most an hour) and given
 # up (failed, shown on the outbox page) once it is a day old.
@@ -26,12 +27,6 @@ DRILL_MARK = "[DRILL]"  # first in every notice and subject about a drill
 
 class MailHeaderError(ValueError):
     """An address or subject would inject headers."""
-
-
-def one_line(text: str) -> str:
-    """Text made from stored names for a mail subject: on one line, control characters as spaces (a name written
-    by an import or a restore may hold a line break, which a header would refuse)."""
-    return " ".join("".join(c if c.isprintable() else " " for c in text).split())
 
 
 def _single_line(value: str) -> str:

@@ -15,6 +15,7 @@ from csrn.oncall import operations as ops
 from csrn.oncall.models import SHIFT_ROLES, Shift
 from csrn.schedules import engine
 from csrn.schedules import operations as schedule_ops
+from csrn.security import one_line
 from csrn.settings.operations import get_settings, task_force_zone
 
 PURPOSES = {"oncall-mine": "My shifts", "oncall-agency": "Our agency's roster"}
@@ -37,7 +38,7 @@ def calendar(token, now: datetime) -> bytes:
     cal.add("prodid", "-//CSRN//On-call roster//EN")
     cal.add("version", "2.0")
     # One line: icalendar escapes line breaks in SUMMARY and DESCRIPTION, not in an X- property.
-    cal.add("x-wr-calname", " ".join(f"{get_settings().name}: {PURPOSES[token.purpose].lower()}".split()))
+    cal.add("x-wr-calname", one_line(f"{get_settings().name}: {PURPOSES[token.purpose].lower()}"))
     cal.add("x-wr-timezone", zone.key)
     for shift in feed_shifts(token, now):
         # One event per occurrence of the shift (an overnight shift is one event, a week of 24-hour days seven):

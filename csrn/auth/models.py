@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import BigInteger, ForeignKey, Integer, String, select
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Integer, String, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from csrn.extensions import db
@@ -140,7 +140,8 @@ class AuthToken(db.Model):
     agency = relationship("Agency")
 
 
-ACCESS_PURPOSES = ("oncall-mine", "oncall-agency", "appointments-mine")
+ACCESS_PURPOSES = ("oncall-mine", "oncall-agency", "appointments-mine", "hsds-api")
+API_PURPOSE = "hsds-api"  # an outside system's token for the HSDS API: named, held by no user, not agency-scoped
 
 
 class AccessToken(db.Model):
@@ -149,19 +150,27 @@ class AccessToken(db.Model):
     or revoked. Only its hash is kept, so its URL is shown once, when it is made."""
 
     __tablename__ = "access_token"
-    __table_args__ = (state_check("purpose", ACCESS_PURPOSES),)
+    __table_args__ = (
+        state_check("purpose", ACCESS_PURPOSES),
+        CheckConstraint(f"(purpose = '{API_PURPOSE}' AND name IS NOT NULL AND user_id IS NULL)"
+                        f" OR (purpose <> '{API_PURPOSE}' AND user_id IS NOT NULL)", name="holder"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     purpose: Mapped[str] = mapped_column(String(20))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    # The user whose feed it is; none for an API token, which belongs to an outside system (its `name`).
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str | None] = mapped_column(String(80))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
     # The agency whose data the token reads (the user's agency when it was made), for agency-wide purposes.
     agency_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
-    user = relationship("User", lazy="joined")
+    user = relationship("User", lazy="joined", foreign_keys=[user_id])
+    created_by = relationship("User", foreign_keys=[created_by_id])
 
 
 class ResetRequest(db.Model):

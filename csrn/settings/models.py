@@ -6,6 +6,7 @@ import json
 from datetime import datetime
 
 from sqlalchemy import CheckConstraint, Integer, String, Text
+from sqlalchemy import false as sql_false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from csrn.extensions import db
@@ -34,6 +35,8 @@ class TaskForceSettings(db.Model):
     urgent_hours: Mapped[int] = mapped_column(default=4)
     routine_business_hours: Mapped[int] = mapped_column(default=48)
     retention_days: Mapped[int] = mapped_column(default=1095)
+    # The HSDS API open to everyone (the public directory only); otherwise it asks for an API token.
+    hsds_api_public: Mapped[bool] = mapped_column(default=False, server_default=sql_false())
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     version: Mapped[int] = mapped_column(default=1)
 

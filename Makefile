@@ -47,9 +47,10 @@ format: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/run.py
 
-## bench-load: the app under gunicorn and wrk beside a bare Flask page (bench/load.py)
+## bench-load: the app under gunicorn and wrk beside a bare Flask page (bench/load.py); a subset with e.g.
+##   make bench-load LOAD_ARGS="--pages search,account --db sqlite --duration 5 --connections 16"
 bench-load: $(VENV)/.installed-dev
-	$(BIN)/python bench/load.py
+	$(BIN)/python bench/load.py $(LOAD_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -19,6 +19,10 @@ PRODUCTION_REQUIRED = ("SECRET_KEY", "CSRN_ENCRYPTION_KEY", "CSRN_BASE_URL", "TR
 # Flask-Limiter's per-process store: with several workers each keeps its own counts (SECURITY A4).
 PER_PROCESS_LIMIT_STORE = "memory://"
 DEFAULT_PORT = 5000
+BENCH_SETTING_REFUSED = (
+    "BENCH_UNLIMITED_USERS is for the load harness only (it lets the listed users past every rate limit): "
+    "production refuses it."
+)
 
 log = logging.getLogger(__name__)
 
@@ -72,12 +76,16 @@ class Config:
             env.get("DATABASE_URL") or f"sqlite:///{INSTANCE / 'csrn.sqlite3'}"
         )
         self.RATELIMIT_STORAGE_URI = env.get("RATELIMIT_STORAGE_URI") or PER_PROCESS_LIMIT_STORE
+        # Requests per HSDS API token (or per address without one), over all the API's paths.
+        self.HSDS_API_RATE_LIMIT = env.get("HSDS_API_RATE_LIMIT") or "120 per minute"
         # Says that one process serves every request, so the per-process limit store sees every attempt.
         self.CSRN_SINGLE_PROCESS = _flag("CSRN_SINGLE_PROCESS", False)
         self.CSRN_REQUIRE_2FA = _flag("CSRN_REQUIRE_2FA", self.CSRN_ENV == "production")
         # Public forms refuse posts sent sooner than this after the page was served (bots fill at once).
         self.CSRN_FORM_MIN_SECONDS = float(env.get("CSRN_FORM_MIN_SECONDS")
                                            or (3 if self.CSRN_ENV == "production" else 0))
+        # Benchmark only (bench/load.py): these users' requests pass every rate limit; production refuses it.
+        self.BENCH_UNLIMITED_USERS = [email.lower() for email in _list("BENCH_UNLIMITED_USERS")]
         self.MAIL_SERVER = env.get("MAIL_SERVER", "")
         # Where uploaded volunteer documents live (one folder shared by every host); unset: instance/uploads.
         self.UPLOAD_FOLDER = env.get("UPLOAD_FOLDER", "")
@@ -95,6 +103,9 @@ class Config:
     REMEMBER_COOKIE_DURATION = 0
     MAX_CONTENT_LENGTH = 10 * 1024 * 1024
     MAX_FORM_MEMORY_SIZE = 1024 * 1024
+    # The largest HSDS package the import reads, and the most a .zip may unpack to (the upload page is also
+    # bounded by MAX_CONTENT_LENGTH).
+    HSDS_IMPORT_MAX_BYTES = 50 * 1024 * 1024
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session, which times out itself
     WTF_CSRF_HEADERS = ["X-CSRFToken"]
     RATELIMIT_HEADERS_ENABLED = False
@@ -149,8 +160,8 @@ class ProductionConfig(Config):
         self.CSRN_REQUIRE_2FA = True
 
     def validate(self) -> None:
-        """Refuse a missing, short, default or malformed secret, missing deployment settings and a
-        per-process rate-limit store; warn when no mail server is set."""
+        """Refuse a missing, short, default or malformed secret, missing deployment settings, a per-process
+        rate-limit store and the benchmark's rate-limit pass; warn when no mail server is set."""
         missing = [name for name in PRODUCTION_REQUIRED if not os.environ.get(name)]
         if missing:
             raise ConfigurationError(
@@ -161,6 +172,8 @@ class ProductionConfig(Config):
         if not self.CSRN_BASE_URL.startswith("https://"):
             raise ConfigurationError("CSRN_BASE_URL must be an https:// address in production.")
         self._validate_limit_store()
+        if self.BENCH_UNLIMITED_USERS:
+            raise ConfigurationError(BENCH_SETTING_REFUSED)
         if not self.MAIL_SERVER:
             log.warning("No MAIL_SERVER is configured: invitations, reset links and notices stay in the outbox "
                         "and reach nobody.")

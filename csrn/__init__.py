@@ -11,7 +11,7 @@ from werkzeug.exceptions import HTTPException, SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from csrn.config import INSTANCE, ROOT, Config, load_config
-from csrn.database import configure_engine, engine_options
+from csrn.database import WriteNeedsImmediate, configure_engine, defer_read_transactions, engine_options
 from csrn.extensions import csrf, db, htmx, limiter, login_manager, migrate
 from csrn.routing import IdConverter
 
@@ -43,6 +43,10 @@ def create_app(config: Config | dict | None = None) -> Flask:
     hops = app.config.get("CSRN_PROXY_HOPS", 0)
     if hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0, x_port=0)
+
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        # Pages read in parallel; a GET that writes runs again with IMMEDIATE transactions (csrn/database.py).
+        app.wsgi_app = defer_read_transactions(app.wsgi_app)
 
     # Before any blueprint adds its rules: every `<int:...>` id refuses what the database cannot hold.
     app.url_map.converters["int"] = IdConverter
@@ -94,6 +98,7 @@ def _register_blueprints(app: Flask) -> None:
         drills,
         gaps,
         health,
+        hsds,
         intake,
         notify,
         oncall,
@@ -108,11 +113,13 @@ def _register_blueprints(app: Flask) -> None:
     from csrn.auth import account
     from csrn.dashboard import audit_log
     from csrn.directory import profile as directory_profile
+    from csrn.hsds import api as hsds_api
+    from csrn.hsds import tokens_views as api_tokens
     from csrn.notify import devmail, notifications
 
     modules = (auth, account, users, agencies, trainings, directory, schedules, intake, pathways, referrals, cases,
                drills, gaps, notifications, oncall, protocols, volunteers, audit_log, dashboard, health, notify,
-               settings)
+               settings, hsds, hsds_api, api_tokens)
     for module in modules:
         app.register_blueprint(module.bp)
     if app.config["CSRN_ENV"] == "development":  # mail bodies with live links: never in test or production (A6)
@@ -153,6 +160,12 @@ def _register_error_pages(app: Flask) -> None:
             "Your form could not be checked (its security token was missing or expired). "
             "Go back, reload the page and try again.",
         )
+
+    @app.errorhandler(WriteNeedsImmediate)
+    def write_needs_immediate(error):
+        # Not an error: this attempt's response is discarded and the request runs again (csrn/database.py).
+        db.session.rollback()
+        return current_app.response_class("", status=503)
 
     @app.errorhandler(HTTPException)
     def http_error(error):

@@ -29,7 +29,9 @@ from csrn.clock import parse_now, utcnow
 from csrn.config import INSTANCE
 from csrn.demo import DemoRefused, database_has_data, seed, write_logins
 from csrn.extensions import db
+from csrn.hsds import access as hsds_access
 from csrn.hsds import export as hsds_export
+from csrn.hsds import importer as hsds_importer
 from csrn.lifecycle import backup, keys, retention
 from csrn.locks import job_lock
 from csrn.notify.devmail import deliver_to_mailbox, mailbox_active
@@ -256,6 +258,58 @@ def export_hsds(path: Path) -> None:
     db.session.commit()
     click.echo(f"HSDS 3.0 package written to {path}: " + ", ".join(
         f"{n} {name}" for name, n in written.items() if n))
+
+
+@csrn_cli.command("import-hsds")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+def import_hsds(path: Path) -> None:
+    """Import an Open Referral HSDS 3.0 package (a folder or .zip of CSV files with datapackage.json, or a .json file
+    of organizations or services): new organizations become listed community resources; exit 1 if it is refused."""
+    now = utcnow()
+    try:
+        checked = hsds_importer.read_and_check(path)
+    except hsds_importer.PackageRefused as refused:
+        db.session.rollback()
+        click.echo(f"Refused: nothing of {path.name} was imported.", err=True)
+        for problem in refused.problems:
+            click.echo(f"  {problem}", err=True)
+        sys.exit(1)
+    total = hsds_importer.count_objects(checked)
+    try:
+        with click.progressbar(length=total, label="Importing", file=sys.stderr,
+                               show_pos=True) as bar:
+            report = hsds_importer.import_checked(None, checked, now, progress=bar.update)
+    except hsds_importer.PackageRefused as refused:
+        click.echo(f"Refused: nothing of {path.name} was imported.", err=True)
+        for problem in refused.problems:
+            click.echo(f"  {problem}", err=True)
+        sys.exit(1)
+    for line in report.lines():
+        click.echo(line)
+
+
+api_token_cli = AppGroup("api-token", help="HSDS API tokens of outside systems (also at /admin/api-tokens/).")
+csrn_cli.add_command(api_token_cli)
+
+
+@api_token_cli.command("create")
+@click.argument("name")
+def api_token_create(name: str) -> None:
+    """Issue an HSDS API token for the outside system NAME and print it (shown this once: only its hash is kept)."""
+    try:
+        raw, _ = hsds_access.issue_token(None, name, utcnow())
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(raw)
+
+
+@api_token_cli.command("revoke")
+@click.argument("name")
+def api_token_revoke(name: str) -> None:
+    """Revoke the live HSDS API token of the outside system NAME: it gets 401 from then on."""
+    if hsds_access.revoke_token(None, name, utcnow()) is None:
+        raise click.ClickException(f"No live API token is called {name!r}.")
+    click.echo(f"API token {name!r} revoked.")
 
 
 @csrn_cli.command("verify-audit")

@@ -26,6 +26,7 @@ from csrn.cases.models import (
 from csrn.directory.models import CapacityConfirmation, GenderOption, Location, Service, ServiceFacet, ServiceType
 from csrn.drills.models import Drill
 from csrn.gaps.models import GapProspect
+from csrn.hsds.models import ImportedObject
 from csrn.intake.models import Intake, IntakeDraft, IntakeLanguage, IntakeNeed, UnmetNeed
 from csrn.notify.models import Notification, OutboxMessage
 from csrn.oncall.models import ResponseKind, Shift, ShiftException
@@ -45,4 +46,5 @@ __all__ = [
     "TaskForceSettings", "VettingItem", "VolunteerApplication", "VolunteerEvent", "ResetRequest", "FormStamp",
     "AccessRequest", "CaseEvent", "CaseFile", "CaseNeed", "PlanStep",
     "Appointment", "AppointmentSupport", "Concern", "Message", "Drill", "IntakeNeed", "IntakeLanguage", "GapProspect",
+    "ImportedObject",
 ]

@@ -19,6 +19,11 @@ PUBLIC_ENDPOINTS = {
     "auth.reset_request", "auth.reset_password", "directory.confirm_link",
     "volunteers.apply", "volunteers.status", "volunteers.withdraw", "volunteers.request_link", "oncall.feed",
     "cases.feed",
+    # The HSDS API checks its bearer token itself (401 JSON, never the login page), or is public by a setting;
+    # its OpenAPI document and schemas are open to all.
+    "hsds_api.meta", "hsds_api.services", "hsds_api.service", "hsds_api.organizations", "hsds_api.organization",
+    "hsds_api.service_at_locations", "hsds_api.service_at_location", "hsds_api.taxonomies", "hsds_api.taxonomy",
+    "hsds_api.taxonomy_terms", "hsds_api.taxonomy_term", "hsds_api.openapi", "hsds_api.schema",
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from flask import Flask, current_app, url_for
+from flask import Flask, current_app, request, url_for
 from flask_login import current_user
 from markupsafe import Markup, escape
 from sqlalchemy.exc import DBAPIError
@@ -33,10 +33,17 @@ class Nav:
 
 
 def _entries(pairs) -> list[tuple[str, str, str]]:
+    # The header's links are the same on every page: each built once per app, mount point and argument (building
+    # two dozen URLs was a fifth of a small page's cost).
+    built = current_app.extensions.setdefault("csrn.nav_urls", {})
+    root = request.script_root
     result = []
     for endpoint, label in pairs:
-        args = {"agency_id": current_user.agency_id} if endpoint == "agencies.show" else {}
-        result.append((endpoint, label, url_for(endpoint, **args)))
+        agency_id = current_user.agency_id if endpoint == "agencies.show" else None
+        key = (root, endpoint, agency_id)
+        if key not in built:
+            built[key] = url_for(endpoint, **({"agency_id": agency_id} if agency_id is not None else {}))
+        result.append((endpoint, label, built[key]))
     return result
 
 
@@ -73,6 +80,7 @@ def navigation() -> Nav:
                                     ("gaps.committee_review", "Committee review"),
                                     ("agencies.create", "New agency"),
                                     ("directory.taxonomy", "Service taxonomy"),
+                                    ("hsds.upload", "Import HSDS package"),
                                     ("schedules.holidays", "Holidays")]))
     admin = []
     if roles(AGENCY_ADMIN) and not roles(CHAIR):
@@ -82,8 +90,10 @@ def navigation() -> Nav:
     if roles(AGENCY_ADMIN) and current_user.agency_id:
         admin.append(("audit.agency_log", "Agency audit log"))
     if roles(ADMIN):
-        admin += [("settings.edit", "Settings"), ("notify.index", "Outbox"), ("audit.index", "Audit log")]
+        admin += [("settings.edit", "Settings"), ("api_tokens.index", "API tokens"), ("notify.index", "Outbox"),
+                  ("audit.index", "Audit log")]
         if not roles(CHAIR):
+            admin.append(("hsds.upload", "Import HSDS package"))
             admin += [("schedules.holidays", "Holidays"), ("gaps.demand_report", "Demand and gaps"),
                       ("gaps.committee_review", "Committee review")]
     if admin:

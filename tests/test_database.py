@@ -217,6 +217,7 @@ def test_pages_with_database_down_are_a_styled_503(down_app):
     with client.session_transaction() as session:
         session["_user_id"] = "1:1"
         session["_fresh"] = True
+        session["sid"] = "a-session-id"  # a logged-in cookie has one; without it nobody is looked up at all
     body = _assert_styled_503(client.get("/agencies/"))
     assert "Try again" in body
     htmx = client.get("/agencies/", headers={"HX-Request": "true"})

@@ -17,8 +17,8 @@ from sqlalchemy import select
 from csrn.agencies.models import Agency, Certificate, TrainingCourse
 from csrn.auth import tokens
 from csrn.auth.models import AuthToken, User
+from csrn.directory import fulltext, receiving
 from csrn.directory import operations as ops
-from csrn.directory import receiving
 from csrn.directory.models import CapacityConfirmation, Service
 from csrn.extensions import db
 from csrn.notify.models import OutboxMessage
@@ -133,6 +133,23 @@ filter_specs = st.builds(
 )
 
 
+def text_matches(q: str, haystacks: list[str]) -> bool:
+    """Full-text search written plainly: every word or phrase of the text is in one of the texts, as whole words
+    (the last one may be the beginning of a word), and no excluded one is; a text without words matches nothing.
+    The vocabulary (WORDS, the type names) has no two words with the same stem, so no stemmer is needed here."""
+    terms = fulltext.tokenize(q)
+    fields = [re.findall(r"[^\W_]+", text.casefold()) for text in haystacks]
+
+    def found(term: fulltext.Term) -> bool:
+        *head, last = [word.casefold() for word in term.words]
+        return any(
+            words[i:i + len(head)] == head
+            and (words[i + len(head)] == last or (term.prefix and words[i + len(head)].startswith(last)))
+            for words in fields for i in range(len(words) - len(head)))
+
+    return bool(terms) and all(found(term) != term.excluded for term in terms)
+
+
 def reference_match(agency: dict, service: dict, f: ops.Filters) -> bool:
     """The directory's rules, written plainly."""
     facets = service["facets"]
@@ -146,7 +163,7 @@ def reference_match(agency: dict, service: dict, f: ops.Filters) -> bool:
     if f.q:
         haystacks = [agency["name"], agency["description"], service["name"], service["description"],
                      TYPES[service["type"]]]
-        if not any(f.q.lower() in text.lower() for text in haystacks):
+        if not text_matches(f.q, haystacks):
             return False
     if f.service_type and service["type"] != f.service_type:
         return False
@@ -370,10 +387,11 @@ def test_community_resources_only_when_asked_and_never_suspended_or_inactive(ctx
 
 @pytest.mark.parametrize("term", ["' OR 1=1--", "%", "_", "%%", "\\", "'; DROP TABLE service; --"])
 def test_injection_and_wildcards_find_nothing_extra(ctx, create_agency, create_service, term):
-    """V4: SQL text and LIKE wildcards are searched for literally."""
+    """V4: SQL text is searched for as words and wildcards are no words: neither widens the search (a text
+    without a word in it finds nothing)."""
     create_service(create_agency(name="Plain Harbor"), name="Counselling", description="Weekly groups")
     literal = create_service(create_agency(name=f"Agency {term} here"))
-    assert found(ops.Filters(q=term)) == {literal}
+    assert found(ops.Filters(q=term)) == ({literal} if any(c.isalnum() for c in term) else set())
 
 
 def test_text_search_is_case_insensitive_over_every_text(ctx, create_agency, create_service):

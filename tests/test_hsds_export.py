@@ -90,7 +90,8 @@ def test_every_row_validates_against_the_official_schemas_and_every_reference_ho
     for address in tables["address"]:
         assert address["location_id"] in ids["location"]
     for attribute in tables["attribute"]:
-        assert attribute["taxonomy_term_id"] in ids["taxonomy_term"] and attribute["link_id"] in ids["service"]
+        assert attribute["taxonomy_term_id"] in ids["taxonomy_term"]
+        assert attribute["link_id"] in ids[attribute["link_entity"]]
     for name in ("schedule", "language", "service_area"):
         assert all(row["service_id"] in ids["service"] for row in tables[name]), name
     assert json.loads((folder / "datapackage.json").read_text())["name"] == "human_services_data"

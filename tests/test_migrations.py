@@ -9,12 +9,13 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import func, inspect, select, text
 
 from csrn.auth.models import User, UserRole
+from csrn.directory.fulltext import include_object
 from csrn.extensions import db
 
 
 def _differences(connection) -> list:
     context = MigrationContext.configure(
-        connection, opts={"compare_type": True, "compare_server_default": False}
+        connection, opts={"compare_type": True, "compare_server_default": False, "include_object": include_object}
     )
     return compare_metadata(context, db.metadata)
 

@@ -213,6 +213,64 @@ def _location(world: World) -> int:
                               city="Alder", visibility="members", created_at=NOW, updated_at=NOW))
 
 
+def _public_location(world: World) -> int:
+    """A public front door of the owner agency (what the HSDS API shows)."""
+    from csrn.directory.models import Location
+
+    return world.add(Location(agency_id=world.owner_agency_id, name="Sweep front door", address_1="3 Sweep Street",
+                              city="Alder", visibility="public", created_at=NOW, updated_at=NOW))
+
+
+def _hsds_id(kind: str) -> Callable[[World], str]:
+    """The HSDS id of the owner agency's object of this kind, as the API names it."""
+
+    def make(world: World) -> str:
+        from csrn.directory.models import Location, Service, ServiceType
+        from csrn.hsds import export
+
+        service_id, location_id = world.value("service_id", _service), world.value("public_location", _public_location)
+        with world.app.app_context():
+            service, location = db.session.get(Service, service_id), db.session.get(Location, location_id)
+            ids = {"service": service.uuid, "organization": service.agency.uuid,
+                   "service_at_location": export.service_at_location_id(service.uuid, location.uuid),
+                   "taxonomy": export.derived_id("taxonomy", "csrn-service-types"),
+                   "taxonomy_term": db.session.get(ServiceType, service.service_type_id).uuid}
+            db.session.remove()
+        return ids[kind]
+
+    return make
+
+
+def _api_token_id(world: World) -> int:
+    """An HSDS API token (an outside system's, issued from the command line)."""
+    from csrn.hsds.access import issue_token
+
+    with world.app.app_context():
+        _, token = issue_token(None, "Sweep 211", utcnow())
+        token_id = token.id
+        db.session.remove()
+    return token_id
+
+
+def api_headers(world: World) -> dict:
+    """The header an outside system sends to read the HSDS API (its endpoints answer 401 to anyone without it)."""
+
+    def make(world: World) -> str:
+        from csrn.hsds.access import issue_token
+
+        with world.app.app_context():
+            raw, _ = issue_token(None, "Sweep reader", utcnow())
+            db.session.remove()
+        return raw
+
+    return {"Authorization": f"Bearer {world.value('api_bearer', make)}"}
+
+
+def needs_api_token(rule: Rule) -> bool:
+    """Whether the rule is an HSDS API endpoint that reads the directory (with a bearer token, not a login)."""
+    return rule.endpoint.startswith("hsds_api.") and rule.endpoint not in ("hsds_api.openapi", "hsds_api.schema")
+
+
 def _holiday(world: World) -> int:
     from csrn.schedules.models import Holiday
 
@@ -520,6 +578,13 @@ ID_FILLERS: dict[str | tuple[str, str], Callable[[World], object]] = {
     "prospect_id": _prospect,
     "purpose": lambda world: "oncall-mine",
     ("oncall.feed", "token"): _feed_token,
+    ("api_tokens.revoke", "token_id"): _api_token_id,
+    ("hsds_api.service", "hsds_id"): _hsds_id("service"),
+    ("hsds_api.organization", "hsds_id"): _hsds_id("organization"),
+    ("hsds_api.service_at_location", "hsds_id"): _hsds_id("service_at_location"),
+    ("hsds_api.taxonomy", "hsds_id"): _hsds_id("taxonomy"),
+    ("hsds_api.taxonomy_term", "hsds_id"): _hsds_id("taxonomy_term"),
+    ("hsds_api.schema", "name"): lambda world: "compiled/service.json",
 }
 
 SHARED = "shared"  # shown to every logged-in user (agency profiles, courses, services, published protocols)
@@ -615,6 +680,7 @@ SCOPES: dict[str, str] = {
     "gaps.unlink_prospect": ROLE_GATED,
     "oncall.make_feed": SHARED,  # one's own feed: every user makes and stops their own
     "oncall.revoke_feed": SHARED,
+    "api_tokens.revoke": ROLE_GATED,  # the HSDS API's tokens are the administrators' to revoke
 }
 KINDS = {SHARED, AGENCY_SCOPED, ROLE_GATED}
 
@@ -1009,6 +1075,10 @@ def test_the_allow_list_names_real_endpoints_that_answer_anonymously(app, world)
     for rule in sweep_rules(app):
         if is_public(rule) and "GET" in rule.methods:
             response = client.get(rule_url(rule, world))
+            if needs_api_token(rule):  # no login page: 401 and a bearer challenge, then 200 with a token
+                assert response.status_code == 401 and response.headers["WWW-Authenticate"].startswith("Bearer"), (
+                    f"public {rule.endpoint} answered {response.status_code} to a visitor without a token")
+                response = client.get(rule_url(rule, world), headers=api_headers(world))
             # 302 only for the second-factor step, which sends a visitor without a pending login back
             assert response.status_code == 200 or (response.status_code == 302 and rule.endpoint.startswith("auth.")), (
                 f"public {rule.endpoint} answered {response.status_code} to an anonymous visitor"
@@ -1108,7 +1178,8 @@ def test_every_id_rule_points_at_a_real_object(app, world):
     entitled = {who: world.browser(who) for who in ("owner", "chair", "admin")}
     problems = []
     for rule, url in targets:
-        answers = {who: browser.get(url).status_code for who, browser in entitled.items()}
+        headers = api_headers(world) if needs_api_token(rule) else {}
+        answers = {who: browser.get(url, headers=headers).status_code for who, browser in entitled.items()}
         if 200 not in answers.values():
             problems.append(f"GET {url} ({rule.endpoint}): {answers}; fix its entry in ID_FILLERS")
     assert not problems, "no entitled user gets 200:" + report(problems)

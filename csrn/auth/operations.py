@@ -146,10 +146,13 @@ def load_user_from_session_id(session_id: str) -> User | None:
         user_id, version = (int(part) for part in session_id.split(":", 1))
     except ValueError:
         return None
-    user = db.session.scalar(select(User).where(User.id == user_id))
-    if user is None or not user.active or user.session_version != version:
+    found = sessions.user_and_session(user_id)
+    if found is None:
         return None
-    if sessions.current(user, utcnow()) is None:
+    user, row = found
+    if not user.active or user.session_version != version:
+        return None
+    if sessions.current(user, utcnow(), row) is None:
         return None
     return user
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime, timedelta
-from functools import wraps
+from functools import cache, wraps
 
 from flask import g, redirect, request, session, url_for
 from flask_login import login_required
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import joinedload
 
 from csrn.auth.models import User, UserSession
 from csrn.clock import utcnow
@@ -54,12 +55,34 @@ def expired(row: UserSession, now: datetime) -> bool:
     )
 
 
-def current(user: User, now: datetime) -> UserSession | None:
-    """The live session record of this request for the user, touched unless a background request."""
+def user_and_session(user_id: int) -> tuple[User, UserSession] | None:
+    """The user and this request's session record of theirs, in one query (with their roles and agency): what
+    every logged-in request asks first. None when the cookie has no session id or it is not this user's."""
     sid = session.get("sid")
     if not sid:
         return None
-    row = db.session.scalar(select(UserSession).where(UserSession.sid_hash == _hash(sid)))
+    found = db.session.execute(_user_and_session_query(), {"user_id": user_id, "sid_hash": _hash(sid)}).unique().first()
+    return (found[0], found[1]) if found is not None else None
+
+
+@cache
+def _user_and_session_query():
+    # Built once per process: every logged-in request runs it, and building and keying a statement costs more than
+    # SQLite takes to answer it.
+    return (select(User, UserSession)
+            .join(UserSession, UserSession.user_id == User.id)
+            .where(User.id == bindparam("user_id"), UserSession.sid_hash == bindparam("sid_hash"))
+            .options(joinedload(User.role_rows)))
+
+
+def current(user: User, now: datetime, row: UserSession | None = None) -> UserSession | None:
+    """The live session record of this request for the user, touched unless a background request (at most once a
+    minute: a write per request would serialise every page on SQLite). `row`: the record already read."""
+    if row is None:
+        sid = session.get("sid")
+        if not sid:
+            return None
+        row = db.session.scalar(select(UserSession).where(UserSession.sid_hash == _hash(sid)))
     if row is None or row.user_id != user.id:
         return None
     if expired(row, now):

@@ -1,7 +1,8 @@
 """Tokens in links (SECURITY A6): 32 random bytes, stored hashed.
 
 Link tokens (invitation, reset, capacity) expire and are used once. Access tokens are long-lived bearer secrets
-for feeds (and, later, the API): one per user and purpose, valid until renewed or revoked.
+for feeds (one per user and purpose, valid until renewed or revoked) and for the HSDS API (one per outside system,
+by name, held by no user, valid until revoked).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
-from csrn.auth.models import AccessToken, AuthToken
+from csrn.auth.models import API_PURPOSE, AccessToken, AuthToken
 from csrn.extensions import db
 
 LIFETIMES = {"invite": timedelta(days=7), "reset": timedelta(hours=1), "capacity": timedelta(days=7)}
@@ -127,9 +128,71 @@ def find_access(purpose: str, raw: str, now: datetime) -> AccessToken | None:
         return None
     token = db.session.scalar(select(AccessToken).where(AccessToken.token_hash == hash_token(raw),
                                                         AccessToken.purpose == purpose))
-    if token is None or token.revoked_at is not None or not token.user.active:
-        return None
+    if token is None or token.revoked_at is not None or token.user is None or not token.user.active:
+        return None  # (an API token has no user: it is found by find_api only)
     if token.agency_id is not None and token.agency_id != token.user.agency_id:
         return None  # moved to another agency since: the old agency's roster is no longer theirs
     token.last_used_at = now
+    return token
+
+
+# ----- API tokens (the HSDS API): an outside system's, by name ---------------------------------------
+
+API_NAME_LENGTH = 80
+LAST_USE_STEP = timedelta(minutes=1)  # last use to the minute: not a write on every request of a busy client
+
+
+class TokenNameTaken(ValueError):
+    """A live API token already has this name."""
+
+
+def live_api_token(name: str) -> AccessToken | None:
+    """The unrevoked API token of this name, or None."""
+    return db.session.scalar(select(AccessToken).where(AccessToken.purpose == API_PURPOSE, AccessToken.name == name,
+                                                       AccessToken.revoked_at.is_(None)))
+
+
+def issue_api(name: str, created_by, now: datetime) -> str:
+    """Make an API token for the outside system called `name` (not agency-scoped: it reads the public directory
+    only); return it raw, to be shown once. A live token of the same name must be revoked first."""
+    name = name.strip()
+    if not name or len(name) > API_NAME_LENGTH:
+        raise ValueError(f"An API token needs a name of 1 to {API_NAME_LENGTH} characters.")
+    if live_api_token(name) is not None:
+        raise TokenNameTaken(f"A live API token is already called {name!r}: revoke it first, or choose another name.")
+    raw = new_raw_token()
+    db.session.add(AccessToken(purpose=API_PURPOSE, token_hash=hash_token(raw), name=name,
+                               created_by_id=getattr(created_by, "id", None), created_at=now))
+    db.session.flush()
+    return raw
+
+
+def revoke_api(name: str, now: datetime) -> bool:
+    """Revoke the live API token of this name (its holder gets 401 from now on); whether there was one."""
+    result = db.session.execute(
+        update(AccessToken)
+        .where(AccessToken.purpose == API_PURPOSE, AccessToken.name == name, AccessToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    return result.rowcount > 0
+
+
+def api_tokens() -> list[AccessToken]:
+    """Every API token, live ones first, newest first (what the admin page lists; never the token itself)."""
+    return db.session.scalars(
+        select(AccessToken).where(AccessToken.purpose == API_PURPOSE)
+        .order_by(AccessToken.revoked_at.is_not(None), AccessToken.created_at.desc(), AccessToken.id.desc())
+    ).all()
+
+
+def find_api(raw: str, now: datetime) -> AccessToken | None:
+    """The live API token for this raw value (its last use recorded, to the minute), or None."""
+    if not raw or len(raw) > 200:
+        return None
+    token = db.session.scalar(select(AccessToken).where(AccessToken.token_hash == hash_token(raw),
+                                                        AccessToken.purpose == API_PURPOSE))
+    if token is None or token.revoked_at is not None:
+        return None
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USE_STEP:
+        token.last_used_at = now
     return token

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, fields
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
+from typing import NamedTuple
 
 from flask import abort, current_app, has_request_context, request
 from sqlalchemy import exists, func, or_, select, update
@@ -14,14 +15,15 @@ from csrn.audit import operations as audit
 from csrn.auth import tokens
 from csrn.auth.models import AuthToken
 from csrn.concurrency import check_version
-from csrn.database import escape_like
 from csrn.directory import receiving
+from csrn.directory.fulltext import TextMatch, matches_nothing, text_match  # noqa: F401 - text_match for others
 from csrn.directory.models import (
     STALE_AFTER,
     CapacityConfirmation,
     GenderOption,
     Location,
     Service,
+    ServiceFacet,
     ServiceType,
 )
 from csrn.extensions import db
@@ -107,10 +109,10 @@ def search_query(filters: Filters, now: datetime):
         .join(ServiceType, ServiceType.id == Service.service_type_id)
         .where(Service.status == "active", Agency.membership_status.in_(statuses))
     )
-    if filters.q:
-        pattern = f"%{escape_like(filters.q)}%"
-        query = query.where(or_(*(column.ilike(pattern, escape="\\") for column in (
-            Agency.name, Agency.description, Service.name, Service.description, ServiceType.name))))
+    # Full text (csrn.directory.fulltext): words, stems, phrases, exclusions; joined last, over the other filters.
+    match = text_match(filters.q) if filters.q else None
+    if filters.q and match is None:
+        query = query.where(matches_nothing())  # no word in it: only punctuation or operators
     if filters.service_type:
         query = query.where(ServiceType.code == filters.service_type)
     # Who the service admits: the one rule the intake's matching applies (receiving.admits_condition).
@@ -128,7 +130,10 @@ def search_query(filters: Filters, now: datetime):
         query = query.where(Service.is_24_7.is_(True))
     if filters.certified:
         query = query.where(receiving.receivable_condition(None, now))
-    return query.order_by(ServiceType.sort_order, func.lower(Agency.name), Service.id)
+    ranking = ()
+    if match is not None:
+        query, ranking = match.ranked(query)  # name matches first, then relevance, then the usual order
+    return query.order_by(*ranking, ServiceType.sort_order, func.lower(Agency.name), Service.id)
 
 
 @dataclass
@@ -162,29 +167,200 @@ class Page:
 
 
 def search(filters: Filters, now: datetime, page: int = 1, per_page: int = 20) -> Page:
-    """Run a search and return one page of services."""
+    """Run a search and return one page of services (as `ServiceRow`s: plain rows, no ORM objects).
+
+    In a fixed number of queries whatever the page holds: the page's ids and the total in one (a window count, so the
+    filters and the text match run once), then the page's services with their agency and type (one query), facets
+    and hours (one each). With "open now", the matching services' hours are read as plain rows (one more query) and
+    each distinct set of hours is asked of the schedule engine once."""
     page = max(1, page)
     query = search_query(filters, now)
+    start = (page - 1) * per_page
     if filters.open_now:
-        holiday_days = schedule_ops.holiday_set()
-        zone = task_force_zone()
-        matching = [s for s in db.session.scalars(query).unique() if is_open(s, now, holiday_days, zone)]
-        return Page(matching[(page - 1) * per_page : page * per_page], page, per_page, len(matching))
-    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    items = db.session.scalars(query.limit(per_page).offset((page - 1) * per_page)).unique().all()
-    return Page(list(items), page, per_page, total or 0)
+        matching = _open_now_ids(query, now)
+        return Page(result_rows(matching[start : start + per_page]), page, per_page, len(matching))
+    rows = db.session.execute(
+        query.with_only_columns(Service.id, func.count().over()).limit(per_page).offset(start)).all()
+    if rows:
+        total = rows[0][1]
+    else:  # past the last page (or nothing found): the window saw no rows, so count apart
+        total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) if start else 0
+    return Page(result_rows([row[0] for row in rows]), page, per_page, total or 0)
 
 
 def all_results(filters: Filters, now: datetime, limit: int = 2000) -> list[Service]:
     """Every matching service (for print, PDF and CSV), capped."""
     query = search_query(filters, now)
     if filters.open_now:
-        holiday_days, zone = schedule_ops.holiday_set(), task_force_zone()
-        return [s for s in db.session.scalars(query).unique() if is_open(s, now, holiday_days, zone)][:limit]
+        return services_by_id(_open_now_ids(query, now)[:limit])
     return db.session.scalars(query.limit(limit)).unique().all()
 
 
+class ResultAgency(NamedTuple):
+    """What a result shows of its agency."""
+
+    id: int
+    name: str
+    phone: str
+    membership_status: str
+
+
+class ResultType(NamedTuple):
+    """What a result shows of its service type."""
+
+    id: int
+    code: str
+    name: str
+
+
+class FacetValue(NamedTuple):
+    kind: str
+    value: str
+
+
+@dataclass(slots=True, eq=False)
+class ServiceRow:
+    """A service as a page of results shows it, read as plain rows: a page of 20 built ~350 ORM objects (services,
+    agencies, facets, rules) for a few strings each. Same attribute names as `Service`, and its own methods."""
+
+    id: int
+    agency_id: int
+    service_type_id: int
+    name: str
+    description: str
+    status: str
+    cost: str
+    is_24_7: bool
+    closed_on_holidays: bool
+    open_slots: int | None
+    waitlist: int
+    capacity_confirmed_at: datetime | None
+    how_to_refer: str
+    accessibility: str
+    correction_flagged_at: datetime | None
+    correction_note: str
+    agency: ResultAgency
+    service_type: ResultType
+    facets: list[FacetValue]
+    rules: list[HoursRule]
+
+    title = Service.title
+    values = Service.values
+    is_stale = Service.is_stale
+
+
+_ROW_COLUMNS = (Service.id, Service.agency_id, Service.service_type_id, Service.name, Service.description,
+                Service.status, Service.cost, Service.is_24_7, Service.closed_on_holidays, Service.open_slots,
+                Service.waitlist, Service.capacity_confirmed_at, Service.how_to_refer, Service.accessibility,
+                Service.correction_flagged_at, Service.correction_note)
+
+
+def result_rows(ids: list[int]) -> list[ServiceRow]:
+    """The services with these ids as `ServiceRow`s, in this order: three queries (services with agency and type,
+    facets, hours), whatever the number."""
+    if not ids:
+        return []
+    found = {row.id: row for row in _service_rows(_rows_query().where(Service.id.in_(ids)))}
+    return [found[service_id] for service_id in ids if service_id in found]
+
+
+def _rows_query():
+    return (select(*_ROW_COLUMNS, Agency.name, Agency.phone, Agency.membership_status, ServiceType.code,
+                   ServiceType.name)
+            .join(Agency, Agency.id == Service.agency_id).join(ServiceType, ServiceType.id == Service.service_type_id))
+
+
+def _service_rows(query) -> list[ServiceRow]:
+    """`ServiceRow`s from a `_rows_query()`, in its order, with their facets and hours (one query each)."""
+    rows = db.session.execute(query).all()
+    if not rows:
+        return []
+    ids = [row[0] for row in rows]
+    facets: dict[int, list[FacetValue]] = {}
+    for service_id, kind, value in db.session.execute(
+            select(ServiceFacet.service_id, ServiceFacet.kind, ServiceFacet.value)
+            .where(ServiceFacet.service_id.in_(ids))):
+        facets.setdefault(service_id, []).append(FacetValue(kind, value))
+    rules: dict[int, list[HoursRule]] = {}
+    for service_id, *rule in db.session.execute(
+            select(ScheduleRule.service_id, *(getattr(ScheduleRule, name) for name in HoursRule._fields))
+            .where(ScheduleRule.service_id.in_(ids))):
+        rules.setdefault(service_id, []).append(HoursRule(*rule))
+    width = len(_ROW_COLUMNS)
+    result = []
+    for row in rows:
+        service = row[:width]
+        agency_name, phone, status, type_code, type_name = row[width:]
+        result.append(ServiceRow(
+            *service, agency=ResultAgency(service[1], agency_name, phone, status),
+            service_type=ResultType(service[2], type_code, type_name),
+            facets=facets.get(service[0], []), rules=rules.get(service[0], [])))
+    return result
+
+
+def services_by_id(ids: list[int]) -> list[Service]:
+    """The services with these ids, in this order (agency and type joined; facets and hours in one query each)."""
+    if not ids:
+        return []
+    found = {s.id: s for s in db.session.scalars(select(Service).where(Service.id.in_(ids))).unique()}
+    return [found[service_id] for service_id in ids if service_id in found]
+
+
+def _open_now_ids(query, now: datetime) -> list[int]:
+    """The ids of the query's services open at `now`, in its order: hours read as plain rows, never as objects."""
+    holiday_days, zone = schedule_ops.holiday_set(), task_force_zone()
+    services = db.session.execute(
+        query.with_only_columns(Service.id, Service.is_24_7, Service.closed_on_holidays)).all()
+    rules: dict[int, list[HoursRule]] = {}
+    for service_id, *rule in db.session.execute(
+            select(ScheduleRule.service_id, *(getattr(ScheduleRule, name) for name in HoursRule._fields))
+            .where(ScheduleRule.service_id.in_(query.with_only_columns(Service.id).order_by(None)))):
+        rules.setdefault(service_id, []).append(HoursRule(*rule))
+    return [service_id for service_id, always, on_holidays in services
+            if _answer("open", hours_key(rules.get(service_id, ()), always, on_holidays), now, holiday_days, zone)]
+
+
 # ----- schedules of services -----------------------------------------------------------------
+
+class HoursRule(NamedTuple):
+    """A stored schedule rule as a plain row (the attributes `schedule_from_rules` reads)."""
+
+    kind: str
+    weekday: int | None
+    opens: time | None
+    closes: time | None
+    start_date: date | None
+    end_date: date | None
+
+
+def hours_key(rules, is_24_7: bool, closed_on_holidays: bool) -> tuple:
+    """What a service's hours are, as a hashable value: services with the same hours share their answers."""
+    plain = sorted((HoursRule(*(getattr(r, name) for name in HoursRule._fields)) for r in rules), key=repr)
+    return bool(is_24_7), bool(closed_on_holidays), tuple(plain)
+
+
+def _answer(question: str, key: tuple, now: datetime, holiday_days, zone):
+    """The schedule engine's answer for one set of hours, asked once per request per set of hours and `now`
+    (a page of results or an agency's services often repeat the same office hours)."""
+    holiday_days = frozenset(holiday_days)
+    if not has_request_context():
+        return _ask(question, key, now, holiday_days, zone)
+    memo = request.__dict__.setdefault("_csrn_hours_answers", {})
+    full = (question, key, now, holiday_days, str(zone))
+    if full not in memo:
+        memo[full] = _ask(question, key, now, holiday_days, zone)
+    return memo[full]
+
+
+def _ask(question: str, key: tuple, now: datetime, holiday_days, zone):
+    always, on_holidays, rules = key
+    schedule = schedule_ops.schedule_from_rules(rules, always, on_holidays, holiday_days)
+    if question == "open":
+        return engine.is_open(schedule, now, zone)
+    if question == "describe":
+        return engine.describe(schedule)
+    return _opening_status(schedule, always, now, zone)
+
 
 def schedule_of(service: Service, holiday_days: set) -> engine.Schedule:
     """The engine's view of a service's hours."""
@@ -193,13 +369,24 @@ def schedule_of(service: Service, holiday_days: set) -> engine.Schedule:
 
 def is_open(service: Service, now: datetime, holiday_days: set, zone) -> bool:
     """Whether the service is open at `now`."""
-    return engine.is_open(schedule_of(service, holiday_days), now, zone)
+    key = hours_key(service.rules, service.is_24_7, service.closed_on_holidays)
+    return _answer("open", key, now, holiday_days, zone)
+
+
+def hours_lines(service: Service, holiday_days: set) -> list[str]:
+    """The service's hours in words, one line a span (the engine's `describe`)."""
+    key = hours_key(service.rules, service.is_24_7, service.closed_on_holidays)
+    return _answer("describe", key, None, holiday_days, None)
 
 
 def opening_status(service: Service, now: datetime, holiday_days: set, zone) -> str:
     """ "Open now", "Open now until 17:00", "Opens Mon 09:00" or "No hours stated"."""
-    schedule = schedule_of(service, holiday_days)
-    if service.is_24_7 and not schedule.day_is_closed(now.astimezone(zone).date()):
+    key = hours_key(service.rules, service.is_24_7, service.closed_on_holidays)
+    return _answer("status", key, now, holiday_days, zone)
+
+
+def _opening_status(schedule: engine.Schedule, is_24_7: bool, now: datetime, zone) -> str:
+    if is_24_7 and not schedule.day_is_closed(now.astimezone(zone).date()):
         return "Open now · 24/7"
     if engine.is_open(schedule, now, zone):
         until = engine.closes_at(schedule, now, zone)
@@ -335,11 +522,21 @@ def confirm_agency(actor, agency: Agency, now: datetime, method: str) -> int:
 
 def services_of(agency: Agency, include_inactive: bool = False) -> list[Service]:
     """The agency's services in taxonomy order."""
+    return db.session.scalars(_services_of_query(agency, include_inactive)).unique().all()
+
+
+def service_rows_of(agency: Agency, include_inactive: bool = False) -> list[ServiceRow]:
+    """The agency's services in taxonomy order, as plain rows (what its page shows; nothing to change)."""
+    query = _rows_query().where(Service.agency_id == agency.id).order_by(ServiceType.sort_order, Service.id)
+    return _service_rows(query if include_inactive else query.where(Service.status == "active"))
+
+
+def _services_of_query(agency: Agency, include_inactive: bool):
     query = (select(Service).join(ServiceType).where(Service.agency_id == agency.id)
              .order_by(ServiceType.sort_order, Service.id))
     if not include_inactive:
         query = query.where(Service.status == "active")
-    return db.session.scalars(query).unique().all()
+    return query
 
 
 def stale_services(agency: Agency, now: datetime) -> list[Service]:

@@ -19,9 +19,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 
-from csrn.agencies.models import Agency
+from csrn.agencies.models import AGENCY_TYPES, Agency
+from csrn.agencies.operations import is_certified
+from csrn.clock import utcnow
 from csrn.dimensions import AGE_GROUPS, CITIZENSHIP, TRAFFICKING
 from csrn.directory.languages import language_name
 from csrn.directory.models import Location, Service, ServiceType
@@ -38,8 +40,36 @@ ELIGIBILITY = {"age": ("Age", AGE_GROUPS), "citizenship": ("Citizenship", CITIZE
                "trafficking": ("Type of trafficking", TRAFFICKING)}
 
 
+# What CSRN knows beyond the service type (DESIGN §4.3), as attribute rows on a taxonomy of its own: the term's code
+# says what, the attribute's `value` says which (an age group's code, a number, a date). The import reads them back.
+ATTRIBUTE_TAXONOMY = "CSRN attributes"
+ATTRIBUTE_TERMS = {
+    "csrn-age": ("eligibility", "Age group served", "An age group the service admits: minor, 18_24 or 25_plus."),
+    "csrn-gender": ("eligibility", "Gender served", "A gender the service admits (CSRN's gender list)."),
+    "csrn-citizenship": ("eligibility", "Citizenship served",
+                         "A citizenship category the service admits: us or foreign."),
+    "csrn-trafficking": ("eligibility", "Type of trafficking served",
+                         "A type of trafficking the service admits: sex or labour."),
+    "csrn-open-slots": ("capacity", "Open slots", "How many people the service can take now."),
+    "csrn-waitlist": ("capacity", "Waitlist", "How many people are waiting."),
+    "csrn-capacity-confirmed": ("capacity", "Capacity confirmed",
+                                "When the provider last confirmed its capacity (ISO 8601, UTC)."),
+    "csrn-certified": ("certification", "Certified member",
+                       "Whether the organization is a certified member of the network: true or false."),
+    "csrn-agency-type": ("agency_type", "Agency type",
+                         "The kind of organization: " + ", ".join(AGENCY_TYPES) + "."),
+}
+ELIGIBILITY_TERMS = {"age": "csrn-age", "gender": "csrn-gender", "citizenship": "csrn-citizenship",
+                     "trafficking": "csrn-trafficking"}
+
+
 def derived_id(*parts) -> str:
     return str(uuid.uuid5(NAMESPACE, "/".join(str(part) for part in parts)))
+
+
+def attribute_term_id(code: str) -> str:
+    """The HSDS id of one of CSRN's attribute terms (the same in every installation)."""
+    return derived_id("term", code)
 
 
 def package_resources() -> list[dict]:
@@ -57,9 +87,14 @@ class Package:
         self.tables.setdefault(table, []).append(row)
 
 
+def public_agency_condition():
+    """The agencies that go out (the export, the API): members and listed community resources, never a pro bono
+    volunteer's provider."""
+    return and_(Agency.membership_status.in_(EXPORTED_STATUSES), Agency.vetting_required.is_(False))
+
+
 def _agencies() -> list[Agency]:
-    return db.session.scalars(select(Agency).where(Agency.membership_status.in_(EXPORTED_STATUSES),
-                                                   Agency.vetting_required.is_(False))
+    return db.session.scalars(select(Agency).where(public_agency_condition())
                               .order_by(Agency.name, Agency.id)).all()
 
 
@@ -95,9 +130,9 @@ def _schedules(service: Service) -> Iterator[dict]:
                "closes_at": rule.closes.strftime("%H:%M")}
 
 
-def build(now: datetime) -> Package:
-    """Every row of the package, from the public directory."""
-    package = Package()
+def add_taxonomies(package: Package) -> dict[int, str]:
+    """The taxonomy and taxonomy_term rows (the API's /taxonomies and /taxonomy_terms read them from here too);
+    return the HSDS term id of each service type, by its id."""
     taxonomy_id = derived_id("taxonomy", "csrn-service-types")
     package.add("taxonomy", {"id": taxonomy_id, "name": "CSRN service types",
                              "description": "The kinds of service of the task force's referral network."})
@@ -107,54 +142,128 @@ def build(now: datetime) -> Package:
         package.add("taxonomy_term", {"id": service_type.uuid, "code": service_type.code, "name": service_type.name,
                                       "description": service_type.description or service_type.name,
                                       "taxonomy": "CSRN service types", "taxonomy_id": taxonomy_id})
+    _attribute_terms(package)
+    return terms
+
+
+def organization_rows(agency: Agency, now: datetime | None = None) -> Iterator[tuple[str, dict]]:
+    """(table, row) of an agency: its organization row, its phone, and its agency type and certification as
+    attributes (the API nests the same rows)."""
+    yield "organization", {"id": agency.uuid, "name": agency.name, "description": agency.description or agency.name,
+                           "website": agency.website or None}
+    if agency.phone:
+        yield "phone", {"id": derived_id("phone", agency.uuid), "organization_id": agency.uuid,
+                        "number": agency.phone, "type": "voice"}
+    yield "attribute", attribute_row(agency.uuid, "organization", "csrn-agency-type", agency.agency_type)
+    certified = is_certified(agency, now or utcnow())
+    yield "attribute", attribute_row(agency.uuid, "organization", "csrn-certified", "true" if certified else "false")
+
+
+def public_locations_query(agency_ids):
+    """The public locations of these agencies (never members-only or confidential ones), in order."""
+    return (select(Location).where(Location.agency_id.in_(agency_ids), Location.visibility == "public")
+            .order_by(Location.name, Location.id))
+
+
+def location_rows(location: Location, agency: Agency) -> Iterator[tuple[str, dict]]:
+    """(table, row) of a public location: its location row and its address."""
+    yield "location", {"id": location.uuid, "location_type": "physical", "organization_id": agency.uuid,
+                       "name": location.name}
+    yield "address", {"id": derived_id("address", location.uuid), "location_id": location.uuid,
+                      "address_1": location.address_1 or "", "address_2": location.address_2 or None,
+                      "city": location.city, "region": location.county or None,
+                      "state_province": location.state, "postal_code": location.postal_code,
+                      "country": "US", "address_type": "physical"}
+
+
+def service_row(service: Service) -> dict:
+    """The service row of a service (one-to-one fields)."""
+    described, minimum, maximum = _eligibility(service)
+    interpreted = service.values("interpretation")
+    return {
+        "id": service.uuid, "organization_id": service.agency.uuid, "name": service.title,
+        "description": service.description or None,
+        "status": "active" if service.status == "active" else "inactive",
+        "interpretation_services": ("Interpretation: " + ", ".join(language_name(c) for c in interpreted)
+                                    if interpreted else None),
+        "application_process": service.how_to_refer or None,
+        "eligibility_description": described or None, "minimum_age": minimum, "maximum_age": maximum,
+        "last_modified": service.updated_at.isoformat(timespec="seconds")}
+
+
+def service_detail_rows(service: Service, terms: dict[int, str]) -> Iterator[tuple[str, dict]]:
+    """(table, row) of what hangs on a service: its attributes, languages, areas and schedules."""
+    yield "attribute", {"id": derived_id("attribute", service.uuid, "type"), "link_id": service.uuid,
+                        "taxonomy_term_id": terms[service.service_type_id], "link_type": "service_type",
+                        "link_entity": "service"}
+    for kind, term in ELIGIBILITY_TERMS.items():
+        for value in service.values(kind):
+            yield "attribute", attribute_row(service.uuid, "service", term, value)
+    if service.open_slots is not None:
+        yield "attribute", attribute_row(service.uuid, "service", "csrn-open-slots", str(service.open_slots))
+    yield "attribute", attribute_row(service.uuid, "service", "csrn-waitlist", str(service.waitlist))
+    if service.capacity_confirmed_at is not None:
+        yield "attribute", attribute_row(service.uuid, "service", "csrn-capacity-confirmed",
+                                         service.capacity_confirmed_at.isoformat(timespec="seconds"))
+    for code in service.values("language"):
+        yield "language", {"id": derived_id("language", service.uuid, code), "service_id": service.uuid,
+                           "name": language_name(code), "code": code}
+    for county in service.values("county"):
+        yield "service_area", {"id": derived_id("area", service.uuid, county), "service_id": service.uuid,
+                               "name": county, "description": f"{county} County"}
+    for row in _schedules(service):
+        yield "schedule", row
+
+
+def service_at_location_id(service_uuid: str, location_uuid: str) -> str:
+    """The id of the link of a service to a location: derived from both, so the same directory exports the same."""
+    return derived_id("sal", service_uuid, location_uuid)
+
+
+def service_at_location_row(service: Service, location: Location) -> dict:
+    """The link of a service to one of its agency's public locations."""
+    return {"id": service_at_location_id(service.uuid, location.uuid), "service_id": service.uuid,
+            "location_id": location.uuid}
+
+
+def build(now: datetime) -> Package:
+    """Every row of the package, from the public directory."""
+    package = Package()
+    terms = add_taxonomies(package)
     for agency in _agencies():
-        package.add("organization", {"id": agency.uuid, "name": agency.name,
-                                     "description": agency.description or agency.name,
-                                     "website": agency.website or None})
-        if agency.phone:
-            package.add("phone", {"id": derived_id("phone", agency.uuid), "organization_id": agency.uuid,
-                                  "number": agency.phone, "type": "voice"})
-        locations = db.session.scalars(select(Location).where(Location.agency_id == agency.id,
-                                                              Location.visibility == "public")
-                                       .order_by(Location.name, Location.id)).all()
+        for table, row in organization_rows(agency, now):
+            package.add(table, row)
+        locations = db.session.scalars(public_locations_query([agency.id])).all()
         for location in locations:
-            package.add("location", {"id": location.uuid, "location_type": "physical",
-                                     "organization_id": agency.uuid, "name": location.name})
-            package.add("address", {"id": derived_id("address", location.uuid), "location_id": location.uuid,
-                                    "address_1": location.address_1 or "", "address_2": location.address_2 or None,
-                                    "city": location.city, "region": location.county or None,
-                                    "state_province": location.state, "postal_code": location.postal_code,
-                                    "country": "US", "address_type": "physical"})
+            for table, row in location_rows(location, agency):
+                package.add(table, row)
         services = db.session.scalars(select(Service).where(Service.agency_id == agency.id)
                                       .order_by(Service.id)).all()
         for service in services:
-            described, minimum, maximum = _eligibility(service)
-            interpreted = service.values("interpretation")
-            package.add("service", {
-                "id": service.uuid, "organization_id": agency.uuid, "name": service.title,
-                "description": service.description or None,
-                "status": "active" if service.status == "active" else "inactive",
-                "interpretation_services": ("Interpretation: " + ", ".join(language_name(c) for c in interpreted)
-                                            if interpreted else None),
-                "application_process": service.how_to_refer or None,
-                "eligibility_description": described or None, "minimum_age": minimum, "maximum_age": maximum,
-                "last_modified": service.updated_at.isoformat(timespec="seconds")})
-            package.add("attribute", {"id": derived_id("attribute", service.uuid, "type"), "link_id": service.uuid,
-                                      "taxonomy_term_id": terms[service.service_type_id], "link_type": "service_type",
-                                      "link_entity": "service"})
-            for code in service.values("language"):
-                package.add("language", {"id": derived_id("language", service.uuid, code),
-                                         "service_id": service.uuid, "name": language_name(code), "code": code})
-            for county in service.values("county"):
-                package.add("service_area", {"id": derived_id("area", service.uuid, county),
-                                             "service_id": service.uuid, "name": county,
-                                             "description": f"{county} County"})
-            for row in _schedules(service):
-                package.add("schedule", row)
+            package.add("service", service_row(service))
+            for table, row in service_detail_rows(service, terms):
+                package.add(table, row)
             for location in locations:
-                package.add("service_at_location", {"id": derived_id("sal", service.uuid, location.uuid),
-                                                    "service_id": service.uuid, "location_id": location.uuid})
+                package.add("service_at_location", service_at_location_row(service, location))
     return package
+
+
+def _attribute_terms(package: Package) -> None:
+    taxonomy_id = derived_id("taxonomy", "csrn-attributes")
+    package.add("taxonomy", {"id": taxonomy_id, "name": ATTRIBUTE_TAXONOMY,
+                             "description": "What CSRN records about services and organizations beyond the service "
+                                            "type: eligibility, capacity, certification and agency type."})
+    for code, (_, name, description) in ATTRIBUTE_TERMS.items():
+        package.add("taxonomy_term", {"id": attribute_term_id(code), "code": code, "name": name,
+                                      "description": description, "taxonomy": ATTRIBUTE_TAXONOMY,
+                                      "taxonomy_id": taxonomy_id})
+
+
+def attribute_row(link_id: str, entity: str, code: str, value: str) -> dict:
+    """An attribute row on one of CSRN's own terms (eligibility, capacity, certification, agency type)."""
+    return {"id": derived_id("attribute", link_id, code, value), "link_id": link_id,
+            "taxonomy_term_id": attribute_term_id(code), "link_type": ATTRIBUTE_TERMS[code][0],
+            "link_entity": entity, "value": value}
 
 
 def write(package: Package, folder: Path) -> dict[str, int]:

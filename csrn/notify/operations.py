@@ -8,9 +8,10 @@ import socket
 import uuid
 from datetime import datetime, timedelta
 from email.message import EmailMessage
+from functools import cache
 
 from flask import current_app
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 
 from csrn.extensions import db
 from csrn.notify.models import Notification, OutboxMessage
@@ -205,6 +206,12 @@ class Notices:
 
 
 def unread_count(user) -> int:
-    """How many notifications the user has not read."""
-    return db.session.scalar(select(func.count()).select_from(Notification)
-                             .where(Notification.user_id == user.id, Notification.read_at.is_(None))) or 0
+    """How many notifications the user has not read (every page's header asks)."""
+    return db.session.scalar(_unread_query(), {"user_id": user.id}) or 0
+
+
+@cache
+def _unread_query():
+    # Built once per process: building and keying a statement costs more than SQLite takes to answer this one.
+    return (select(func.count()).select_from(Notification)
+            .where(Notification.user_id == bindparam("user_id"), Notification.read_at.is_(None)))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from flask import abort
+from flask import abort, g, has_request_context
 from sqlalchemy import select
 
 from csrn.audit import operations as audit
@@ -13,9 +13,18 @@ from csrn.schedules import engine
 from csrn.schedules.models import Holiday, ScheduleRule
 
 
-def holiday_set() -> set[date]:
-    """The task force's holidays."""
-    return set(db.session.scalars(select(Holiday.day)))
+def holiday_set() -> frozenset[date]:
+    """The task force's holidays (read once per request: a page asks for them once per service it shows)."""
+    if not has_request_context():
+        return frozenset(db.session.scalars(select(Holiday.day)))
+    if "csrn_holidays" not in g:
+        g.csrn_holidays = frozenset(db.session.scalars(select(Holiday.day)))
+    return g.csrn_holidays
+
+
+def _forget_holidays() -> None:
+    if has_request_context():
+        g.pop("csrn_holidays", None)
 
 
 def holidays() -> list[Holiday]:
@@ -30,6 +39,7 @@ def add_holiday(actor, day: date, name: str, now: datetime) -> Holiday:
     holiday = Holiday(day=day, name=name.strip())
     db.session.add(holiday)
     db.session.flush()
+    _forget_holidays()
     audit.record(actor, "schedules.holiday_added", holiday, fields=["day", "name"], now=now)
     db.session.commit()
     return holiday
@@ -48,6 +58,7 @@ def remove_holiday(actor, holiday: Holiday, now: datetime) -> None:
     audit.record(actor, "schedules.holiday_removed", holiday, fields=["day"], now=now)
     db.session.delete(holiday)
     db.session.commit()
+    _forget_holidays()
 
 
 def schedule_from_rules(rules: list[ScheduleRule], always: bool, closed_on_holidays: bool,

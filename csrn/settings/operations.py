@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from flask import g, has_request_context
@@ -17,15 +18,19 @@ def get_settings() -> TaskForceSettings:
     """Return the settings row (read once per request), or unsaved defaults when none has been written yet."""
     cached = g.get("csrn_settings") if has_request_context() else None
     if cached is not None:
-        return cached
+        return cached if cached.version else _defaults()  # the defaults fresh each time: nobody shares them
     settings = _load_settings()
-    if has_request_context() and settings.version:  # a stored row, never the unsaved defaults
+    if has_request_context():  # a stored row, or that there is none (its defaults are cheap; the query is not)
         g.csrn_settings = settings
     return settings
 
 
 def _load_settings() -> TaskForceSettings:
-    return db.session.get(TaskForceSettings, 1) or TaskForceSettings(
+    return db.session.get(TaskForceSettings, 1) or _defaults()
+
+
+def _defaults() -> TaskForceSettings:
+    return TaskForceSettings(
         id=1,
         name="Anti-Trafficking Task Force",
         timezone="UTC",
@@ -41,7 +46,13 @@ def _load_settings() -> TaskForceSettings:
 
 def task_force_zone() -> ZoneInfo:
     """The task force's time zone."""
-    return ZoneInfo(get_settings().timezone)
+    return _zone(get_settings().timezone)
+
+
+@lru_cache(maxsize=16)
+def _zone(name: str) -> ZoneInfo:
+    # ZoneInfo keeps its own cache, but a page asks a dozen times; this is a dict lookup.
+    return ZoneInfo(name)
 
 
 def update_settings(actor, values: dict, seen_version: int | None, now: datetime) -> TaskForceSettings:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from markupsafe import Markup, escape
 from wtforms import (
     BooleanField,
     DateField,
@@ -60,6 +61,44 @@ class MatchForm(BaseForm):
     backups = Checkboxes("Backups, in this order if the first does not answer", coerce=int, choices=[])
 
 
+def agency_boxes(field, **kwargs) -> Markup:
+    """The widget of `AgencyCheckboxes`: each agency's box inside its label, as the step always had them (ids
+    `<field id>-<n>`), written in one pass: WTForms' field and widget per option, or a Jinja loop, were most of the
+    consent step's time at 1,600 agencies."""
+    ticked, box, name = field.ticked(), escape(field.id), escape(field.name)
+    # Every value written into the markup is escaped here: the names are the agencies' own text.
+    return Markup("".join(  # noqa: S704
+        f'<label for="{box}-{n}" class="choice"><input{" checked" if value in ticked else ""} id="{box}-{n}" '
+        f'name="{name}" type="checkbox" value="{escape(value)}"> {escape(label)}</label>'
+        for n, (value, label) in enumerate(field.choices)))
+
+
+class AgencyCheckboxes(Checkboxes):
+    """Checkboxes over every member agency: `choices` are (id, name) rows, checked against a set on submission."""
+
+    widget = staticmethod(agency_boxes)
+
+    def ticked(self) -> set:
+        """The ids ticked."""
+        return set(self.data or ())
+
+    def ticked_names(self) -> list[str]:
+        """The names of the agencies ticked, in the list's order."""
+        ticked = self.ticked()
+        return [label for value, label in self.choices if value in ticked] if ticked else []
+
+    def pre_validate(self, form):
+        """Refuse an id that is not among the choices, with WTForms' own message."""
+        if self.process_errors or not self.data:
+            return
+        acceptable = {row[0] for row in self.choices}
+        unacceptable = [str(value) for value in set(self.data) if value not in acceptable]
+        if unacceptable:
+            message = self.ngettext("'%(value)s' is not a valid choice for this field.",
+                                    "'%(value)s' are not valid choices for this field.", len(unacceptable))
+            raise ValidationError(message % dict(value="', '".join(unacceptable)))
+
+
 class ConsentForm(BaseForm):
     """Step 5: consent and the safe-contact plan. Consent is never a condition of service."""
 
@@ -70,7 +109,7 @@ class ConsentForm(BaseForm):
     consent_with = Checkboxes("With whom", choices=[
         ("receiver", "The chosen receiver"), ("backups", "Its backups"),
         ("onward", "Onward providers the case manager will choose"), ("chairs", "The committee chairs")])
-    consent_agencies = Checkboxes("Also these named agencies", coerce=int, choices=[])
+    consent_agencies = AgencyCheckboxes("Also these named agencies", coerce=int, choices=[])
     consent_categories = Checkboxes("Which information", choices=list(CONSENT_CATEGORIES.items()))
     consent_date = DateField("Date consent was given", validators=[Optional()])
     consent_expires = DateField("Consent expires on", description="Leave empty if no end date was agreed.",

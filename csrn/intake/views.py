@@ -7,7 +7,6 @@ from datetime import date
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from csrn.agencies.models import Agency
 from csrn.clock import utcnow
 from csrn.dimensions import AGE_GROUPS, CITIZENSHIP, CONSIDERATIONS, TRAFFICKING, URGENCIES
 from csrn.directory import operations as directory_ops
@@ -68,9 +67,7 @@ def _form_for(step: int, answers: dict, now):
             form.receiver.data = matches[0].candidate.agency_id  # the top candidate is preselected
         context.update(matches=matches, unmet=ops.unmet_needs(answers, now), pathways=ops.fitting_pathways(answers))
     elif step == 5:
-        agencies = db.session.scalars(db.select(Agency).where(Agency.membership_status == "member")
-                                      .order_by(Agency.name)).all()
-        form.consent_agencies.choices = [(a.id, a.name) for a in agencies]
+        form.consent_agencies.choices = ops.nameable_agencies()
     return form, context
 
 

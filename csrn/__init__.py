@@ -171,6 +171,8 @@ def _register_error_pages(app: Flask) -> None:
     def http_error(error):
         if error.code is None or error.code < 400:
             return error
+        if request.path.startswith("/api/"):  # a machine's request (no route, wrong method): JSON, not a page
+            return {"status": error.code, "error": error.name}, error.code
         return render_error(error.code)
 
     @app.errorhandler(OperationalError)

@@ -354,6 +354,17 @@ def test_unknown_ids_answer_404_json(app, directory, token):
             assert response.mimetype == "application/json" and response.get_json()["status"] == 404
 
 
+def test_no_such_path_or_method_answers_json(app, token):
+    """A path under the API that matches no route, or a method it does not take: JSON too, never the HTML page."""
+    client = app.test_client()
+    for method, path in (("get", "/api/hsds/nothing"), ("get", "/api/hsds/services/x/y"), ("post", "/api/hsds/services"),
+                         ("delete", "/api/hsds/organizations")):
+        response = getattr(client, method)(path, headers=bearer(token))
+        assert response.status_code in (404, 405), (method, path)
+        assert response.mimetype == "application/json", (method, path)
+        assert response.get_json()["status"] == response.status_code
+
+
 @pytest.mark.parametrize("query", [
     {"page": "abc"}, {"page": "0"}, {"page": "-1"}, {"page": "1.5"}, {"page": "99999999999"}, {"per_page": "0"},
     {"per_page": str(MAX_PER_PAGE + 1)}, {"per_page": "ten"}, {"organization_id": "not-a-uuid"},

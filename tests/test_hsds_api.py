@@ -357,8 +357,8 @@ def test_unknown_ids_answer_404_json(app, directory, token):
 def test_no_such_path_or_method_answers_json(app, token):
     """A path under the API that matches no route, or a method it does not take: JSON too, never the HTML page."""
     client = app.test_client()
-    for method, path in (("get", "/api/hsds/nothing"), ("get", "/api/hsds/services/x/y"), ("post", "/api/hsds/services"),
-                         ("delete", "/api/hsds/organizations")):
+    for method, path in (("get", "/api/hsds/nothing"), ("get", "/api/hsds/services/x/y"),
+                         ("post", "/api/hsds/services"), ("delete", "/api/hsds/organizations")):
         response = getattr(client, method)(path, headers=bearer(token))
         assert response.status_code in (404, 405), (method, path)
         assert response.mimetype == "application/json", (method, path)

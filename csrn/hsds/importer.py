@@ -13,8 +13,13 @@ The rules:
   membership workflow, which a re-import never touches. A new location is `public`; a re-import never changes a
   location's visibility.
 - A field is overwritten by a re-import only while its current value is still the one the last import wrote
-  (`ImportedObject` keeps a keyed hash of it): a field edited in CSRN since, and every field of an object CSRN made
-  itself, is kept; an object deleted in CSRN since it was imported is not brought back.
+  (`ImportedObject` keeps a keyed hash of it): a field edited in CSRN since is kept; an object CSRN made itself is
+  never compared nor changed (nor remembered: stating its current values once must not let the next package change
+  them); an object deleted in CSRN since it was imported is not brought back.
+- A package files new locations and services under, updates, or moves things to only the agencies an import created
+  that are still `listed`. Agency ids are public (every export has them): a package naming a member's id, or an
+  agency made in CSRN, adds nothing to it (a public location at a member's address, a service in a member's name)
+  and changes nothing of it (its type decides what its users may see) — each is a warning, not imported.
 - A service's type: the first of its attributes whose term is a CSRN service type — by the term's id (as CSRN's
   export writes it), then its code, then its name. A service that matches no term is filed under
   "Not yet classified (imported)" (code `unclassified`, an inactive term: never offered as an intake need, so the
@@ -85,6 +90,9 @@ ISO_639_2 = {
 LANGUAGE_BY_NAME = {name.lower(): code for code, name in LANGUAGES.items()}
 NAME_PATTERN = re.compile(r"\b(" + "|".join(sorted((re.escape(name) for name in LANGUAGE_BY_NAME),
                                                    key=len, reverse=True)) + r")\b", re.IGNORECASE)
+SMALL_COUNT = re.compile(r"[0-9]{1,5}")
+MAX_COUNT = 10_000  # open slots and people waiting, as the forms allow
+TEXT_LIMITS = {"description": 5000, "application_process": 2000}
 ONE_LINE_LIMITS = {"name": 200, "website": 500, "phone": 40, "city": 100, "state": 60, "postal_code": 20,
                    "county": 100}
 
@@ -116,18 +124,19 @@ class ImportReport:
 
     def lines(self) -> list[str]:
         """The report as lines of text (the CLI prints them)."""
-        lines = [f"HSDS import of {self.package}:"]
+        # Warnings quote the package (member names, cells) and are printed to a terminal: one line, no escapes.
+        lines = [f"HSDS import of {one_line(self.package)}:"]
         for name, table in self.tables.items():
             if name in TRACKED_TABLES:
                 lines.append(f"  {name}: {table.read} read, {table.created} created, {table.updated} updated, "
                              f"{table.unchanged} unchanged, {table.kept} kept as edited in CSRN")
             elif table.read:
                 lines.append(f"  {name}: {table.read} read ({table.note})")
-        lines += [f"  kept: {line}" for line in self.kept_fields[:50]]
+        lines += [f"  kept: {one_line(line)}" for line in self.kept_fields[:50]]
         if len(self.kept_fields) > 50:
             lines.append(f"  ... and {len(self.kept_fields) - 50} more fields kept")
         lines.append(f"  {len(self.warnings)} warning(s)")
-        lines += [f"  warning: {line}" for line in self.warnings]
+        lines += [f"  warning: {one_line(line)}" for line in self.warnings]
         return lines
 
     @property
@@ -171,7 +180,13 @@ def _text(value, name: str, where: str, warnings: list[str]) -> str:
     cleaned = "".join(c for c in text if c in "\n\t" or c.isprintable() or c == " ")
     if cleaned != text:
         warnings.append(f"{where}, field {name}: control characters removed")
-    return cleaned.strip()
+    cleaned = cleaned.strip()
+    limit = TEXT_LIMITS.get(name)
+    if limit and len(cleaned) > limit:
+        # The forms' limits (SECURITY V3): longer, the entry could not be saved again once edited in CSRN.
+        warnings.append(f"{where}, field {name}: cut to {limit} characters")
+        cleaned = cleaned[:limit].rstrip()
+    return cleaned
 
 
 def _web_address(value, where: str, warnings: list[str]) -> str:
@@ -461,15 +476,19 @@ class _Mapper:
 
     def number(self, service_id: str, code: str, default):
         for value in self.csrn_values(service_id, code):
-            if value.isdigit():
+            # ASCII digits within the forms' range: isdigit() is also true of "²" (which int() refuses), of other
+            # scripts' digits, and of 5,000 nines (int() refuses those too; 20 digits overflow the column).
+            if SMALL_COUNT.fullmatch(value) and int(value) <= MAX_COUNT:
                 return int(value)
+            self.warnings.append(f"service {service_id}: {code} {value[:40]!r} is not a whole number from 0 to "
+                                 f"{MAX_COUNT}: not imported")
         return default
 
     def confirmed(self, service_id: str) -> str | None:
         for value in self.csrn_values(service_id, "csrn-capacity-confirmed"):
             try:
                 return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC).isoformat()
-            except ValueError:
+            except (ValueError, OverflowError):  # 9999-12-31T23:59-01:00 is past the last date in UTC
                 continue
         return None
 
@@ -531,9 +550,13 @@ class _Writer:
         self.type_codes = {t.id: t.code for t in self.types.values()}
         self.agency_uuid: dict[int, str] = {}
         self.agency_id: dict[str, int] = {}
+        # The agencies a package may file new locations and services under (or move them to): those an import
+        # created that are still listed. Never a member's, nor one made in CSRN: their ids are public (every export
+        # has them), and a package must not publish a location, nor file a service, under a member's name.
+        self.adoptable: set[str] = set()
         self.created: dict[str, list] = {kind: [] for kind in TRACKED_TABLES}
         self.created_ids: dict[str, list[int]] = {kind: [] for kind in TRACKED_TABLES}
-        self.updated: dict[str, list] = {kind: [] for kind in TRACKED_TABLES}
+        self.updated: dict[str, list[tuple]] = {kind: [] for kind in TRACKED_TABLES}  # (object, fields written)
 
     def _load(self, kind: str, uuids: list[str]) -> tuple[dict, dict]:
         model = self.MODELS[kind]
@@ -557,6 +580,17 @@ class _Writer:
             for agency_id, agency_uuid in db.session.execute(
                     select(Agency.id, Agency.uuid).where(Agency.uuid.in_(missing[start:start + 500]))):
                 self.agency_id[agency_uuid], self.agency_uuid[agency_id] = agency_id, agency_uuid
+        self.learn_adoptable(uuids)
+
+    def learn_adoptable(self, uuids: set[str]) -> None:
+        """Which of these agencies an import created and are still listed (`adoptable`)."""
+        wanted = sorted(uuids)
+        for start in range(0, len(wanted), 500):
+            imported = select(ImportedObject.id).where(ImportedObject.object_type == "organization",
+                                                       ImportedObject.object_uuid == Agency.uuid).exists()
+            self.adoptable |= set(db.session.scalars(
+                select(Agency.uuid).where(Agency.uuid.in_(wanted[start:start + 500]),
+                                          Agency.membership_status == "listed", imported)))
 
     # current values and setters
     def current(self, kind: str, obj, name: str):
@@ -618,6 +652,8 @@ class _Writer:
             for agency_id, agency_uuid in db.session.execute(select(Agency.id, Agency.uuid)
                                                              .where(Agency.id.in_(sorted(owners)))):
                 self.agency_id[agency_uuid], self.agency_uuid[agency_id] = agency_id, agency_uuid
+            self.learn_adoptable({self.agency_uuid[o.agency_id] for o in objects.values()
+                                  if o.agency_id in self.agency_uuid})
         new_records, changed_records, new_services = [], [], []
         for plan in planned:
             obj = objects.get(plan.uuid)
@@ -631,6 +667,28 @@ class _Writer:
                 table.kept += 1
                 self.report.kept_fields.append(f"{kind} {plan.uuid} ({plan.where}): deleted in CSRN since the last "
                                                "import: not re-created")
+                self.progress(1)
+                continue
+            if obj is None and owner is not None and owner not in self.adoptable:
+                table.skipped += 1
+                self.report.warnings.append(f"{plan.where}: its organization {owner} is a member of the task force "
+                                            "or was made in CSRN: a package adds nothing to it: not imported")
+                self.progress(1)
+                continue
+            if obj is not None and plan.uuid not in records:
+                # Made in CSRN, never by an import: a package changes none of its fields (nor learns which differ).
+                table.kept += 1
+                self.report.kept_fields.append(f"{kind} {plan.uuid} ({plan.where}): made in CSRN, not by an "
+                                               "import: left as it is")
+                self.progress(1)
+                continue
+            if obj is not None and (obj.membership_status != "listed" if kind == "organization"
+                                    else self.agency_uuid.get(obj.agency_id) not in self.adoptable):
+                # Imported, but its agency has moved on through the membership workflow: the agency keeps its own
+                # entries (its type decides what its users may see; its locations may hide an address).
+                table.kept += 1
+                self.report.kept_fields.append(f"{kind} {plan.uuid} ({plan.where}): its agency is no longer a "
+                                               "listed resource: changed in CSRN only")
                 self.progress(1)
                 continue
             if obj is None and kind == "service":
@@ -659,6 +717,10 @@ class _Writer:
                 if incoming == now_value:
                     if last not in keyed_hashes(HASH_PURPOSE, self._message(kind, plan.uuid, name, incoming)):
                         hashes[name] = self._hash(kind, plan.uuid, name, incoming)
+                elif name == "organization" and value not in self.adoptable:
+                    self.report.warnings.append(f"{plan.where}: its organization {value} is a member of the task "
+                                                "force or was made in CSRN: not moved there")
+                    kept.append(name)
                 elif last is not None and last in keyed_hashes(
                         HASH_PURPOSE, self._message(kind, plan.uuid, name, now_value)):
                     if isinstance(obj, _ServiceSnapshot):
@@ -678,7 +740,7 @@ class _Writer:
             if changed:
                 obj.updated_at = self.now
                 table.updated += 1
-                self.updated[kind].append(obj)
+                self.updated[kind].append((obj, tuple(changed)))
             elif not kept:
                 table.unchanged += 1
             if kept:
@@ -816,8 +878,12 @@ def _import_checked(actor, checked: Checked, now: datetime, progress) -> ImportR
             audit.record_many(f"hsds.{object_type}_imported", object_type,
                               [o.id for o in writer.created[kind]] + writer.created_ids[kind], fields=["created"],
                               now=now)
-            audit.record_many(f"hsds.{object_type}_imported", object_type, [o.id for o in writer.updated[kind]],
-                              fields=["updated"], now=now)
+            by_fields: dict[tuple, list[int]] = {}
+            for obj, changed in writer.updated[kind]:  # which fields each update wrote (names, never values)
+                by_fields.setdefault(changed, []).append(obj.id)
+            for changed, ids in sorted(by_fields.items()):
+                audit.record_many(f"hsds.{object_type}_imported", object_type, ids, fields=["updated", *changed],
+                                  now=now)
         audit.record(actor, "hsds.imported", object_type="directory",
                      fields=[f"{name}:{t.created}+{t.updated}" for name, t in report.tables.items()
                              if name in TRACKED_TABLES], now=now)

@@ -19,12 +19,14 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from csrn.hsds.json_package import read_json
-from csrn.hsds.rows import PackageRefused, Row, Source
+from csrn.hsds.rows import MAX_ROWS, PackageRefused, Row, Source
 from csrn.hsds.spec_fields import tables_by_path
 
 __all__ = ["PackageRefused", "Row", "Source", "read_bytes", "read_path"]
 
 MAX_MEMBERS = 200
+MAX_JSON_CONTAINERS = 4 * MAX_ROWS
+MAX_CENTRAL_DIRECTORY = 1024 * 1024  # bytes: 200 members with names of up to a few kB each
 BAD_TEXT = re.compile("[\x00\udc80-\udcff]")  # a NUL, or a byte that was not UTF-8 (escaped by the decoder)
 
 
@@ -59,12 +61,19 @@ def _decode_json(name: str, data: bytes):
         raise PackageRefused([f"{name} line {line}: invalid UTF-8"]) from None
     if "\x00" in text:
         raise PackageRefused([f"{name} line {text[: text.index(chr(0))].count(chr(10)) + 1}: a NUL byte"])
+    # Every object and list costs memory as it is parsed (50 MB of "{}," is 17 million dicts, gigabytes):
+    # brackets are an upper bound of how many there are (a bracket inside a string counts too).
+    if data.count(b"{") + data.count(b"[") > MAX_JSON_CONTAINERS:
+        raise PackageRefused([f"{name}: more than {MAX_JSON_CONTAINERS} objects and lists, more than a package "
+                              "may hold"])
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise PackageRefused([f"{name} line {exc.lineno}: not valid JSON ({exc.msg})"]) from None
     except RecursionError:
         raise PackageRefused([f"{name}: nested too deeply"]) from None
+    except ValueError:  # an integer of more digits than Python converts (sys.get_int_max_str_digits)
+        raise PackageRefused([f"{name}: a number too long to read"]) from None
 
 
 # ----- CSV packages ------------------------------------------------------------------------------------------------
@@ -97,7 +106,19 @@ def _unsafe_member(info: zipfile.ZipInfo) -> str | None:
     return None
 
 
+def _central_directory_size(data: bytes) -> int:
+    """The size the .zip's end record gives its central directory (found as zipfile finds it), or 0 without one."""
+    end = data.rfind(b"PK\x05\x06", max(0, len(data) - 22 - 65535))
+    if end == -1 or len(data) < end + 22:
+        return 0
+    return int.from_bytes(data[end + 12:end + 16], "little")
+
+
 def _read_zip(name: str, data: bytes, max_bytes: int) -> Source:
+    # zipfile reads the whole central directory before anyone can count its members: a .zip of hundreds of thousands
+    # of empty members (a few tens of MB) would cost seconds and hundreds of MB first. Its size is in the end record.
+    if _central_directory_size(data) > MAX_CENTRAL_DIRECTORY:
+        raise PackageRefused([f"{name}: more than the {MAX_MEMBERS} files a package may hold"])
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         members = archive.infolist()
@@ -156,7 +177,7 @@ def _read_csv_files(package: str, files: dict[str, bytes]) -> Source:
                 else:
                     source.warnings.append(f"datapackage.json: table {resource.get('name')!r} is not an HSDS "
                                            "table: not read")
-        except (UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError):
+        except (UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
             raise PackageRefused(["datapackage.json: not a readable data package description"]) from None
     else:
         source.warnings.append("no datapackage.json: the tables were read by their official file names")
@@ -184,10 +205,15 @@ def _csv_rows(file_name: str, data: bytes) -> list[Row]:
     # Decoded with surrogate escapes, so an invalid byte is found in its row and field rather than as an offset.
     text = data.decode("utf-8", errors="surrogateescape")
     suspect = BAD_TEXT.search(text) is not None  # cells are looked at one by one only when the file has a bad byte
+    reader = csv.reader(io.StringIO(text, newline=""))
+    records = []
     try:
-        records = list(csv.reader(io.StringIO(text, newline="")))
-    except csv.Error as exc:
-        raise PackageRefused([f"{file_name}: not a readable CSV file ({exc})"]) from None
+        for record in reader:  # counted as they come: a file of millions of tiny rows is refused, not held
+            records.append(record)
+            if len(records) > MAX_ROWS:
+                raise PackageRefused([f"{file_name}: more than {MAX_ROWS} rows, more than a package may hold"])
+    except csv.Error as exc:  # a field over csv.field_size_limit() (128 kB), a quote that never ends, ...
+        raise PackageRefused([f"{file_name} line {reader.line_num}: not a readable CSV file ({exc})"]) from None
     if not records:
         return []
     header = [name.strip() for name in records[0]]

@@ -21,6 +21,8 @@ from csrn.clock import utcnow
 from csrn.directory import operations as ops
 from csrn.directory.pdf import referral_list_pdf
 from csrn.extensions import db
+from csrn.hsds import export as hsds_export
+from csrn.hsds.access import issue_token
 from csrn.notify.models import OutboxMessage
 from tests.directory_factories import (
     MEMBERS_ONLY,
@@ -212,3 +214,34 @@ def test_csv_cells_that_start_a_formula_are_neutralised(app, create_agency, logi
     assert cells["public_addresses"].startswith("'=cmd")
     for value in row:
         assert not value.startswith(("=", "+", "-", "@", "\t")), value
+
+
+def test_the_hsds_export_and_every_api_answer_show_public_addresses_only(app, world, tmp_path):
+    """Issue 23: the sentinel searched for in every file of the HSDS package and in every answer of the HSDS API —
+    each list, every page of it, each object by its id, with and without a search — the front door the control."""
+    with app.app_context():
+        hsds_export.write(hsds_export.build(utcnow()), tmp_path)
+        raw, _ = issue_token(None, "Outputs sweep", utcnow())
+    files = {path.name: path.read_text(encoding="utf-8") for path in tmp_path.iterdir()}
+    for name, text in files.items():
+        assert SENTINEL not in text and MEMBERS_ONLY not in text, name
+    assert PUBLIC in files["addresses.csv"]
+
+    client, headers = app.test_client(), {"Authorization": f"Bearer {raw}"}
+    answers, seen_public = 0, False
+    for listing in ("services", "organizations", "service_at_locations", "taxonomies", "taxonomy_terms"):
+        for query in ("", "?search=harbor", "?search=hidden", f"?search={SENTINEL}", "?per_page=1&page=2"):
+            response = client.get(f"/api/hsds/{listing}{query}", headers=headers)
+            assert response.status_code == 200, (listing, query)
+            text = response.get_data(as_text=True)
+            assert SENTINEL not in text and MEMBERS_ONLY not in text, (listing, query)
+            seen_public = seen_public or PUBLIC in text
+            answers += 1
+            for item in response.get_json()["contents"]:
+                one = client.get(f"/api/hsds/{listing}/{item['id']}", headers=headers)
+                assert one.status_code == 200
+                body = one.get_data(as_text=True)
+                assert SENTINEL not in body and MEMBERS_ONLY not in body, (listing, item["id"])
+                seen_public = seen_public or PUBLIC in body
+                answers += 1
+    assert seen_public and answers > 25

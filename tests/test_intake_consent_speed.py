@@ -20,6 +20,7 @@ from tests.conftest import NOW
 from tests.directory_factories import set_settings
 from tests.referral_factories import make_provider
 from tests.test_intake_views import STEP5, answers, walk
+from tests.test_page_speed import counted, shown
 
 MANY = 300
 BOX = re.compile(r'<input[^>]*name="consent_agencies" type="checkbox" value="(\d+)"')
@@ -49,28 +50,6 @@ def add_agencies(app, count: int, membership_status: str = "member", prefix: str
         db.session.add_all(agencies)
         db.session.commit()
         return [agency.id for agency in agencies]
-
-
-@contextmanager
-def counted(app):
-    """Count the SQL statements the app sends (BEGIN, SAVEPOINT and their ends left out)."""
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        if not statement.lstrip().upper().startswith(("BEGIN", "SAVEPOINT", "RELEASE", "ROLLBACK", "COMMIT")):
-            seen.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-
-
-def shown(statements: list[str]) -> str:
-    return "\n".join(s[:100].replace("\n", " ") for s in statements)
 
 
 @contextmanager

@@ -223,6 +223,50 @@ def test_name_matches_come_first_then_relevance_then_the_usual_order(ctx):
     assert [s.id for s in found("same words")] == same[::-1]  # a tie: agency name order
 
 
+def names_first(q: str) -> dict[int, int]:
+    """name_first of each service the text matches, as the search ranks it."""
+    found_rows = fulltext.text_match(q).matches()
+    return dict(db.session.execute(select(found_rows.c.service_id, found_rows.c.name_first)).all())
+
+
+def in_the_names(q: str) -> set[int]:
+    """The services with every searched word in their own or their agency's name, asked of the index directly
+    (a MATCH limited to the name columns; on PostgreSQL the names' weight A)."""
+    terms = tokenize(q)
+    if dialect() == "postgresql":
+        return set(db.session.scalars(text(
+            "SELECT service_id FROM service_search WHERE document @@ to_tsquery('csrn_search', :q)"),
+            {"q": fulltext.tsquery_text(terms, "A", include_excluded=False)}))
+    return set(db.session.scalars(text("SELECT rowid FROM service_fts WHERE service_fts MATCH :q"),
+                                  {"q": fulltext.fts5_query(terms, "{service_name agency_name}")}))
+
+
+@pytest.mark.parametrize(("q", "first_ones", "matching"), [
+    ("counselling", {0, 2, 4}, {0, 1, 2, 3, 4}),  # both spellings, and the stem ("Counsel Shelter")
+    ("coun", {0, 2, 4}, {0, 1, 2, 3, 4}),  # a prefix
+    ("counselling -night", {2}, {1, 2, 3}),  # with a word excluded
+    ('"legal aid"', {1}, {1, 2, 3}),  # a phrase
+    ("shelter", {2, 4}, {1, 2, 3, 4}),
+    ("counselling beds", {2, 4}, {0, 2, 3, 4}),  # two words: both must be in a name
+    ("legal shelter", {2}, {1, 2, 3}),  # "Legal aid clinic" of "Quiet Agency": only one of them
+])
+def test_name_first_is_every_searched_word_in_a_name(ctx, q, first_ones, matching):
+    """name_first is 0 exactly for the services with every searched word (any spelling, the last as a prefix) in
+    their own or their agency's name, whether one word is searched (on SQLite, read off bm25 weighing the names
+    only) or several (a second MATCH limited to the names)."""
+    services = [
+        service(agency("Harbor Counseling Center"), "Walk-in", "Beds for the night."),
+        service(agency("Quiet Agency", "Counselling and a shelter."), "Legal aid clinic"),
+        service(agency("Legal Shelter Project"), "Counselling beds", "Legal aid and counseling."),
+        service(agency("North Agency", "Legal aid, shelter, counseling, beds."), "Drop-in"),
+        service(agency("Counsel Shelter"), "Night beds", "Counseling."),
+    ]
+    first = {services.index(service_id): value for service_id, value in names_first(q).items()}
+    assert set(first) == matching
+    assert {n for n, value in first.items() if value == 0} == first_ones
+    assert {services.index(service_id) for service_id in in_the_names(q)} & matching == first_ones
+
+
 # ----- kept in step -----------------------------------------------------------------------------------
 
 def index_in_step() -> bool:

@@ -246,10 +246,13 @@ class TextMatch:
         """A WHERE condition on Service (for callers that do not rank)."""
         return Service.id.in_(select(self.matches().c.service_id))
 
-    def ranked(self, query):
-        """The query (selecting from Service) limited to the matching services, and the order to put first."""
-        within = query.with_only_columns(Service.id).order_by(None).correlate(None)
+    def ranked(self, base, conditions):
+        """`base` (a select from Service joined to what `conditions` name) limited to the services matching both
+        the text and the conditions, and the order to put first. On SQLite the index ranks only the services the
+        conditions leave (`within`, one list built once), so the conditions are not asked again of the joined rows."""
+        within = base.with_only_columns(Service.id).where(*conditions).correlate(None)
         found = self.matches(within)
+        query = base if self.dialect != "postgresql" else base.where(*conditions)
         return query.join(found, found.c.service_id == Service.id), (found.c.name_first, found.c.rank)
 
 
@@ -269,12 +272,19 @@ def _sqlite_matches(terms: list[Term], within=None) -> Subquery:
         excluded = select(fts.c.rowid).where(match(_param("fts_excluded", query))).correlate(None)
         return (select(fts.c.rowid.label("service_id"), literal(1).label("name_first"), literal(0.0).label("rank"))
                 .where(fts.c.rowid.not_in(excluded), *limit).subquery("text_match"))
-    names = (select(fts.c.rowid).where(match(_param("fts_names", fts5_query(terms, "{service_name agency_name}"))))
-             .correlate(None))
     # bm25: lower is better; names weigh most, then the type, the service's description, the agency's.
     rank = func.bm25(literal_column("service_fts"), 10.0, 8.0, 4.0, 2.0, 1.0)
-    return (select(fts.c.rowid.label("service_id"),
-                   case((fts.c.rowid.in_(names), 0), else_=1).label("name_first"), rank.label("rank"))
+    if sum(not t.excluded for t in terms) == 1:
+        # One word or phrase (its spellings ORed): in the names exactly when bm25 weighing only the names is not 0
+        # (a phrase absent from every weighed column adds nothing). Asked of the matching rows only, where a second
+        # MATCH limited to the names would read the whole index's list for the word again.
+        in_names = func.bm25(literal_column("service_fts"), 1.0, 1.0, 0.0, 0.0, 0.0) < 0
+    else:
+        in_names = fts.c.rowid.in_(
+            select(fts.c.rowid).where(match(_param("fts_names", fts5_query(terms, "{service_name agency_name}"))))
+            .correlate(None))
+    return (select(fts.c.rowid.label("service_id"), case((in_names, 0), else_=1).label("name_first"),
+                   rank.label("rank"))
             .where(match(_param("fts_query", query)), *limit).subquery("text_match"))
 
 

@@ -59,12 +59,14 @@ class Service(db.Model):
         state_check("cost", tuple(COSTS)),
         CheckConstraint("open_slots IS NULL OR open_slots >= 0", name="open_slots_not_negative"),
         CheckConstraint("waitlist >= 0", name="waitlist_not_negative"),
+        # The directory's filters read a type's services, their status and agency from this index alone.
+        Index("ix_service_type_status_agency", "service_type_id", "status", "agency_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     uuid: Mapped[str] = mapped_column(UUIDString(), unique=True, default=new_uuid)
     agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id", ondelete="CASCADE"), index=True)
-    service_type_id: Mapped[int] = mapped_column(ForeignKey("service_type.id"), index=True)
+    service_type_id: Mapped[int] = mapped_column(ForeignKey("service_type.id"))
     name: Mapped[str] = mapped_column(String(200), default="")
     description: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(10), default="active", index=True)

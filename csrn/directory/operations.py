@@ -103,37 +103,40 @@ def genders() -> list[GenderOption]:
 def search_query(filters: Filters, now: datetime):
     """Active services matching the filters (open now is applied afterwards, by the schedule engine)."""
     statuses = DIRECTORY_STATUSES + (("listed",) if filters.community else ())
-    query = (
+    base = (
         select(Service)
         .join(Agency, Agency.id == Service.agency_id)
         .join(ServiceType, ServiceType.id == Service.service_type_id)
-        .where(Service.status == "active", Agency.membership_status.in_(statuses))
     )
+    conditions = [Service.status == "active", Agency.membership_status.in_(statuses)]
     # Full text (csrn.directory.fulltext): words, stems, phrases, exclusions; joined last, over the other filters.
     match = text_match(filters.q) if filters.q else None
     if filters.q and match is None:
-        query = query.where(matches_nothing())  # no word in it: only punctuation or operators
+        conditions.append(matches_nothing())  # no word in it: only punctuation or operators
     if filters.service_type:
-        query = query.where(ServiceType.code == filters.service_type)
+        conditions.append(ServiceType.code == filters.service_type)
+    # The single lookups first: SQLite asks the conditions in this order, and the counting one last asks fewer.
+    if filters.language:
+        conditions.append(receiving.speaks_condition(filters.language))
+    if filters.county:
+        conditions.append(receiving.serves_county_condition(filters.county))
     # Who the service admits: the one rule the intake's matching applies (receiving.admits_condition).
     admits = receiving.admits_condition(filters.age, filters.gender, filters.citizenship, filters.trafficking)
     if admits is not None:
-        query = query.where(admits)
-    if filters.county:
-        query = query.where(receiving.serves_county_condition(filters.county))
-    if filters.language:
-        query = query.where(receiving.speaks_condition(filters.language))
+        conditions.append(admits)
     if filters.accepting:
         # Accepting referrals: may be offered one (the one rule, as the intake's matching applies it) and has room.
-        query = query.where(receiving.receivable_condition(None, now), Service.open_slots > 0)
+        conditions += [receiving.receivable_condition(None, now), Service.open_slots > 0]
     if filters.twentyfour:
-        query = query.where(Service.is_24_7.is_(True))
+        conditions.append(Service.is_24_7.is_(True))
     if filters.certified:
-        query = query.where(receiving.receivable_condition(None, now))
-    ranking = ()
-    if match is not None:
-        query, ranking = match.ranked(query)  # name matches first, then relevance, then the usual order
-    return query.order_by(*ranking, ServiceType.sort_order, func.lower(Agency.name), Service.id)
+        conditions.append(receiving.receivable_condition(None, now))
+    order = (ServiceType.sort_order, func.lower(Agency.name), Service.id)
+    if match is None:
+        return base.where(*conditions).order_by(*order)
+    # Name matches first, then relevance, then the usual order.
+    query, ranking = match.ranked(base, conditions)
+    return query.order_by(*ranking, *order)
 
 
 @dataclass

@@ -87,13 +87,17 @@ def admits_condition(age_group: str = "unknown", gender: str = "unknown", citize
 @functools.lru_cache(maxsize=512)
 def _facets_fit(wanted: tuple[tuple[str, tuple[str, ...]], ...]):
     """SQL: the service's facets fit what is wanted (built once per combination of answers). One pass over its own
-    facets (an index range) counting, per kind, what it states and how much of it fits; not EXISTS OR NOT EXISTS per
+    facets of those kinds (an index range) counting, per kind, what it states and how much of it fits; not EXISTS OR NOT EXISTS per
     kind, which PostgreSQL answers by hashing every service's facets."""
     conditions = [fits(func.count(case((ServiceFacet.kind == kind, 1))),
                        func.count(case((and_(ServiceFacet.kind == kind, ServiceFacet.value.in_(values)), 1))),
                        len(values))
                   for kind, values in wanted]
-    return select(and_(*conditions)).where(ServiceFacet.service_id == Service.id).scalar_subquery()
+    # Only the wanted kinds' facets (an index range on service_id, kind): the counts look at nothing else.
+    kinds = [kind for kind, _ in wanted]
+    return (select(and_(*conditions))
+            .where(ServiceFacet.service_id == Service.id, ServiceFacet.kind.in_(kinds))
+            .scalar_subquery())
 
 
 def serves_county_condition(county: str):

@@ -87,8 +87,8 @@ def admits_condition(age_group: str = "unknown", gender: str = "unknown", citize
 @functools.lru_cache(maxsize=512)
 def _facets_fit(wanted: tuple[tuple[str, tuple[str, ...]], ...]):
     """SQL: the service's facets fit what is wanted (built once per combination of answers). One pass over its own
-    facets of those kinds (an index range) counting, per kind, what it states and how much of it fits; not EXISTS OR NOT EXISTS per
-    kind, which PostgreSQL answers by hashing every service's facets."""
+    facets of those kinds (an index range) counting, per kind, what it states and how much of it fits; not EXISTS
+    OR NOT EXISTS per kind, which PostgreSQL answers by hashing every service's facets."""
     conditions = [fits(func.count(case((ServiceFacet.kind == kind, 1))),
                        func.count(case((and_(ServiceFacet.kind == kind, ServiceFacet.value.in_(values)), 1))),
                        len(values))

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import calendar
 from datetime import date, datetime, timedelta
+from functools import cache
 
 from flask import abort
-from sqlalchemy import Select, and_, exists, func, or_, select, update
+from sqlalchemy import Date, Select, and_, bindparam, exists, func, or_, select, update
 
 from csrn.agencies.models import Agency, Certificate, MembershipChange, TrainingCourse
 from csrn.audit import operations as audit
@@ -131,14 +132,30 @@ def agreement_current_condition(on: date):
 
 def is_certified(agency: Agency, t: datetime) -> bool:
     """Whether the agency is certified at time t."""
-    on = local_date(t)
-    return bool(db.session.scalar(select(exists().where(Agency.id == agency.id, certified_condition(on)))))
+    return bool(db.session.scalar(_standing_query()[0], {"agency_id": agency.id, "on": local_date(t)}))
 
 
 def agreement_current(agency: Agency, t: datetime) -> bool:
     """Whether the agency's referral agreement is current at time t."""
-    on = local_date(t)
-    return bool(db.session.scalar(select(exists().where(Agency.id == agency.id, agreement_current_condition(on)))))
+    return bool(db.session.scalar(_standing_query()[1], {"agency_id": agency.id, "on": local_date(t)}))
+
+
+def standing(agency: Agency, t: datetime) -> tuple[bool, bool]:
+    """(certified, agreement current) at time t, in one query (what the agency's page shows)."""
+    certified, agreement = db.session.execute(
+        _standing_query()[2], {"agency_id": agency.id, "on": local_date(t)}).one()
+    return bool(certified), bool(agreement)
+
+
+@cache
+def _standing_query():
+    # Built once per process (the conditions take the date as a parameter): building and keying these statements
+    # costs more than the database takes to answer them.
+    on = bindparam("on", type_=Date)
+    this = Agency.id == bindparam("agency_id")
+    certified = exists().where(this, certified_condition(on))
+    agreement = exists().where(this, agreement_current_condition(on))
+    return select(certified), select(agreement), select(certified.label("certified"), agreement.label("agreement"))
 
 
 # ----- the membership workflow ------------------------------------------------------------------
@@ -196,10 +213,13 @@ def has_current_core_certificate(agency: Agency, t: datetime) -> bool:
 
 def membership_history(agency: Agency) -> list[MembershipChange]:
     """The agency's status changes, newest first."""
-    return db.session.scalars(
-        select(MembershipChange).where(MembershipChange.agency_id == agency.id)
-        .order_by(MembershipChange.changed_at.desc(), MembershipChange.id.desc())
-    ).all()
+    return db.session.scalars(_history_query(), {"agency_id": agency.id}).all()
+
+
+@cache
+def _history_query():
+    return (select(MembershipChange).where(MembershipChange.agency_id == bindparam("agency_id"))
+            .order_by(MembershipChange.changed_at.desc(), MembershipChange.id.desc()))
 
 
 def update_agreement(actor, agency: Agency, values: dict, t: datetime) -> None:

@@ -72,13 +72,14 @@ def show(agency_id: int):
     """Show an agency's profile, with the sections other modules register (its services and locations)."""
     agency = ops.get_agency_or_404(agency_id)
     now = utcnow()
+    certified, agreement_current = ops.standing(agency, now)
     return render_template(
         "agencies/show.html",
         agency=agency,
         now=now,
         sections=profile_sections(agency, current_user, now),
-        certified=ops.is_certified(agency, now),
-        agreement_current=ops.agreement_current(agency, now),
+        certified=certified,
+        agreement_current=agreement_current,
         history=ops.membership_history(agency),
         is_chair=current_user.has_role(CHAIR),
         can_see_agreement_file=ops.can_see_internal_notes(current_user, agency),

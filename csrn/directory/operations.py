@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, fields
 from datetime import date, datetime, time, timedelta
+from functools import cache
 from typing import NamedTuple
 
 from flask import abort, current_app, has_request_context, request
-from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy import bindparam, exists, func, or_, select, update
 
 from csrn.agencies.models import Agency
 from csrn.audit import operations as audit
@@ -19,6 +20,7 @@ from csrn.directory import receiving
 from csrn.directory.fulltext import TextMatch, matches_nothing, text_match  # noqa: F401 - text_match for others
 from csrn.directory.models import (
     STALE_AFTER,
+    VISIBILITY,
     CapacityConfirmation,
     GenderOption,
     Location,
@@ -88,16 +90,21 @@ def service_type_by_code(code: str) -> ServiceType | None:
 
 def service_types(active_only: bool = True) -> list[ServiceType]:
     """The taxonomy in its order."""
-    query = select(ServiceType).order_by(ServiceType.sort_order, ServiceType.name)
-    if active_only:
-        query = query.where(ServiceType.active.is_(True))
+    query = _list_queries()["active_types" if active_only else "types"]
     return _per_request(f"service_types:{active_only}", lambda: db.session.scalars(query).all())
 
 
 def genders() -> list[GenderOption]:
     """The chair-editable gender list."""
-    return _per_request("genders", lambda: db.session.scalars(
-        select(GenderOption).order_by(GenderOption.sort_order, GenderOption.label)).all())
+    return _per_request("genders", lambda: db.session.scalars(_list_queries()["genders"]).all())
+
+
+@cache
+def _list_queries() -> dict:
+    # Built once per process (most pages ask): building and keying a statement costs more than answering it.
+    types = select(ServiceType).order_by(ServiceType.sort_order, ServiceType.name)
+    return {"types": types, "active_types": types.where(ServiceType.active.is_(True)),
+            "genders": select(GenderOption).order_by(GenderOption.sort_order, GenderOption.label)}
 
 
 def search_query(filters: Filters, now: datetime):
@@ -263,31 +270,43 @@ def result_rows(ids: list[int]) -> list[ServiceRow]:
     facets, hours), whatever the number."""
     if not ids:
         return []
-    found = {row.id: row for row in _service_rows(_rows_query().where(Service.id.in_(ids)))}
+    found = {row.id: row for row in _service_rows(_row_queries()["by_id"], {"ids": ids})}
     return [found[service_id] for service_id in ids if service_id in found]
 
 
-def _rows_query():
-    return (select(*_ROW_COLUMNS, Agency.name, Agency.phone, Agency.membership_status, ServiceType.code,
+@cache
+def _row_queries() -> dict:
+    """The statements that read result rows, built once per process with their values as parameters: building and
+    keying a statement costs more than the database takes to answer these."""
+    rows = (select(*_ROW_COLUMNS, Agency.name, Agency.phone, Agency.membership_status, ServiceType.code,
                    ServiceType.name)
             .join(Agency, Agency.id == Service.agency_id).join(ServiceType, ServiceType.id == Service.service_type_id))
+    of_agency = (rows.where(Service.agency_id == bindparam("agency_id"))
+                 .order_by(ServiceType.sort_order, Service.id))
+    ids = bindparam("ids", expanding=True)
+    return {
+        "by_id": rows.where(Service.id.in_(ids)),
+        "of_agency": of_agency,
+        "active_of_agency": of_agency.where(Service.status == "active"),
+        "facets": select(ServiceFacet.service_id, ServiceFacet.kind, ServiceFacet.value)
+        .where(ServiceFacet.service_id.in_(ids)),
+        "rules": select(ScheduleRule.service_id, *(getattr(ScheduleRule, name) for name in HoursRule._fields))
+        .where(ScheduleRule.service_id.in_(ids)),
+    }
 
 
-def _service_rows(query) -> list[ServiceRow]:
-    """`ServiceRow`s from a `_rows_query()`, in its order, with their facets and hours (one query each)."""
-    rows = db.session.execute(query).all()
+def _service_rows(query, params: dict) -> list[ServiceRow]:
+    """`ServiceRow`s from one of `_row_queries()`, in its order, with their facets and hours (one query each)."""
+    rows = db.session.execute(query, params).all()
     if not rows:
         return []
     ids = [row[0] for row in rows]
+    statements = _row_queries()
     facets: dict[int, list[FacetValue]] = {}
-    for service_id, kind, value in db.session.execute(
-            select(ServiceFacet.service_id, ServiceFacet.kind, ServiceFacet.value)
-            .where(ServiceFacet.service_id.in_(ids))):
+    for service_id, kind, value in db.session.execute(statements["facets"], {"ids": ids}):
         facets.setdefault(service_id, []).append(FacetValue(kind, value))
     rules: dict[int, list[HoursRule]] = {}
-    for service_id, *rule in db.session.execute(
-            select(ScheduleRule.service_id, *(getattr(ScheduleRule, name) for name in HoursRule._fields))
-            .where(ScheduleRule.service_id.in_(ids))):
+    for service_id, *rule in db.session.execute(statements["rules"], {"ids": ids}):
         rules.setdefault(service_id, []).append(HoursRule(*rule))
     width = len(_ROW_COLUMNS)
     result = []
@@ -338,8 +357,13 @@ class HoursRule(NamedTuple):
 
 def hours_key(rules, is_24_7: bool, closed_on_holidays: bool) -> tuple:
     """What a service's hours are, as a hashable value: services with the same hours share their answers."""
-    plain = sorted((HoursRule(*(getattr(r, name) for name in HoursRule._fields)) for r in rules), key=repr)
+    plain = sorted((HoursRule(*(getattr(r, name) for name in HoursRule._fields)) for r in rules), key=_rule_order)
     return bool(is_24_7), bool(closed_on_holidays), tuple(plain)
+
+
+def _rule_order(rule: HoursRule) -> tuple:
+    """A total order of rules (None before any value), so equal hours give equal keys whatever the rows' order."""
+    return tuple((value is not None, value if value is not None else 0) for value in rule)
 
 
 def _answer(question: str, key: tuple, now: datetime, holiday_days, zone):
@@ -530,8 +554,8 @@ def services_of(agency: Agency, include_inactive: bool = False) -> list[Service]
 
 def service_rows_of(agency: Agency, include_inactive: bool = False) -> list[ServiceRow]:
     """The agency's services in taxonomy order, as plain rows (what its page shows; nothing to change)."""
-    query = _rows_query().where(Service.agency_id == agency.id).order_by(ServiceType.sort_order, Service.id)
-    return _service_rows(query if include_inactive else query.where(Service.status == "active"))
+    query = _row_queries()["of_agency" if include_inactive else "active_of_agency"]
+    return _service_rows(query, {"agency_id": agency.id})
 
 
 def _services_of_query(agency: Agency, include_inactive: bool):
@@ -551,13 +575,22 @@ def stale_services(agency: Agency, now: datetime) -> list[Service]:
 
 def visible_locations(agency: Agency, viewer, purpose: str = "profile") -> list[Location]:
     """Locations the viewer may see: print, export and API only ever get public ones."""
-    query = select(Location).where(Location.agency_id == agency.id).order_by(Location.name, Location.id)
     if purpose != "profile":
-        query = query.where(Location.visibility == "public")
+        shown = ("public",)
     elif viewer is None or viewer.agency_id != agency.id:
         # Later: the sending agency of an accepted, open referral may also see confidential ones.
-        query = query.where(Location.visibility.in_(("public", "members")))
-    return db.session.scalars(query).all()
+        shown = ("public", "members")
+    else:
+        shown = tuple(VISIBILITY)  # all of them (the check constraint allows no other)
+    return db.session.scalars(_locations_query(), {"agency_id": agency.id, "shown": list(shown)}).all()
+
+
+@cache
+def _locations_query():
+    return (select(Location)
+            .where(Location.agency_id == bindparam("agency_id"),
+                   Location.visibility.in_(bindparam("shown", expanding=True)))
+            .order_by(Location.name, Location.id))
 
 
 def save_location(actor, agency: Agency, location: Location | None, values: dict, seen_version: int | None,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 from datetime import date, datetime
 
-from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy import Date, and_, bindparam, case, exists, func, or_, select
 
 from csrn.agencies.models import Agency
 from csrn.agencies.operations import agreement_current_condition, certified_condition, local_date
@@ -40,11 +40,28 @@ def vetting_current_condition(on: date):
 def receivable_condition(service_type_id: int | None, t: datetime):
     """SQL for `can_receive_referrals`: certified, agreement current, vetting current, and (if given) offering the
     service type."""
-    on = local_date(t)
-    condition = and_(certified_condition(on), agreement_current_condition(on), vetting_current_condition(on))
+    condition = _receivable_on(local_date(t))
     if service_type_id is not None:
         condition = and_(condition, offers_service_condition(service_type_id))
     return condition
+
+
+def _receivable_on(on):
+    return and_(certified_condition(on), agreement_current_condition(on), vetting_current_condition(on))
+
+
+def receivable_among(agency_ids, t: datetime) -> set[int]:
+    """Which of these agencies may be offered a referral at time t (the one rule, for a page of results at once)."""
+    if not agency_ids:
+        return set()
+    return set(db.session.scalars(_receivable_among_query(), {"ids": list(agency_ids), "on": local_date(t)}))
+
+
+@functools.cache
+def _receivable_among_query():
+    # Built once per process, the date a parameter: building and keying it costs more than answering it.
+    return select(Agency.id).where(Agency.id.in_(bindparam("ids", expanding=True)),
+                                   _receivable_on(bindparam("on", type_=Date)))
 
 
 def can_receive_referrals(provider: Agency, service_type_id: int | None, t: datetime) -> bool:

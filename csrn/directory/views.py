@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import select
 
 from csrn.agencies import operations as agency_ops
-from csrn.agencies.models import Agency
 from csrn.audit import operations as audit
 from csrn.auth import tokens
 from csrn.auth.sessions import fresh_login_required
@@ -73,8 +71,7 @@ def _result_context(results, now) -> dict:
     holiday_days, zone = schedule_ops.holiday_set(), task_force_zone()
     agency_ids = {service.agency_id for service in results}
     # One query for the page, through the same rule as can_receive_referrals.
-    certified = set(db.session.scalars(select(Agency.id).where(
-        Agency.id.in_(agency_ids), receiving.receivable_condition(None, now)))) if agency_ids else set()
+    certified = receiving.receivable_among(agency_ids, now)
     return {
         "opening": {s.id: ops.opening_status(s, now, holiday_days, zone) for s in results},
         "certified_ids": certified,

@@ -16,10 +16,14 @@ from csrn.schedules.models import Holiday, ScheduleRule
 def holiday_set() -> frozenset[date]:
     """The task force's holidays (read once per request: a page asks for them once per service it shows)."""
     if not has_request_context():
-        return frozenset(db.session.scalars(select(Holiday.day)))
+        return frozenset(db.session.scalars(_HOLIDAY_DAYS))
     if "csrn_holidays" not in g:
-        g.csrn_holidays = frozenset(db.session.scalars(select(Holiday.day)))
+        g.csrn_holidays = frozenset(db.session.scalars(_HOLIDAY_DAYS))
     return g.csrn_holidays
+
+
+# Built once (every page with opening hours asks): building and keying a statement costs more than answering it.
+_HOLIDAY_DAYS = select(Holiday.day)
 
 
 def _forget_holidays() -> None:

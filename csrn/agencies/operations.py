@@ -34,10 +34,16 @@ def agency_list_query(search: str = "", status: str = "", agency_type: str = "")
 
 def get_agency_or_404(agency_id: int) -> Agency:
     """Load an agency profile (shared: any logged-in user may read it)."""
-    agency = db.session.get(Agency, agency_id)
+    agency = db.session.scalar(_agency_query(), {"agency_id": agency_id})
     if agency is None:
         abort(404)
     return agency
+
+
+@cache
+def _agency_query():
+    # Built once per process: session.get builds its statement anew each time (more than SQLite takes to answer).
+    return select(Agency).where(Agency.id == bindparam("agency_id"))
 
 
 def can_edit_everything(user) -> bool:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from functools import lru_cache
+from functools import cache, lru_cache
 from zoneinfo import ZoneInfo
 
 from flask import g, has_request_context
+from sqlalchemy import select
 
 from csrn.audit import operations as audit
 from csrn.concurrency import check_version
@@ -26,7 +27,14 @@ def get_settings() -> TaskForceSettings:
 
 
 def _load_settings() -> TaskForceSettings:
-    return db.session.get(TaskForceSettings, 1) or _defaults()
+    return db.session.scalar(_settings_query()) or _defaults()
+
+
+@cache
+def _settings_query():
+    # Built once per process (every page asks): session.get builds its statement anew each time, which costs more
+    # than SQLite takes to answer it.
+    return select(TaskForceSettings).where(TaskForceSettings.id == 1)
 
 
 def _defaults() -> TaskForceSettings:

@@ -164,6 +164,35 @@ def test_a_search_page_costs_the_same_few_queries_for_3_results_or_25(app, login
     assert page.count('class="result"') == 5 and len(next_page) <= SEARCH_QUERIES
 
 
+def test_a_search_statement_is_built_once_per_shape_and_takes_its_values_each_time(app, login_as, create_agency,
+                                                                                    create_service):
+    """Searches of one shape (the same filters set, a text of one word) share one statement, built once; the
+    values reach it each time: each search finds its own services, and only them."""
+    from csrn.directory import operations as ops
+
+    browser = login_as()
+    harbor = create_agency(name="Harbor Light Advocacy")
+    create_service(harbor, name="Harbor night shelter", facets={"language": ["es"], "age": ["25_plus"]})
+    create_service(harbor, type_code="civil_legal", name="Harbor legal desk", facets={"language": ["es"]})
+    lakeside = create_agency(name="Lakeside Legal Aid")
+    create_service(lakeside, type_code="civil_legal", name="Immigration clinic",
+                   facets={"language": ["fr"], "age": ["18_24"]})
+    ops._page_statement.cache_clear()
+    searches = {
+        "q=harbor&service_type=case_management&language=es&age=25_plus": ["Harbor night shelter"],
+        "q=clinic&service_type=civil_legal&language=fr&age=18_24": ["Immigration clinic"],
+        "q=harbor&service_type=civil_legal&language=es&age=25_plus": ["Harbor legal desk"],  # no age stated
+        "q=harbor&service_type=civil_legal&language=fr&age=25_plus": [],
+    }
+    for query, titles in searches.items():
+        page = browser.get(f"/directory/?{query}").get_data(as_text=True)
+        shown_titles = [name for name in ("Harbor night shelter", "Harbor legal desk", "Immigration clinic")
+                        if name in page]
+        assert shown_titles == titles, query
+    assert ops._page_statement.cache_info().misses == 1
+    assert ops._page_statement.cache_info().hits == len(searches) - 1
+
+
 def test_a_search_past_the_last_page_still_says_how_many_were_found(app, login_as, create_agency, create_service):
     """Past the last page the window count sees no rows: the total is counted apart, and still right."""
     browser = login_as()

@@ -21,7 +21,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from sqlalchemy import Subquery, bindparam, case, column, func, literal, literal_column, select, table, true
+from sqlalchemy import String, Subquery, bindparam, case, column, func, literal, literal_column, select, table, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from csrn.directory.models import Service
@@ -228,76 +228,108 @@ def tsquery_text(terms: list[Term], weight: str = "", include_excluded: bool = T
 @dataclass(frozen=True)
 class TextMatch:
     """What a search text matches: the words to look for on one database. `ranked` joins a query on Service to
-    the matching services and gives the order (name matches first, then relevance); `condition` only filters."""
+    the matching services and gives the order (name matches first, then relevance); `condition` only filters.
+
+    The SQL depends only on the `shape` (the database, and whether the text has one searched word or phrase,
+    several, or only exclusions); the words reach it as the named parameters `params()` gives. So a caller may
+    build the statement once per shape (`matches(within, bound=True)`) and send the words each time."""
 
     terms: tuple[Term, ...]
     dialect: str
 
-    def matches(self, within=None) -> Subquery:
+    @property
+    def shape(self) -> tuple[str, str]:
+        positive = sum(not term.excluded for term in self.terms)
+        return self.dialect, ("excluding" if positive == 0 else "one" if positive == 1 else "several")
+
+    def params(self) -> dict[str, str]:
+        """The query strings of the words, by the names of the parameters the shape's SQL has."""
+        terms, kind = list(self.terms), self.shape[1]
+        if self.dialect == "postgresql":
+            if kind == "excluding":
+                return {"ts_excluded": " | ".join(tsquery_text([Term(t.words)]) for t in terms)}
+            return {"ts_query": tsquery_text(terms), "ts_names": tsquery_text(terms, "A", include_excluded=False)}
+        if kind == "excluding":
+            return {"fts_excluded": fts5_query(terms)}
+        found = {"fts_query": fts5_query(terms)}
+        if kind == "several":
+            found["fts_names"] = fts5_query(terms, "{service_name agency_name}")
+        return found
+
+    def matches(self, within=None, bound: bool = False) -> Subquery:
         """(service_id, name_first, rank) of the matching services: name_first is 0 when every searched word is
         in the service's or the agency's name, rank ascends from the most relevant. `within`, a select of service
-        ids, limits the work to those (SQLite then ranks only the services the other filters leave)."""
-        if self.dialect == "postgresql":
-            return _postgresql_matches(list(self.terms))
-        return _sqlite_matches(list(self.terms), within)
+        ids, limits the work to those (SQLite then ranks only the services the other filters leave). `bound`: the
+        words as named parameters without values (`params()` gives them); else with their values."""
+        dialect, kind = self.shape
+        found = shape_matches(dialect, kind, within)
+        return found if bound else found.params(self.params())
 
     @property
     def condition(self) -> ColumnElement[bool]:
         """A WHERE condition on Service (for callers that do not rank)."""
         return Service.id.in_(select(self.matches().c.service_id))
 
-    def ranked(self, base, conditions):
+    def ranked(self, base, conditions, bound: bool = False):
         """`base` (a select from Service joined to what `conditions` name) limited to the services matching both
         the text and the conditions, and the order to put first. On SQLite the index ranks only the services the
         conditions leave (`within`, one list built once), so the conditions are not asked again of the joined rows."""
-        within = base.with_only_columns(Service.id).where(*conditions).correlate(None)
-        found = self.matches(within)
-        query = base if self.dialect != "postgresql" else base.where(*conditions)
-        return query.join(found, found.c.service_id == Service.id), (found.c.name_first, found.c.rank)
+        return ranked_shape(self.shape, base, conditions, self if not bound else None)
 
 
-def _param(name: str, value: str):
-    return bindparam(name, value, unique=True)
+def ranked_shape(shape: tuple[str, str], base, conditions, values: TextMatch | None = None):
+    """`TextMatch.ranked` for a shape: the words as named parameters, with their values from `values` if given."""
+    dialect, kind = shape
+    within = base.with_only_columns(Service.id).where(*conditions).correlate(None)
+    found = shape_matches(dialect, kind, within)
+    if values is not None:
+        found = found.params(values.params())
+    query = base if dialect != "postgresql" else base.where(*conditions)
+    return query.join(found, found.c.service_id == Service.id), (found.c.name_first, found.c.rank)
 
 
-def _sqlite_matches(terms: list[Term], within=None) -> Subquery:
+def shape_matches(dialect: str, kind: str, within=None) -> Subquery:
+    """The matches subquery of a shape, its words the named parameters of `TextMatch.params`."""
+    if dialect == "postgresql":
+        return _postgresql_matches(kind)
+    return _sqlite_matches(kind, within)
+
+
+def _sqlite_matches(kind: str, within=None) -> Subquery:
     fts = table("service_fts", column("rowid"))
     match = literal_column("service_fts").op("MATCH")
-    query = fts5_query(terms)
     # The other filters' services as a list built once: FTS5 reads its matches once and ranks (bm25, about 2 µs a
     # row) only those in the list, instead of the filters running once for every match.
     # (`rowid + 0`: given `rowid IN`, FTS5 would run the whole MATCH once per listed id.)
     limit = ((fts.c.rowid + 0).in_(within),) if within is not None else ()
-    if not any(not t.excluded for t in terms):  # exclusions only: every service but those
-        excluded = select(fts.c.rowid).where(match(_param("fts_excluded", query))).correlate(None)
+    if kind == "excluding":  # exclusions only: every service but those
+        excluded = select(fts.c.rowid).where(match(bindparam("fts_excluded", type_=String))).correlate(None)
         return (select(fts.c.rowid.label("service_id"), literal(1).label("name_first"), literal(0.0).label("rank"))
                 .where(fts.c.rowid.not_in(excluded), *limit).subquery("text_match"))
     # bm25: lower is better; names weigh most, then the type, the service's description, the agency's.
     rank = func.bm25(literal_column("service_fts"), 10.0, 8.0, 4.0, 2.0, 1.0)
-    if sum(not t.excluded for t in terms) == 1:
+    if kind == "one":
         # One word or phrase (its spellings ORed): in the names exactly when bm25 weighing only the names is not 0
         # (a phrase absent from every weighed column adds nothing). Asked of the matching rows only, where a second
         # MATCH limited to the names would read the whole index's list for the word again.
         in_names = func.bm25(literal_column("service_fts"), 1.0, 1.0, 0.0, 0.0, 0.0) < 0
     else:
-        in_names = fts.c.rowid.in_(
-            select(fts.c.rowid).where(match(_param("fts_names", fts5_query(terms, "{service_name agency_name}"))))
-            .correlate(None))
+        names = select(fts.c.rowid).where(match(bindparam("fts_names", type_=String))).correlate(None)
+        in_names = fts.c.rowid.in_(names)
     return (select(fts.c.rowid.label("service_id"), case((in_names, 0), else_=1).label("name_first"),
                    rank.label("rank"))
-            .where(match(_param("fts_query", query)), *limit).subquery("text_match"))
+            .where(match(bindparam("fts_query", type_=String)), *limit).subquery("text_match"))
 
 
-def _postgresql_matches(terms: list[Term]) -> Subquery:
+def _postgresql_matches(kind: str) -> Subquery:
     index = table("service_search", column("service_id"), column("document"))
     config = literal_column(f"'{SEARCH_CONFIG}'::regconfig")
-    query = func.to_tsquery(config, _param("ts_query", tsquery_text(terms)))
-    if not any(not t.excluded for t in terms):  # exclusions only: every service but those
-        excluded = func.to_tsquery(config, _param("ts_excluded", " | ".join(
-            tsquery_text([Term(t.words)]) for t in terms)))
+    if kind == "excluding":  # exclusions only: every service but those
+        excluded = func.to_tsquery(config, bindparam("ts_excluded", type_=String))
         return (select(index.c.service_id, literal(1).label("name_first"), literal(0.0).label("rank"))
                 .where(~index.c.document.op("@@")(excluded)).subquery("text_match"))
-    names = func.to_tsquery(config, _param("ts_names", tsquery_text(terms, "A", include_excluded=False)))
+    query = func.to_tsquery(config, bindparam("ts_query", type_=String))
+    names = func.to_tsquery(config, bindparam("ts_names", type_=String))
     # ts_rank: higher is better, so negated; weights D, C, B, A: agency description ... names.
     rank = -func.ts_rank(literal_column("'{0.1, 0.2, 0.4, 1.0}'::float4[]"), index.c.document, query)
     return (select(index.c.service_id, case((index.c.document.op("@@")(names), 0), else_=1).label("name_first"),

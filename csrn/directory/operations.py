@@ -5,19 +5,20 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, fields
 from datetime import date, datetime, time, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from typing import NamedTuple
 
 from flask import abort, current_app, has_request_context, request
-from sqlalchemy import bindparam, exists, func, or_, select, update
+from sqlalchemy import Date, Integer, String, bindparam, exists, func, or_, select, update
 
 from csrn.agencies.models import Agency
+from csrn.agencies.operations import local_date
 from csrn.audit import operations as audit
 from csrn.auth import tokens
 from csrn.auth.models import AuthToken
 from csrn.concurrency import check_version
 from csrn.directory import receiving
-from csrn.directory.fulltext import TextMatch, matches_nothing, text_match  # noqa: F401 - text_match for others
+from csrn.directory.fulltext import TextMatch, matches_nothing, ranked_shape, text_match  # noqa: F401 - text_match for others
 from csrn.directory.models import (
     STALE_AFTER,
     VISIBILITY,
@@ -107,43 +108,97 @@ def _list_queries() -> dict:
             "genders": select(GenderOption).order_by(GenderOption.sort_order, GenderOption.label)}
 
 
+class SearchShape(NamedTuple):
+    """What the SQL of a directory search depends on; the values searched for are its named parameters. Built once
+    per shape (`search_statement`) and sent with the values (`search_spec`): building and keying a statement this
+    size cost more than SQLite took to answer it."""
+
+    text: tuple[str, str] | None  # None (no text), ("", "nothing") (no word in it) or the text match's shape
+    community: bool
+    service_type: bool
+    language: bool
+    county: bool
+    admits: tuple[tuple[str, int], ...]  # receiving.admits_shape
+    accepting: bool
+    twentyfour: bool
+    certified: bool
+
+
+def search_spec(filters: Filters, now: datetime) -> tuple[SearchShape, dict]:
+    """The shape of the search's SQL and the values of its parameters."""
+    params: dict = {}
+    text = None
+    if filters.q:
+        match = text_match(filters.q)
+        if match is None:
+            text = ("", "nothing")  # no word in it: only punctuation or operators
+        else:
+            text = match.shape
+            params.update(match.params())
+    for name in ("service_type", "language", "county"):
+        if getattr(filters, name):
+            params[name] = getattr(filters, name)
+    wanted = receiving.wanted_facets(filters.age, filters.gender, filters.citizenship, filters.trafficking)
+    params.update(receiving.admits_params(wanted))
+    if filters.accepting or filters.certified:
+        params["on"] = local_date(now)
+    shape = SearchShape(text, filters.community, bool(filters.service_type), bool(filters.language),
+                        bool(filters.county), receiving.admits_shape(wanted), filters.accepting, filters.twentyfour,
+                        filters.certified)
+    return shape, params
+
+
 def search_query(filters: Filters, now: datetime):
-    """Active services matching the filters (open now is applied afterwards, by the schedule engine)."""
-    statuses = DIRECTORY_STATUSES + (("listed",) if filters.community else ())
+    """Active services matching the filters (open now is applied afterwards, by the schedule engine), the values
+    in the statement."""
+    shape, params = search_spec(filters, now)
+    return search_statement(shape).params(params)
+
+
+@lru_cache(maxsize=256)
+def search_statement(shape: SearchShape):
+    """The search's statement for a shape, the values as named parameters (`search_spec`)."""
+    statuses = DIRECTORY_STATUSES + (("listed",) if shape.community else ())
     base = (
         select(Service)
         .join(Agency, Agency.id == Service.agency_id)
         .join(ServiceType, ServiceType.id == Service.service_type_id)
     )
     conditions = [Service.status == "active", Agency.membership_status.in_(statuses)]
-    # Full text (csrn.directory.fulltext): words, stems, phrases, exclusions; joined last, over the other filters.
-    match = text_match(filters.q) if filters.q else None
-    if filters.q and match is None:
-        conditions.append(matches_nothing())  # no word in it: only punctuation or operators
-    if filters.service_type:
-        conditions.append(ServiceType.code == filters.service_type)
+    if shape.text is not None and shape.text[1] == "nothing":
+        conditions.append(matches_nothing())
+    if shape.service_type:
+        conditions.append(ServiceType.code == bindparam("service_type", type_=String))
     # The single lookups first: SQLite asks the conditions in this order, and the counting one last asks fewer.
-    if filters.language:
-        conditions.append(receiving.speaks_condition(filters.language))
-    if filters.county:
-        conditions.append(receiving.serves_county_condition(filters.county))
+    if shape.language:
+        conditions.append(receiving.speaks_condition(bindparam("language", type_=String)))
+    if shape.county:
+        conditions.append(receiving.serves_county_condition(bindparam("county", type_=String)))
     # Who the service admits: the one rule the intake's matching applies (receiving.admits_condition).
-    admits = receiving.admits_condition(filters.age, filters.gender, filters.citizenship, filters.trafficking)
-    if admits is not None:
-        conditions.append(admits)
-    if filters.accepting:
+    if shape.admits:
+        conditions.append(receiving.admits_bound(shape.admits))
+    on = bindparam("on", type_=Date)
+    if shape.accepting:
         # Accepting referrals: may be offered one (the one rule, as the intake's matching applies it) and has room.
-        conditions += [receiving.receivable_condition(None, now), Service.open_slots > 0]
-    if filters.twentyfour:
+        conditions += [receiving.receivable_on(on), Service.open_slots > 0]
+    if shape.twentyfour:
         conditions.append(Service.is_24_7.is_(True))
-    if filters.certified:
-        conditions.append(receiving.receivable_condition(None, now))
+    if shape.certified:
+        conditions.append(receiving.receivable_on(on))
     order = (ServiceType.sort_order, func.lower(Agency.name), Service.id)
-    if match is None:
+    if shape.text is None or shape.text[1] == "nothing":
         return base.where(*conditions).order_by(*order)
+    # Full text (csrn.directory.fulltext): words, stems, phrases, exclusions; joined last, over the other filters.
     # Name matches first, then relevance, then the usual order.
-    query, ranking = match.ranked(base, conditions)
+    query, ranking = ranked_shape(shape.text, base, conditions)
     return query.order_by(*ranking, *order)
+
+
+@lru_cache(maxsize=256)
+def _page_statement(shape: SearchShape):
+    """One page of the search's ids with the total (a window count), the page's bounds as parameters."""
+    return (search_statement(shape).with_only_columns(Service.id, func.count().over())
+            .limit(bindparam("page_limit", type_=Integer)).offset(bindparam("page_offset", type_=Integer)))
 
 
 @dataclass
@@ -184,17 +239,18 @@ def search(filters: Filters, now: datetime, page: int = 1, per_page: int = 20) -
     and hours (one each). With "open now", the matching services' hours are read as plain rows (one more query) and
     each distinct set of hours is asked of the schedule engine once."""
     page = max(1, page)
-    query = search_query(filters, now)
     start = (page - 1) * per_page
     if filters.open_now:
-        matching = _open_now_ids(query, now)
+        matching = _open_now_ids(search_query(filters, now), now)
         return Page(result_rows(matching[start : start + per_page]), page, per_page, len(matching))
-    rows = db.session.execute(
-        query.with_only_columns(Service.id, func.count().over()).limit(per_page).offset(start)).all()
+    shape, params = search_spec(filters, now)
+    rows = db.session.execute(_page_statement(shape), {**params, "page_limit": per_page, "page_offset": start}).all()
     if rows:
         total = rows[0][1]
     else:  # past the last page (or nothing found): the window saw no rows, so count apart
-        total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) if start else 0
+        query = search_statement(shape)
+        total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()),
+                                  params) if start else 0
     return Page(result_rows([row[0] for row in rows]), page, per_page, total or 0)
 
 

@@ -40,13 +40,15 @@ def vetting_current_condition(on: date):
 def receivable_condition(service_type_id: int | None, t: datetime):
     """SQL for `can_receive_referrals`: certified, agreement current, vetting current, and (if given) offering the
     service type."""
-    condition = _receivable_on(local_date(t))
+    condition = receivable_on(local_date(t))
     if service_type_id is not None:
         condition = and_(condition, offers_service_condition(service_type_id))
     return condition
 
 
-def _receivable_on(on):
+def receivable_on(on):
+    """`receivable_condition` without a service type, on a date (a value, or a parameter such as `bindparam("on",
+    type_=Date)`)."""
     return and_(certified_condition(on), agreement_current_condition(on), vetting_current_condition(on))
 
 
@@ -61,7 +63,7 @@ def receivable_among(agency_ids, t: datetime) -> set[int]:
 def _receivable_among_query():
     # Built once per process, the date a parameter: building and keying it costs more than answering it.
     return select(Agency.id).where(Agency.id.in_(bindparam("ids", expanding=True)),
-                                   _receivable_on(bindparam("on", type_=Date)))
+                                   receivable_on(bindparam("on", type_=Date)))
 
 
 def can_receive_referrals(provider: Agency, service_type_id: int | None, t: datetime) -> bool:
@@ -106,12 +108,34 @@ def _facets_fit(wanted: tuple[tuple[str, tuple[str, ...]], ...]):
     """SQL: the service's facets fit what is wanted (built once per combination of answers). One pass over its own
     facets of those kinds (an index range) counting, per kind, what it states and how much of it fits; not EXISTS
     OR NOT EXISTS per kind, which PostgreSQL answers by hashing every service's facets."""
+    return _facets_fit_sql(tuple((kind, values, len(values)) for kind, values in wanted))
+
+
+def admits_shape(wanted: tuple[tuple[str, tuple[str, ...]], ...]) -> tuple[tuple[str, int], ...]:
+    """What the SQL of `admits_bound` depends on: the kinds asked and how many values each needs."""
+    return tuple((kind, len(values)) for kind, values in wanted)
+
+
+def admits_params(wanted: tuple[tuple[str, tuple[str, ...]], ...]) -> dict[str, list[str]]:
+    """The values of `admits_bound`'s parameters, by name."""
+    return {f"facet_{kind}": list(values) for kind, values in wanted}
+
+
+@functools.lru_cache(maxsize=512)
+def admits_bound(shape: tuple[tuple[str, int], ...]):
+    """`admits_condition` for an `admits_shape`, each kind's values the expanding parameter `facet_<kind>`
+    (`admits_params`): one statement serves every answer of the same shape."""
+    return _facets_fit_sql(tuple((kind, bindparam(f"facet_{kind}", expanding=True), needed)
+                                 for kind, needed in shape))
+
+
+def _facets_fit_sql(wanted):
     conditions = [fits(func.count(case((ServiceFacet.kind == kind, 1))),
                        func.count(case((and_(ServiceFacet.kind == kind, ServiceFacet.value.in_(values)), 1))),
-                       len(values))
-                  for kind, values in wanted]
+                       needed)
+                  for kind, values, needed in wanted]
     # Only the wanted kinds' facets (an index range on service_id, kind): the counts look at nothing else.
-    kinds = [kind for kind, _ in wanted]
+    kinds = [kind for kind, _, _ in wanted]
     return (select(and_(*conditions))
             .where(ServiceFacet.service_id == Service.id, ServiceFacet.kind.in_(kinds))
             .scalar_subquery())

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 
 from csrn.audit import operations as audit_ops
 from csrn.audit.models import AuditEvent
@@ -473,6 +473,21 @@ def test_chairs_offer_a_queued_referral_by_hand_to_a_receivable_provider(ctx):
 
 
 # ----- queries -----------------------------------------------------------------------------------------------
+
+def test_the_inbox_leaves_each_referrals_intake_unloaded(world):
+    """The inbox shows each offer's referral (urgency, service, sender) and nothing of its intake: the intake — the
+    client's encrypted fields — is not read or decrypted for it, and is still there when something asks for it."""
+    offered = routed(world)
+    referral_id, intake_id = offered.id, offered.intake_id
+    receiver = world["A"].case_manager
+    db.session.expunge_all()
+    inbox = db.session.scalars(ops.inbox_query(db.session.merge(receiver))).all()
+    assert [o.referral_id for o in inbox] == [referral_id]
+    state = inspect(inbox[0].referral)
+    assert "intake" in state.unloaded
+    assert {"service_type", "sending_agency", "urgency"} <= set(state.dict)
+    assert inbox[0].referral.intake.id == intake_id  # loaded on demand
+
 
 def test_inbox_queue_and_list_scopes(world):
     """The inbox holds my agency's pending offers; the queue the unassigned; the list what I may see."""

@@ -664,8 +664,11 @@ def get_referral_or_404(referral_id: int, user) -> tuple[Referral, str]:
 
 def inbox_query(user):
     """Pending offers to the user's agency, most urgent deadline first."""
+    # The rows show the referral (no query per offer) and nothing of its intake: the intake, joined to every
+    # referral by default, is left unloaded — decrypting each one's client fields was most of the inbox's cost.
+    # (A drill's referral reads its intake's clock, one query each.)
     return (select(Offer).join(Referral, Referral.id == Offer.referral_id)
-            .options(contains_eager(Offer.referral))  # the rows show the referral: no query per offer
+            .options(contains_eager(Offer.referral).lazyload(Referral.intake))
             .where(Offer.agency_id == user.agency_id, Offer.state == "pending")
             .order_by(Offer.deadline_at))
 

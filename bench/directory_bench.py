@@ -346,6 +346,22 @@ def p95(values: list[float]) -> float:
     return ordered[max(0, -(-95 * len(ordered) // 100) - 1)]
 
 
+def print_profiled(label: str, target: str, times: list[float], cpu: list[float], statements: list[int],
+                   profiler: cProfile.Profile | None, top: int, pattern: str = r"csrn/|templates/|\(execute|\(fetch",
+                   ) -> None:
+    """One page's figures, then (if profiled) its busiest functions: by cumulative time among `pattern`'s, then by
+    their own time (bench/profile_pages.py and bench/profile_intake.py)."""
+    print(f"\n===== {label}: {target}\n  wall median {statistics.median(times):.2f} ms, "
+          f"p95 {p95(times):.2f} ms; cpu median {statistics.median(cpu):.2f} ms; "
+          f"{statistics.median(statements):.0f} SQL statements a request")
+    if profiler:
+        out = io.StringIO()
+        stats = pstats.Stats(profiler, stream=out)
+        stats.sort_stats("cumulative").print_stats(pattern, top)
+        stats.sort_stats("tottime").print_stats(top)
+        print(out.getvalue())
+
+
 def target_ms() -> float:
     """The p95 target at the current size: 10 ms at 10,000 services, twice that from 100,000."""
     return TARGET_MS * (2 if SERVICES >= 100_000 else 1)

@@ -18,11 +18,8 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import io
-import pstats
 import random
 import re
-import statistics
 import sys
 import time as clock
 import urllib.parse
@@ -142,16 +139,9 @@ def main() -> int:
                 times.append(wall)
                 cpu.append(used)
                 statements.append(count)
-            print(f"\n===== {label}: {target}\n  wall median {statistics.median(times):.2f} ms, "
-                  f"p95 {directory.p95(times):.2f} ms; cpu median {statistics.median(cpu):.2f} ms; "
-                  f"{statistics.median(statements):.0f} SQL statements a request"
-                  f"{' (under cProfile)' if profiler else ''}")
-            if profiler:
-                out = io.StringIO()
-                stats = pstats.Stats(profiler, stream=out)
-                stats.sort_stats("cumulative").print_stats(r"csrn/|templates/|wtforms/|\(execute|\(fetch", args.top)
-                stats.sort_stats("tottime").print_stats(args.top)
-                print(out.getvalue())
+            directory.print_profiled(label + (" (under cProfile)" if profiler else ""), target, times, cpu,
+                                     statements, profiler, args.top,
+                                     r"csrn/|templates/|wtforms/|\(execute|\(fetch")
         with app.app_context():
             from csrn.extensions import db
             db.session.remove()

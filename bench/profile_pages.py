@@ -16,10 +16,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import io
-import pstats
 import random
-import statistics
 import sys
 import time as clock
 from datetime import UTC, datetime
@@ -63,14 +60,7 @@ def main() -> int:
         for name in wanted:
             profiler = cProfile.Profile()
             times, cpu, statements = directory.measure(client, urls[name], counter, profiler)
-            print(f"\n===== {name}: {urls[name][0]}\n  wall median {statistics.median(times):.2f} ms, "
-                  f"p95 {directory.p95(times):.2f} ms; cpu median {statistics.median(cpu):.2f} ms; "
-                  f"{statistics.median(statements):.0f} SQL statements a request")
-            out = io.StringIO()
-            stats = pstats.Stats(profiler, stream=out)
-            stats.sort_stats("cumulative").print_stats(r"csrn/|templates/|\(execute|\(fetch", args.top)
-            stats.sort_stats("tottime").print_stats(args.top)
-            print(out.getvalue())
+            directory.print_profiled(name, urls[name][0], times, cpu, statements, profiler, args.top)
         with app.app_context():
             from csrn.extensions import db
             db.session.remove()

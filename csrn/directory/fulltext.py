@@ -227,12 +227,13 @@ def tsquery_text(terms: list[Term], weight: str = "", include_excluded: bool = T
 
 @dataclass(frozen=True)
 class TextMatch:
-    """What a search text matches: the words to look for on one database. `ranked` joins a query on Service to
-    the matching services and gives the order (name matches first, then relevance); `condition` only filters.
+    """What a search text matches: the words to look for on one database. `matches` gives the matching services
+    with their order (name matches first, then relevance); `condition` only filters.
 
     The SQL depends only on the `shape` (the database, and whether the text has one searched word or phrase,
     several, or only exclusions); the words reach it as the named parameters `params()` gives. So a caller may
-    build the statement once per shape (`matches(within, bound=True)`) and send the words each time."""
+    build the statement once per shape (`ranked_shape`, as the directory's search does) and send the words each
+    time."""
 
     terms: tuple[Term, ...]
     dialect: str
@@ -256,34 +257,28 @@ class TextMatch:
             found["fts_names"] = fts5_query(terms, "{service_name agency_name}")
         return found
 
-    def matches(self, within=None, bound: bool = False) -> Subquery:
-        """(service_id, name_first, rank) of the matching services: name_first is 0 when every searched word is
-        in the service's or the agency's name, rank ascends from the most relevant. `within`, a select of service
-        ids, limits the work to those (SQLite then ranks only the services the other filters leave). `bound`: the
-        words as named parameters without values (`params()` gives them); else with their values."""
+    def matches(self, within=None) -> Subquery:
+        """(service_id, name_first, rank) of the matching services, the words' values in it: name_first is 0 when
+        every searched word is in the service's or the agency's name, rank ascends from the most relevant. `within`,
+        a select of service ids, limits the work to those (SQLite then ranks only the services the other filters
+        leave)."""
         dialect, kind = self.shape
-        found = shape_matches(dialect, kind, within)
-        return found if bound else found.params(self.params())
+        return shape_matches(dialect, kind, within).params(self.params())
 
     @property
     def condition(self) -> ColumnElement[bool]:
         """A WHERE condition on Service (for callers that do not rank)."""
         return Service.id.in_(select(self.matches().c.service_id))
 
-    def ranked(self, base, conditions, bound: bool = False):
-        """`base` (a select from Service joined to what `conditions` name) limited to the services matching both
-        the text and the conditions, and the order to put first. On SQLite the index ranks only the services the
-        conditions leave (`within`, one list built once), so the conditions are not asked again of the joined rows."""
-        return ranked_shape(self.shape, base, conditions, self if not bound else None)
 
-
-def ranked_shape(shape: tuple[str, str], base, conditions, values: TextMatch | None = None):
-    """`TextMatch.ranked` for a shape: the words as named parameters, with their values from `values` if given."""
+def ranked_shape(shape: tuple[str, str], base, conditions):
+    """`base` (a select from Service joined to what `conditions` name) limited to the services matching both a
+    text of this shape and the conditions, and the order to put first; the words are the named parameters of
+    `TextMatch.params`. On SQLite the index ranks only the services the conditions leave (`within`, one list built
+    once), so the conditions are not asked again of the joined rows."""
     dialect, kind = shape
     within = base.with_only_columns(Service.id).where(*conditions).correlate(None)
     found = shape_matches(dialect, kind, within)
-    if values is not None:
-        found = found.params(values.params())
     query = base if dialect != "postgresql" else base.where(*conditions)
     return query.join(found, found.c.service_id == Service.id), (found.c.name_first, found.c.rank)
 

@@ -18,7 +18,7 @@ from csrn.auth import tokens
 from csrn.auth.models import AuthToken
 from csrn.concurrency import check_version
 from csrn.directory import receiving
-from csrn.directory.fulltext import TextMatch, matches_nothing, ranked_shape, text_match  # noqa: F401 - text_match for others
+from csrn.directory.fulltext import matches_nothing, ranked_shape, text_match
 from csrn.directory.models import (
     STALE_AFTER,
     VISIBILITY,
